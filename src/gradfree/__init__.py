@@ -1,0 +1,32 @@
+"""gradfree: neural networks that learn without backpropagation.
+
+Estimators (scikit-learn conventions, PyTorch tensors, CPU or CUDA):
+
+* :class:`RMNClassifier` - Resonant Manifold Network (k-WTA, Hebbian erosion, prototype read-out);
+* :class:`EMNSRegressor`, :class:`EMNSClassifier` - Evolvable Modular Neural Systems;
+* :class:`WuxingClassifier` - five-element ODE neurons trained by backward signal propagation;
+* :class:`NearestClassMean` - the first baseline; more in :mod:`gradfree.baselines`.
+"""
+
+from importlib import import_module
+from typing import Any
+
+from gradfree.baselines.ncm import NearestClassMean
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "RMNClassifier": "gradfree.rmn",
+    "EMNSRegressor": "gradfree.emns",
+    "EMNSClassifier": "gradfree.emns",
+    "WuxingClassifier": "gradfree.wuxing",
+}
+
+__all__ = ["NearestClassMean", *_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the systems on first use, so ``import gradfree`` stays fast."""
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'gradfree' has no attribute {name!r}")

@@ -1,0 +1,77 @@
+"""Nearest class mean: the simplest class-incremental learner (a running mean per class, no forgetting)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from gradfree.core.base import GradFreeClassifier, no_grad_learning
+
+
+class NearestClassMean(GradFreeClassifier):
+    """Classify by the closest running class mean (Euclidean, or cosine after normalising).
+
+    Each class keeps the exact mean of every sample seen so far, so learning new classes never changes
+    old ones: class-incremental by nature, and the reference point for forgetting.
+
+    Parameters
+    ----------
+    metric : {"euclidean", "cosine"}
+        Distance used at prediction time.
+    device : {"cpu", "cuda", "auto"}
+    """
+
+    _can_grow_classes = True
+
+    def __init__(self, metric: str = "euclidean", device: str = "cpu") -> None:
+        self.metric = metric
+        self.device = device
+
+    def _check_params(self) -> None:
+        if self.metric not in ("euclidean", "cosine"):
+            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
+
+    @no_grad_learning
+    def fit(self, X: Any, y: Any) -> NearestClassMean:
+        """Forget everything and learn the class means of (X, y)."""
+        for attr in ("n_features_in_", "classes_"):
+            self.__dict__.pop(attr, None)
+        return self.partial_fit(X, y)
+
+    @no_grad_learning
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NearestClassMean:
+        """Add (X, y) to the running class means; new labels become new classes."""
+        self._check_params()
+        first = not self._is_fitted()
+        if first:
+            self._init_device()
+        Xt, yn = self._validate(X, y, reset=first)
+        if first:
+            self.sums_ = torch.zeros(0, Xt.shape[1], dtype=torch.float64, device=self.device_)
+            self.counts_ = torch.zeros(0, dtype=torch.float64, device=self.device_)
+        yi = self._encode_labels(yn, classes, reset=first)
+        if first and self.sums_.shape[0] < len(self.classes_):
+            self._grow_classes(len(self.classes_) - self.sums_.shape[0])
+        self.sums_.index_add_(0, yi, Xt.double())
+        self.counts_ += torch.bincount(yi, minlength=len(self.classes_)).double()
+        return self
+
+    def _grow_classes(self, n_new: int) -> None:
+        d = self.sums_.shape[1]
+        self.sums_ = torch.cat([self.sums_, self.sums_.new_zeros(n_new, d)])
+        self.counts_ = torch.cat([self.counts_, self.counts_.new_zeros(n_new)])
+
+    @property
+    def means_(self) -> torch.Tensor:
+        """Class means, shape (n_classes, n_features); classes never seen are +inf away."""
+        return (self.sums_ / self.counts_.clamp_min(1)[:, None]).to(self.dtype)
+
+    @no_grad_learning
+    def _scores(self, X: torch.Tensor) -> torch.Tensor:
+        means = self.means_
+        if self.metric == "cosine":
+            s = torch.nn.functional.normalize(X, dim=1) @ torch.nn.functional.normalize(means, dim=1).T
+        else:
+            s = -torch.cdist(X, means)
+        return s.masked_fill(self.counts_[None, :] == 0, float("-inf"))

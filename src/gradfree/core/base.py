@@ -1,0 +1,203 @@
+"""Estimator base for every gradfree model (and every baseline).
+
+Conventions (scikit-learn's, plus ours):
+
+* the constructor stores hyper-parameters only; everything learned is set in ``fit`` /
+  ``partial_fit`` under a name ending in ``_``;
+* ``random_state`` is turned into a seed inside ``fit`` (``_init_rng``) and drives one
+  ``torch.Generator`` (``rng_``) that is saved with the model, so a resumed run continues exactly;
+* inputs are NumPy arrays or torch tensors; ``_validate`` rejects NaN/inf, wrong shape, a feature
+  count that changes between ``partial_fit`` calls and empty input, with a ``ValueError`` saying
+  which (scikit-learn's ``validate_data`` does the checking);
+* ``device`` is ``"cpu" | "cuda" | "auto"``; tensors live on ``device_``;
+* learning never touches autograd: subclasses wrap learning and inference in :func:`no_grad_learning`
+  (``torch.inference_mode``), and :mod:`gradfree.core.checks` verifies it;
+* ``save(path)`` / ``load(path)`` round-trip exactly (see :mod:`gradfree.core.io`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from gradfree.core.device import resolve_device
+from gradfree.core.io import load_estimator, save_estimator
+
+F = TypeVar("F", bound=Callable[..., Any])
+E = TypeVar("E", bound="GradFreeEstimator")
+
+
+def no_grad_learning(method: F) -> F:
+    """Run ``method`` under ``torch.inference_mode()``: learning rules here are local and explicit."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with torch.inference_mode():
+            return method(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def to_numpy(X: Any) -> Any:
+    """Torch tensors become NumPy arrays (on the CPU); anything else passes through unchanged."""
+    if isinstance(X, torch.Tensor):
+        return X.detach().cpu().numpy()
+    return X
+
+
+class GradFreeEstimator(BaseEstimator):
+    """Shared machinery: validation, device, seeding, save/load. Subclasses implement the learning."""
+
+    #: dtype of model tensors
+    dtype = torch.float32
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, X: Any, y: Any = "no_validation", *, reset: bool) -> Any:
+        """Validate ``X`` (and ``y``); return ``X`` as a float tensor on ``device_`` (and ``y`` as NumPy).
+
+        ``reset=True`` records ``n_features_in_``; ``reset=False`` checks ``X`` against it.
+        """
+        X = to_numpy(X)
+        if isinstance(y, str) and y == "no_validation":
+            Xn = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+            return self._as_tensor(Xn)
+        Xn, yn = validate_data(self, X, to_numpy(y), reset=reset, dtype=[np.float32, np.float64],
+                               y_numeric=isinstance(self, RegressorMixin))
+        return self._as_tensor(Xn), yn
+
+    def _as_tensor(self, X: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(X), dtype=self.dtype, device=self.device_)
+
+    # ------------------------------------------------------------------ device and seeding
+    def _init_device(self) -> torch.device:
+        self.device_ = resolve_device(getattr(self, "device", "cpu"))
+        return self.device_
+
+    def _init_rng(self) -> torch.Generator:
+        """Seed ``rng_`` from ``random_state`` (int, RandomState or None -> fresh entropy)."""
+        self.seed_ = int(check_random_state(getattr(self, "random_state", None)).randint(0, 2**31 - 1))
+        self.rng_ = torch.Generator(device=self.device_)
+        self.rng_.manual_seed(self.seed_)
+        return self.rng_
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "n_features_in_")
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Save to ``<path>.safetensors`` + ``<path>.json``; returns the JSON path."""
+        check_is_fitted(self)
+        return save_estimator(self, path)
+
+    @classmethod
+    def load(cls: type[E], path: str | Path, device: str | None = None) -> E:
+        """Load a model saved with :meth:`save`, optionally onto another ``device``."""
+        return load_estimator(path, device=device, expected=cls)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self._is_fitted()
+
+
+class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
+    """Classifier conventions: ``classes_``, label encoding, ``predict`` from ``decision_function``.
+
+    Class-incremental learning: ``partial_fit(X, y, classes=...)`` on the first call fixes the label
+    set, as in scikit-learn. Models whose capacity can grow (``_can_grow_classes = True``, e.g.
+    nearest class mean) also accept labels never seen before; they are appended to ``classes_`` and
+    ``_grow_classes(n_new)`` is called so the model can make room.
+    """
+
+    _can_grow_classes = False
+
+    def _encode_labels(self, y: np.ndarray, classes: Any = None, *, reset: bool) -> torch.Tensor:
+        """Map labels to indices 0..C-1 (a long tensor on ``device_``), updating ``classes_``."""
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}")
+        check_classification_targets(y)
+        if reset:
+            self.classes_ = np.unique(np.asarray(classes) if classes is not None else y)
+        elif classes is not None and not np.array_equal(np.unique(classes), np.sort(self.classes_)):
+            raise ValueError("`classes` must be the same on every partial_fit call; "
+                             f"got {np.unique(classes)}, first call had {np.sort(self.classes_)}")
+        new = np.setdiff1d(np.unique(y), self.classes_)
+        if new.size:
+            if not self._can_grow_classes or (reset and classes is not None):
+                raise ValueError(f"y contains labels {new.tolist()} not in classes {self.classes_.tolist()}; "
+                                 "pass every label in `classes=` on the first partial_fit call")
+            self.classes_ = np.concatenate([self.classes_, new])
+            self._grow_classes(new.size)
+        return torch.as_tensor(self._label_index(y), dtype=torch.long, device=self.device_)
+
+    def _label_index(self, y: np.ndarray) -> np.ndarray:
+        order = np.argsort(self.classes_, kind="stable")
+        pos = np.searchsorted(self.classes_[order], y).clip(0, len(order) - 1)
+        idx = order[pos]
+        bad = self.classes_[idx] != y
+        if np.any(bad):
+            raise ValueError(f"unknown labels {np.unique(y[bad]).tolist()}; the model knows "
+                             f"{self.classes_.tolist()}")
+        return idx
+
+    def _grow_classes(self, n_new: int) -> None:  # pragma: no cover - overridden where supported
+        raise NotImplementedError
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Per-class scores, shape (n_samples, n_classes); larger means more likely.
+
+        With two classes it is 1-D, the second class's score minus the first's (scikit-learn's rule).
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        with torch.inference_mode():
+            s = self._scores(X).double()
+        if s.shape[1] == 2:
+            s = torch.nan_to_num(s[:, 1] - s[:, 0], nan=0.0)
+        return s.cpu().numpy()
+
+    def _scores(self, X: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most likely class label per sample."""
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        with torch.inference_mode():
+            idx = self._scores(X).argmax(dim=1).cpu().numpy()
+        return self.classes_[idx]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy. Labels the model has never been told about raise ``ValueError``."""
+        check_is_fitted(self)
+        y = to_numpy(y)
+        self._label_index(np.asarray(y))  # raises on unknown labels
+        return super().score(X, y, sample_weight=sample_weight)
+
+
+class GradFreeRegressor(RegressorMixin, GradFreeEstimator):
+    """Regressor conventions: 1-D or 2-D targets, ``score`` is R^2 (scikit-learn's)."""
+
+    def _encode_targets(self, y: np.ndarray, *, reset: bool) -> torch.Tensor:
+        y = np.asarray(y, dtype=np.float64)
+        if reset:
+            self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+            self.y_was_1d_ = y.ndim == 1
+        y2 = y.reshape(len(y), -1)
+        if y2.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {y2.shape[1]} outputs, but the model was fitted with {self.n_outputs_}")
+        if not np.all(np.isfinite(y2)):
+            raise ValueError("y contains NaN or infinity")
+        return torch.as_tensor(y2, dtype=self.dtype, device=self.device_)
+
+    def _format_prediction(self, pred: torch.Tensor) -> np.ndarray:
+        out = pred.cpu().numpy().astype(np.float64)
+        return out.ravel() if self.n_outputs_ == 1 and getattr(self, "y_was_1d_", True) else out
