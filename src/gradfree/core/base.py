@@ -75,7 +75,10 @@ class GradFreeEstimator(BaseEstimator):
         return self._as_tensor(Xn), yn
 
     def _as_tensor(self, X: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(X), dtype=self.dtype, device=self.device_)
+        X = np.ascontiguousarray(X)
+        if not X.flags.writeable:
+            X = X.copy()
+        return torch.as_tensor(X, dtype=self.dtype, device=self.device_)
 
     # ------------------------------------------------------------------ device and seeding
     def _init_device(self) -> torch.device:

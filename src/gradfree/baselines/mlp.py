@@ -1,0 +1,201 @@
+"""Backprop MLP baselines: the dense MLP (joint / sequential) and the fixed-random-sparse MLP.
+
+These are the only models in gradfree that use autograd, on purpose: they are what the gradient-free
+systems are measured against. Training runs under ``torch.enable_grad()`` (and outside inference
+mode); prediction runs under ``torch.inference_mode()``.
+
+* ``fit(X, y)`` = joint training from scratch (the upper bound on a continual stream when given all
+  tasks' data at once);
+* ``partial_fit(X, y, classes=...)`` = sequential fine-tuning: ``epochs`` passes over the data given,
+  continuing from the current weights (the forgetting lower bound). The label set is fixed on the first
+  call, as in scikit-learn, so the output layer has a unit for every class from the start.
+
+Decisions: cross-entropy loss, ReLU hidden layers, Adam with L2 ``weight_decay`` (``torch.optim.Adam``).
+A fresh Adam state is created at every ``fit``/``partial_fit`` call (the common choice in
+continual-learning baselines; it also keeps the saved state to the weights and the RNG). All randomness
+(initialisation, masks, shuffling, replay draws) comes from the estimator's ``rng_`` generator, so a
+fixed ``random_state`` gives bit-identical results and a loaded model resumes exactly.
+
+Subclasses hook in through ``_batch`` (add samples to a mini-batch: replay), ``_penalty`` (add a loss
+term: EWC) and ``_end_task`` (after each ``partial_fit``: consolidation, buffer update).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gradfree.baselines import _mlp_core as core
+from gradfree.core.base import GradFreeClassifier, no_grad_learning
+
+
+class MLPClassifier(GradFreeClassifier):
+    """Dense backprop MLP (ReLU, cross-entropy, Adam).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int
+        Units per hidden layer.
+    epochs : int
+        Passes over the data per ``fit`` / ``partial_fit`` call.
+    lr, batch_size, weight_decay : Adam learning rate, mini-batch size, L2 coefficient.
+    random_state : int, RandomState or None
+    device : {"cpu", "cuda", "auto"}
+
+    Fitted attributes: ``weights_`` / ``biases_`` (lists of tensors, (out, in) / (out,)), ``classes_``,
+    ``loss_curve_`` (mean loss per epoch, all calls), ``rng_``.
+    """
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), epochs: int = 5, lr: float = 1e-3,
+                 batch_size: int = 128, weight_decay: float = 0.0, random_state: Any = None,
+                 device: str = "cpu") -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+        self.device = device
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self) -> None:
+        sizes = tuple(self.hidden_layer_sizes)
+        if any(int(h) != h or h < 1 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
+        if int(self.epochs) != self.epochs or self.epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+
+    def _link_ratio(self) -> float | None:
+        """Fraction of connections kept per layer; ``None`` = dense."""
+        return None
+
+    @property
+    def _masks(self) -> list[torch.Tensor] | None:
+        return getattr(self, "masks_", None)
+
+    # ------------------------------------------------------------------ learning
+    def fit(self, X: Any, y: Any) -> MLPClassifier:
+        """Train from scratch on (X, y): ``epochs`` passes."""
+        for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, attr)
+        return self._learn(X, y, None)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+        """Continue training on (X, y) for ``epochs`` passes; ``classes`` (all labels) on the first call."""
+        return self._learn(X, y, classes)
+
+    def _learn(self, X: Any, y: Any, classes: Any) -> MLPClassifier:
+        self._check_params()
+        first = not self._is_fitted()
+        if first:
+            self._init_device()
+            self._init_rng()
+        Xt, yn = self._validate(X, y, reset=first)
+        yi = self._encode_labels(yn, classes, reset=first)
+        if first:
+            sizes = [Xt.shape[1], *map(int, self.hidden_layer_sizes), len(self.classes_)]
+            w, b, m = core.init_layers(sizes, self.rng_, self.device_, self.dtype, self._link_ratio())
+            self.weights_, self.biases_ = w, b
+            if m is not None:
+                self.masks_ = m
+            self.loss_curve_ = []
+            self.n_iter_ = 0
+            self._init_state()
+        self._train(Xt, yi)
+        with torch.no_grad():
+            self._end_task(Xt, yi)
+        return self
+
+    def _train(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        """``epochs`` passes of mini-batch Adam on cross-entropy (+ subclass penalty / replay)."""
+        n, bs, nw = len(X), int(self.batch_size), len(self.weights_)
+        with torch.inference_mode(False), torch.enable_grad():
+            X, y = X.clone(), y.clone()  # ordinary tensors even if called inside inference mode
+            params = [p.detach().clone().requires_grad_(True) for p in (*self.weights_, *self.biases_)]
+            opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+            for _ in range(int(self.epochs)):
+                perm = torch.randperm(n, generator=self.rng_, device=self.device_)
+                total = 0.0
+                for s in range(0, n, bs):
+                    idx = perm[s:s + bs]
+                    xb, yb = self._batch(X[idx], y[idx])  # (B, d), (B,)
+                    logits = core.forward(params[:nw], params[nw:], xb, self._masks)  # (B, C)
+                    loss = F.cross_entropy(logits, yb)
+                    pen = self._penalty(params[:nw], params[nw:])
+                    if pen is not None:
+                        loss = loss + pen
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach()) * len(idx)
+                self.loss_curve_.append(total / n)
+                self.n_iter_ += 1
+        self.weights_ = [p.detach().clone() for p in params[:nw]]
+        self.biases_ = [p.detach().clone() for p in params[nw:]]
+        if self._masks is not None:  # keep masked weights exactly zero
+            self.weights_ = [w * m for w, m in zip(self.weights_, self._masks)]
+
+    # ------------------------------------------------------------------ hooks (subclasses)
+    def _init_state(self) -> None:
+        """Create subclass state on the first call."""
+
+    def _batch(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return xb, yb
+
+    def _penalty(self, weights: list[torch.Tensor], biases: list[torch.Tensor]) -> torch.Tensor | None:
+        return None
+
+    def _end_task(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        """Called after every ``fit`` / ``partial_fit`` with that call's data (under ``no_grad``)."""
+
+    # ------------------------------------------------------------------ prediction
+    @no_grad_learning
+    def _scores(self, X: torch.Tensor) -> torch.Tensor:
+        return core.forward(self.weights_, self.biases_, X, self._masks)  # (N, C) logits
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Softmax of the logits, shape (n_samples, n_classes)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        with torch.inference_mode():
+            return torch.softmax(self._scores(X).double(), dim=1).cpu().numpy()
+
+
+class SparseMLPClassifier(MLPClassifier):
+    """Backprop MLP with a fixed random sparse mask per layer (the Wuxing paper's Fig. 3 baseline).
+
+    Each layer keeps ``link_ratio`` of its ``n_in * n_out`` connections (at least one input per unit),
+    drawn once at the first fit and never changed. ``masks_`` holds them; ``link_ratio_`` is the
+    overall ratio kept / possible over all layers.
+    """
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), epochs: int = 5, lr: float = 1e-3,
+                 batch_size: int = 128, weight_decay: float = 0.0, link_ratio: float = 1.0,
+                 random_state: Any = None, device: str = "cpu") -> None:
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, epochs=epochs, lr=lr,
+                         batch_size=batch_size, weight_decay=weight_decay, random_state=random_state,
+                         device=device)
+        self.link_ratio = link_ratio
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not 0 < self.link_ratio <= 1:
+            raise ValueError(f"link_ratio must be in (0, 1], got {self.link_ratio!r}")
+
+    def _link_ratio(self) -> float | None:
+        return float(self.link_ratio)
+
+    def _init_state(self) -> None:
+        kept, possible = core.n_connections(self.weights_, self.masks_)
+        self.link_ratio_ = kept / possible

@@ -1,0 +1,42 @@
+"""Continual-learning metrics on an accuracy matrix ``R`` (SPEC.md; Lopez-Paz & Ranzato 2017).
+
+``R[t, u]`` is the accuracy on task ``u`` after training task ``t`` (0-based here; tasks 1..T in the
+paper notation). With ``T`` tasks:
+
+* average accuracy = mean of the last row, ``mean_u R[T, u]``;
+* forgetting of task ``u < T`` = ``max_{u <= t < T} R[t, u] - R[T, u]`` (the best it ever was before
+  the last task, minus where it ends);
+* backward transfer ``BWT = 1/(T-1) * sum_{u < T} (R[T, u] - R[u, u])``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check(R: np.ndarray) -> np.ndarray:
+    R = np.asarray(R, dtype=np.float64)
+    if R.ndim != 2 or R.shape[0] != R.shape[1] or R.shape[0] == 0:
+        raise ValueError(f"R must be a non-empty square T x T matrix, got shape {R.shape}")
+    return R
+
+
+def average_accuracy(R: np.ndarray) -> float:
+    """Mean accuracy over all tasks after the last one was learned."""
+    return float(_check(R)[-1].mean())
+
+
+def forgetting(R: np.ndarray) -> np.ndarray:
+    """Per-task forgetting for tasks 1..T-1 (length T-1)."""
+    R = _check(R)
+    T = R.shape[0]
+    return np.array([R[u:T - 1, u].max() - R[T - 1, u] for u in range(T - 1)])
+
+
+def backward_transfer(R: np.ndarray) -> float:
+    """BWT: mean change on old tasks from just after learning them to the end (negative = forgetting)."""
+    R = _check(R)
+    T = R.shape[0]
+    if T == 1:
+        return 0.0
+    return float(np.mean([R[T - 1, u] - R[u, u] for u in range(T - 1)]))

@@ -1,0 +1,115 @@
+"""Drive any estimator with ``partial_fit`` over a task stream and record the accuracy matrix.
+
+``run_stream`` trains on each task in turn (``epochs`` calls of ``partial_fit``, the full label set
+passed as ``classes=`` so fixed-capacity models can size themselves) and after each task measures
+accuracy on every test task, filling ``R[t, u]``. Scenarios:
+
+* ``"class"`` (class-incremental, default): ``predict`` over all classes, no task id at test;
+* ``"task"`` (task-incremental): the task id is given at test, so the prediction is the best-scoring
+  class among that task's classes (needs ``decision_function``).
+
+With ``checkpoint_dir`` the model and the rows of ``R`` are saved after every task, and a call with
+the same directory resumes after the last completed task, giving the same result as an uninterrupted
+run (the model's RNG state is part of what is saved).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from gradfree.continual.metrics import average_accuracy, backward_transfer, forgetting
+from gradfree.continual.streams import Task
+from gradfree.core.checkpoint import checkpoint_written, write_json_atomic
+
+SCENARIOS = ("class", "task")
+
+
+@dataclass
+class ContinualResult:
+    """Accuracy matrix of a stream run and the metrics derived from it."""
+
+    R: np.ndarray
+    task_names: list[str]
+    scenario: str = "class"
+    model: Any = field(default=None, repr=False)
+
+    @property
+    def average_accuracy(self) -> float:
+        return average_accuracy(self.R)
+
+    @property
+    def forgetting(self) -> np.ndarray:
+        return forgetting(self.R)
+
+    @property
+    def bwt(self) -> float:
+        return backward_transfer(self.R)
+
+    def to_dict(self) -> dict:
+        """JSON-able summary: the matrix, the metrics and the task names."""
+        return {"R": self.R.tolist(), "task_names": list(self.task_names), "scenario": self.scenario,
+                "average_accuracy": self.average_accuracy, "forgetting": self.forgetting.tolist(),
+                "mean_forgetting": float(self.forgetting.mean()) if len(self.forgetting) else 0.0,
+                "bwt": self.bwt}
+
+
+def task_accuracy(model: Any, task: Task, scenario: str = "class") -> float:
+    """Accuracy of ``model`` on one task under the given scenario."""
+    if scenario == "class":
+        return float(np.mean(model.predict(task.X) == task.y))
+    scores = np.asarray(model.decision_function(task.X))
+    if scores.ndim == 1:
+        scores = np.stack([-scores, scores], axis=1)
+    allowed = np.isin(model.classes_, task.classes)
+    scores = np.where(allowed[None, :], scores, -np.inf)
+    return float(np.mean(model.classes_[scores.argmax(axis=1)] == task.y))
+
+
+def run_stream(model: Any, train_tasks: Sequence[Task], test_tasks: Sequence[Task] | None = None, *,
+               scenario: str = "class", epochs: int = 1, classes: Sequence | None = None,
+               checkpoint_dir: str | Path | None = None, progress: bool = True,
+               on_task_end: Callable[[int, Any], None] | None = None) -> ContinualResult:
+    """Train ``model`` task by task with ``partial_fit``; return the accuracy matrix and metrics.
+
+    ``test_tasks`` defaults to ``train_tasks`` (then R measures retention of what was trained on).
+    ``on_task_end(t, model)`` is called after each task is learned and measured (e.g. for snapshots).
+    """
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
+    if not train_tasks:
+        raise ValueError("the stream has no tasks")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    test_tasks = list(train_tasks if test_tasks is None else test_tasks)
+    if len(test_tasks) != len(train_tasks):
+        raise ValueError(f"{len(train_tasks)} train tasks but {len(test_tasks)} test tasks")
+    all_classes = np.unique(np.concatenate([np.asarray(t.classes) for t in train_tasks]) if classes is None
+                            else np.asarray(classes))
+    T = len(train_tasks)
+    rows: list[list[float]] = []
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if ckpt is not None and (ckpt / "progress.json").exists():
+        rows = json.loads((ckpt / "progress.json").read_text())["rows"]
+        model = type(model).load(ckpt / "model")
+    bar = tqdm(range(len(rows), T), desc="tasks", disable=not progress, leave=False,
+               initial=len(rows), total=T)
+    for t in bar:
+        task = train_tasks[t]
+        for _ in range(epochs):
+            model.partial_fit(task.X, task.y, classes=all_classes)
+        rows.append([task_accuracy(model, u, scenario) for u in test_tasks])
+        bar.set_postfix(acc=f"{np.mean(rows[-1][: t + 1]):.3f}")
+        if ckpt is not None:
+            model.save(ckpt / "model")
+            write_json_atomic(ckpt / "progress.json", {"rows": rows})
+            checkpoint_written()
+        if on_task_end is not None:
+            on_task_end(t, model)
+    return ContinualResult(np.array(rows), [t.name for t in train_tasks], scenario, model)

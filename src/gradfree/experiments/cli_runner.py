@@ -1,0 +1,46 @@
+"""Run a registered experiment end to end: results.json, report.md, figures, run_info.json."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+from gradfree.core.checkpoint import write_json_atomic
+from gradfree.experiments.registry import ExperimentContext, get_experiment
+
+
+def run_experiment(name: str, *, quick: bool = False, seeds: int | None = None, out: str | Path | None = None,
+                   device: str = "cpu", progress: bool = True, options: dict | None = None) -> Path:
+    """Run experiment ``name`` into ``out`` (default ``runs/<name>[-quick]``); resume if it was cut off.
+
+    ``results.json`` holds only what the experiment computed (reproducible for a given seed list);
+    wall times, the command line and the machine go to ``run_info.json``.
+    """
+    exp = get_experiment(name)
+    n_seeds = exp.default_seeds if seeds is None else seeds
+    if n_seeds < 1:
+        raise ValueError("--seeds must be >= 1")
+    out = Path(out) if out is not None else Path("runs") / (name + ("-quick" if quick else ""))
+    ctx = ExperimentContext(out=out, quick=quick, seeds=list(range(n_seeds)), device=device,
+                            show_progress=progress, options=dict(options or {}))
+    config = {"experiment": name, "quick": quick, "seeds": ctx.seeds, "device": device,
+              "options": ctx.options}
+    cfg_path = out / "config.json"
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != config:
+        raise ValueError(f"{out} holds a run with other settings ({cfg_path}); choose another --out "
+                         "or delete it")
+    write_json_atomic(cfg_path, config)
+    start = time.perf_counter()
+    results = exp.fn(ctx)
+    write_json_atomic(out / "results.json", {"config": config, "results": results})
+    header = (f"# {name}\n\n{exp.summary}\n\nSeeds: {ctx.seeds}; quick: {quick}; device: {device}. "
+              f"Command: `gradfree run {name}{' --quick' if quick else ''} --seeds {n_seeds}`.\n")
+    figs = "".join(f"\n![{f}]({f})\n" for f in ctx.figures)
+    (out / "report.md").write_text(header + "\n" + "\n".join(ctx.report_parts) + figs)
+    write_json_atomic(out / "run_info.json", {
+        "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
+        "python": platform.python_version(), "machine": platform.machine(), "node": platform.node(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+    return out

@@ -1,0 +1,137 @@
+"""Experiment registry and the context an experiment runs in.
+
+An experiment is a function ``run(ctx) -> dict`` in its own module under ``gradfree.experiments``,
+registered with :func:`experiment`. Modules are discovered on first use, so adding an experiment is
+adding a file. The context gives it:
+
+* ``ctx.quick`` / ``ctx.seeds`` / ``ctx.device`` / ``ctx.out``;
+* ``ctx.unit(key, fn)`` - a checkpointed unit of work: its JSON result is stored under
+  ``out/checkpoints/`` and a resumed run returns it without recomputing;
+* ``ctx.checkpoint_dir(key)`` - a folder for finer checkpoints (e.g. ``run_stream``'s);
+* ``ctx.progress(iterable, desc)`` - a tqdm bar; ``ctx.savefig(fig, name)``; ``ctx.report(md)``;
+  ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from gradfree.core.checkpoint import checkpoint_written, write_json_atomic
+
+_NOT_EXPERIMENTS = {"registry", "plots", "cli_runner", "common"}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registered experiment: its name, one-line summary, default seed count and function."""
+
+    name: str
+    summary: str
+    fn: Callable[[ExperimentContext], dict]
+    default_seeds: int = 3
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def experiment(name: str, summary: str, default_seeds: int = 3) -> Callable:
+    """Decorator registering ``fn(ctx) -> dict`` as experiment ``name``."""
+
+    def register(fn: Callable[[ExperimentContext], dict]) -> Callable[[ExperimentContext], dict]:
+        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
+            raise ValueError(f"experiment {name!r} is registered twice")
+        _REGISTRY[name] = Experiment(name, summary, fn, default_seeds)
+        return fn
+
+    return register
+
+
+def _discover() -> None:
+    import gradfree.experiments as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name not in _NOT_EXPERIMENTS and not info.name.startswith("_"):
+            importlib.import_module(f"gradfree.experiments.{info.name}")
+
+
+def all_experiments() -> dict[str, Experiment]:
+    """Every registered experiment, by name (sorted)."""
+    _discover()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name``; a ``KeyError`` lists the known names."""
+    exps = all_experiments()
+    if name not in exps:
+        raise KeyError(f"unknown experiment {name!r}; known: {', '.join(exps)}")
+    return exps[name]
+
+
+@dataclass
+class ExperimentContext:
+    """What an experiment sees: options, output folder, checkpointed units, figures and report."""
+
+    out: Path
+    quick: bool = False
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "cpu"
+    show_progress: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+    report_parts: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    figures: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint_dir(self, key: str) -> Path:
+        path = self.out / "checkpoints" / _safe(key)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def unit(self, key: str, fn: Callable[[], Any]) -> Any:
+        """Return ``fn()``, computing it at most once across interrupted and resumed runs."""
+        import json
+
+        path = self.out / "checkpoints" / f"{_safe(key)}.json"
+        if path.exists():
+            return json.loads(path.read_text())["result"]
+        start = time.perf_counter()
+        result = fn()
+        self.timings[key] = time.perf_counter() - start
+        write_json_atomic(path, {"result": result, "seconds": self.timings[key]})
+        checkpoint_written()
+        # Round-trip through JSON so a fresh and a resumed run hand the experiment identical values.
+        return json.loads(path.read_text())["result"]
+
+    def progress(self, iterable: Iterable, desc: str = "", total: int | None = None) -> Iterable:
+        return tqdm(iterable, desc=desc, total=total, disable=not self.show_progress)
+
+    def savefig(self, fig: Any, name: str) -> Path:
+        import matplotlib.pyplot as plt
+
+        path = self.out / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        self.figures.append(path.name)
+        return path
+
+    def report(self, markdown: str) -> None:
+        self.report_parts.append(markdown.rstrip() + "\n")
+
+    def timing(self, key: str, seconds: float) -> None:
+        self.timings[key] = float(seconds)
+
+
+def _safe(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in key)

@@ -1,0 +1,8 @@
+"""Resonant Manifold Network (RMN): unit-vector neurons, k-WTA, Hebbian erosion, homeostasis and a
+prototype read-out with binding lock. See :class:`RMNClassifier` and ``papers/rmn-resonant-manifold-network.md``.
+"""
+
+from gradfree.rmn.analysis import dead_neurons, neuron_overlap, task_activation_frequency
+from gradfree.rmn.model import RMNClassifier
+
+__all__ = ["RMNClassifier", "dead_neurons", "neuron_overlap", "task_activation_frequency"]

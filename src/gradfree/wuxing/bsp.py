@@ -1,0 +1,74 @@
+"""Backward signal propagation (BSP, eq. 3.3-3.5) and the fixed-point method (method 1, our reading).
+
+BSP, per connection from source element i to destination element i+1 and per sample:
+    G1 = (1/T ∫ D_i dt / input_scale) * (1/T ∫ D̂_{i+1} dt / error_scale)        # eq. 3.3
+    G2 = atan(G1 * kt) / kt                                                    # eq. 3.4
+    c <- clip(c + step * mean_batch G2, -c_max, c_max)                         # eq. 3.5
+Normalising the integrals by T and by the two signal scales (our choice) makes ``kt`` and ``step``
+independent of them; for small signals G1 is then -dL/dc of L = 1/2 |target - y|^2 (tests check it).
+For a pixel connection the source signal is the pixel itself.
+
+Method 1 (fixed points) is only referenced by the paper (arXiv 2411.14468, "distributed PID"). **Our
+reading**: each neuron moves its own fixed point B0 = (K1 - K2)/K3 through K1, driven by the same kind
+of local product of forward and backward signals as BSP. K1 enters eq. 2.3 as K1 E_{j-1}, so its
+causal quantity is
+    G_K = sum_j (1/T ∫ E_{j-1} dt) * (1/T ∫ D̂_j dt / error_scale),
+limited by the same atan, averaged over the batch, and applied as a PID controller across batches:
+    K1 <- clip(K1 + fp_step * (kp P + ki I + kd (P - P_prev)), K1_0 - k1_range, K1_0 + k1_range),
+with P = mean_batch atan(G_K kt)/kt and I a leaky sum of P (decay ``pid_decay``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from gradfree.wuxing.network import NetState, RunSpec
+from gradfree.wuxing.wiring import Wiring
+
+
+def limit(G1: torch.Tensor, kt: float) -> torch.Tensor:
+    """eq. 3.4: G2 = atan(G1 kt) / kt."""
+    return torch.atan(G1 * kt).div_(kt)
+
+
+def bsp_g1(w: Wiring, X: torch.Tensor, st: NetState, spec: RunSpec) -> torch.Tensor:
+    """eq. 3.3 per connection and sample, (M, B): pixel connections first, then neuron connections."""
+    assert st.Dhat is not None
+    inv_e = 1.0 / spec.error_scale
+    g_pix = X.T.index_select(0, w.pix_src) * st.Dhat.index_select(0, w.pix_dst).mul_(inv_e)
+    g_hid = st.Xbar.index_select(0, w.src).mul_(1.0 / spec.input_scale) * \
+        st.Dhat.index_select(0, w.dst).mul_(inv_e)
+    return torch.cat([g_pix, g_hid])
+
+
+def bsp_direction(w: Wiring, X: torch.Tensor, st: NetState, spec: RunSpec, kt: float) -> torch.Tensor:
+    """Mean over the batch of G2 (eq. 3.4), (M,): the coefficient change per unit step."""
+    return limit(bsp_g1(w, X, st, spec), kt).mean(dim=1)
+
+
+def fp_direction(st: NetState, b_ref: float, spec: RunSpec, kt: float) -> torch.Tensor:
+    """Method 1 causal quantity per neuron (our reading), limited and batch-averaged, (N,)."""
+    assert st.Dhat is not None
+    S, B = st.Xbar.shape
+    E_prev = st.Xbar.view(S // 5, 5, B).roll(1, 1) + b_ref  # (N, 5, B) time-average E_{j-1}
+    G = (E_prev * st.Dhat.view(S // 5, 5, B)).sum(dim=1) / spec.error_scale  # (N, B)
+    return limit(G, kt).mean(dim=1)
+
+
+@dataclass
+class PIDState:
+    """Explicit state of the per-neuron PID controller of method 1."""
+
+    integral: torch.Tensor  # (N,)
+    prev: torch.Tensor  # (N,)
+
+
+def pid_update(P: torch.Tensor, state: PIDState, kp: float, ki: float, kd: float, decay: float
+               ) -> torch.Tensor:
+    """PID output for proportional signal P (N,); updates ``state`` in place."""
+    state.integral.mul_(decay).add_(P)
+    out = kp * P + ki * state.integral + kd * (P - state.prev)
+    state.prev.copy_(P)
+    return out
