@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="experiment option, e.g. --set data_dir=/data/mnist (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                     help="spread seeds over a Ray cluster (local if no address); gradfree[distributed]")
 
     bench = sub.add_parser("bench", help="every system and baseline side by side on the same data and seeds")
     bench.add_argument("--quick", action="store_true", help="small version (under 3 minutes)")
@@ -56,11 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gradfree.experiments.cli_runner import run_experiment
 
         start = time.perf_counter()
+        kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
+                      progress=not args.no_progress, options=_options(args.set))
         try:
-            out = run_experiment(args.name, quick=args.quick, seeds=args.seeds, out=args.out,
-                                 device=args.device, progress=not args.no_progress,
-                                 options=_options(args.set))
-        except (KeyError, ValueError, FileNotFoundError) as exc:
+            if args.ray is not None:
+                from gradfree.distributed import run_experiment_on_ray
+
+                out = run_experiment_on_ray(args.name, address=None if args.ray == "local" else args.ray,
+                                            **kwargs)
+            else:
+                out = run_experiment(args.name, **kwargs)
+        except (KeyError, ValueError, FileNotFoundError, ImportError) as exc:
             print(f"gradfree: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
             return 2
         print(f"done in {time.perf_counter() - start:.1f} s: {out}/results.json, {out}/report.md")

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from gradfree.emns.mutation import (
@@ -74,7 +75,8 @@ def log(st: EvoState, accepted: float, hist_every: int) -> None:
     h["n_params"].append(int(st.values.shape[1]))
     if hist_every and st.n_generations % hist_every == 0:
         r = st.resistances[int(st.fitness.argmax())]
-        h["resistance_hist"].append(torch.histc(r.float(), HIST_BINS, 0.0, 1.0).tolist())
+        counts = np.histogram(r.float().cpu().numpy(), bins=HIST_BINS, range=(0.0, 1.0))[0]
+        h["resistance_hist"].append(counts.tolist())
         h["resistance_hist_evaluations"].append(st.n_evaluations)
 
 

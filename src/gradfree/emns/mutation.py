@@ -49,12 +49,16 @@ def mutate(values: torch.Tensor, resistances: torch.Tensor, noise: torch.Tensor,
     r     <- r + N(0,1) * mu * factor * (1 - r), clipped  (sec. 2.2; factor 1 in the paper)
 
     Both use the resistance before this step, as the paper's ``EvolvableParameter.mutate`` does.
+    With ``p.self_adaptive`` (ours) the resistance mutates first and the value uses the new one, the
+    order of self-adaptive evolution strategies: selection then sees each step size with its effect.
     """
     step = mu * (1.0 - resistances)
+    r = (resistances + noise[1] * (step * p.resistance_factor)).clamp_(p.r_min, p.r_max)
+    if p.self_adaptive:
+        step = mu * (1.0 - r)
     v = values + noise[0] * step
     if math.isfinite(p.value_clip):
         v = v.clamp_(-p.value_clip, p.value_clip)
-    r = (resistances + noise[1] * (step * p.resistance_factor)).clamp_(p.r_min, p.r_max)
     return v, r
 
 

@@ -36,6 +36,7 @@ class EMNSParams:
     r_max: float = 1.0
     value_clip: float = math.inf  # |theta| bound after mutation (reference: 10)
     r_init: float = 0.1  # resistance of grown neurons / newly formed connections (sec. 6.1)
+    self_adaptive: bool = False  # ours: mutate r first, then theta with the new r (see mutation.mutate)
 
 
 PRESETS: dict[str, EMNSParams] = {
@@ -46,7 +47,7 @@ PRESETS: dict[str, EMNSParams] = {
 }
 
 
-def make_params(preset: str = "paper", **overrides: float | None) -> EMNSParams:
+def make_params(preset: str = "paper", **overrides: float | bool | None) -> EMNSParams:
     """The named preset with the given fields replaced (``None`` values are ignored)."""
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")

@@ -11,19 +11,32 @@ from gradfree.core.checkpoint import write_json_atomic
 from gradfree.experiments.registry import ExperimentContext, get_experiment
 
 
-def run_experiment(name: str, *, quick: bool = False, seeds: int | None = None, out: str | Path | None = None,
-                   device: str = "cpu", progress: bool = True, options: dict | None = None) -> Path:
-    """Run experiment ``name`` into ``out`` (default ``runs/<name>[-quick]``); resume if it was cut off.
+def default_out(name: str, quick: bool) -> Path:
+    return Path("runs") / (name + ("-quick" if quick else ""))
 
-    ``results.json`` holds only what the experiment computed (reproducible for a given seed list);
-    wall times, the command line and the machine go to ``run_info.json``.
-    """
-    exp = get_experiment(name)
-    n_seeds = exp.default_seeds if seeds is None else seeds
+
+def seed_list(name: str, seeds: int | None) -> list[int]:
+    """Seeds 0..N-1, N defaulting to the experiment's own default."""
+    n_seeds = get_experiment(name).default_seeds if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError("--seeds must be >= 1")
-    out = Path(out) if out is not None else Path("runs") / (name + ("-quick" if quick else ""))
-    ctx = ExperimentContext(out=out, quick=quick, seeds=list(range(n_seeds)), device=device,
+    return list(range(n_seeds))
+
+
+def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | None = None,
+                   out: str | Path | None = None, device: str = "cpu", progress: bool = True,
+                   options: dict | None = None) -> Path:
+    """Run experiment ``name`` into ``out`` (default ``runs/<name>[-quick]``); resume if it was cut off.
+
+    ``seeds`` is a count (seeds 0..N-1) or an explicit list. ``results.json`` holds only what the
+    experiment computed (reproducible for a given seed list); wall times, the command line and the
+    machine go to ``run_info.json``.
+    """
+    exp = get_experiment(name)
+    seeds = list(seeds) if isinstance(seeds, (list, tuple)) else seed_list(name, seeds)
+    n_seeds = len(seeds)
+    out = Path(out) if out is not None else default_out(name, quick)
+    ctx = ExperimentContext(out=out, quick=quick, seeds=seeds, device=device,
                             show_progress=progress, options=dict(options or {}))
     config = {"experiment": name, "quick": quick, "seeds": ctx.seeds, "device": device,
               "options": ctx.options}

@@ -24,10 +24,11 @@ def resonate(W: torch.Tensor, X: torch.Tensor, k: int) -> tuple[torch.Tensor, to
 
 def layer_output(W: torch.Tensor, win: torch.Tensor, act: torch.Tensor, representation: str) -> torch.Tensor:
     """What a layer hands on: y = sum_{i in W} a_i w_i (paper, (B, d)) or the sparse code (ours, (B, n))."""
-    if representation == "y":
-        return torch.einsum("bk,bkd->bd", act, W[win])          # y = sum a_i w_i          (B, d)
     code = torch.zeros(win.shape[0], W.shape[0], dtype=W.dtype, device=W.device)
-    return code.scatter_(1, win, act)                           # a restricted to winners  (B, n)
+    code.scatter_(1, win, act)                                  # a restricted to winners  (B, n)
+    if representation == "y":
+        return code @ W                                         # y = sum a_i w_i          (B, d)
+    return code
 
 
 def vote_scores(P: torch.Tensor, binding: torch.Tensor, Yn: torch.Tensor, vote_k: int,

@@ -54,7 +54,7 @@ from gradfree.rmn import kernels
 from gradfree.rmn.layer import layer_output, normalise, resonate, vote_scores
 
 CHUNK = 64  # samples per numba chunk (one GEMM each); measured in benchmarks/bench_rmn.py
-PREDICT_BATCH = 8192
+PREDICT_BATCH = 4096
 
 
 class RMNClassifier(GradFreeClassifier):
@@ -207,6 +207,7 @@ class RMNClassifier(GradFreeClassifier):
             order = (torch.randperm(len(Xt), generator=self.rng_, device=self.device_) if self.shuffle
                      else torch.arange(len(Xt), device=self.device_))
             self._learn(Xt[order], yi[order])
+        self.n_iter_ = int(self.max_iter)
         return self
 
     @no_grad_learning
@@ -222,6 +223,7 @@ class RMNClassifier(GradFreeClassifier):
         if first:
             self._init_state(Xt.shape[1])
         self._learn(Xt, yi)
+        self.n_iter_ = 1
         return self
 
     def _learn(self, X: torch.Tensor, c: torch.Tensor) -> None:

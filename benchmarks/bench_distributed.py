@@ -1,0 +1,57 @@
+"""Bytes exchanged per EMNS generation on Ray, for networks of 10^2 to 10^5 parameters.
+
+The paper (sec. 7.2) claims O(1) communication: only the global mutation rate needs coordinating.
+With the seed trick our actors exchange seeds, fitness values and selection indices; this prints the
+pickled size of every message of a generation beside the size of the parameter vector a naive
+implementation would ship. Run: ``python benchmarks/bench_distributed.py`` (needs gradfree[distributed]).
+Writes benchmarks/results/distributed.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import ray
+
+from gradfree.data import emns_regression
+from gradfree.distributed.emns_population import RayPopulation
+from gradfree.emns import EMNSRegressor
+
+HIDDEN = {"1e2": (6,), "1e3": (24, 16), "1e4": (96, 64), "1e5": (320, 224)}
+
+
+def main(population: int = 8, generations: int = 5) -> None:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    X, y = emns_regression(n_samples=64, random_state=0)
+    rows = []
+    for label, hidden in HIDDEN.items():
+        holder: dict = {}
+
+        def executor(st, evaluate, p, holder=holder):
+            holder["pop"] = RayPopulation(st, evaluate, p, n_workers=2)
+            return holder["pop"]
+
+        model = EMNSRegressor(hidden_layer_sizes=hidden, population_size=population,
+                              max_evaluations=population * generations, random_state=0, backend="torch")
+        model._population_executor = executor
+        start = time.perf_counter()
+        model.fit(X, y)
+        secs = time.perf_counter() - start
+        n = int(model.state_.values.shape[1])
+        per_gen = holder["pop"].bytes_sent
+        rows.append({"target": label, "n_params": n, "bytes_per_generation_max": max(per_gen),
+                     "bytes_per_generation_mean": sum(per_gen) / len(per_gen),
+                     "naive_bytes_per_generation": 4 * n * (population + 2), "seconds": secs})
+    ray.shutdown()
+    print(f"{'params':>9} {'bytes/generation (max)':>24} {'naive (params shipped)':>24}")
+    for r in rows:
+        print(f"{r['n_params']:>9} {r['bytes_per_generation_max']:>24} {r['naive_bytes_per_generation']:>24}")
+    out = Path(__file__).parent / "results" / "distributed.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"population": population, "workers": 2, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""``python -m gradfree.bench [--quick] [--seeds N] [--out DIR] [--device D] [--models ...] [--suites ...]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from gradfree.bench.runner import run_bench
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m gradfree.bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small data and budgets (< 3 minutes)")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--out", default=None, help="output folder (default bench-out[-quick])")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--models", nargs="*", default=None)
+    p.add_argument("--suites", nargs="*", default=None)
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    out = a.out or ("bench-out-quick" if a.quick else "bench-out")
+    path = run_bench(quick=a.quick, seeds=a.seeds, out=out, device=a.device, progress=not a.no_progress,
+                     models=a.models, suites=a.suites)
+    print(f"wrote {path}/bench.md, results.csv, bench.json and figures")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The bench's model table: a name -> how to build the model for a suite, and where it cannot run.
+
+Every entry builds a fresh estimator from a :class:`Setting` (suite, quick, seed, device, data shape).
+Where a model cannot run a suite, :meth:`ModelEntry.reason` says why, and the bench's table shows it:
+a regressor has no class predictions, a classifier no real-valued output, a continual method on a single
+task is just its base model, and a system whose module cannot be imported yet is "not installed yet".
+
+The systems (RMN, EMNS, Wuxing) are imported lazily from ``gradfree`` so the bench runs with whatever
+has landed. Their configurations here are chosen to be fast (a bench, not a tuning run); the paper's
+own experiments live in ``gradfree run``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradfree.bench.suites import SUITES
+
+CLASSIFICATION_KINDS = ("continual", "supervised", "classification")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a factory knows when it builds a model for one (suite, seed)."""
+
+    suite: str
+    kind: str
+    quick: bool
+    seed: int
+    device: str
+    n_features: int
+    n_classes: int
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A row of the bench: ``make(setting)`` builds the estimator.
+
+    ``task``: "classifier" | "regressor". ``continual``: "stream" (``partial_fit`` task by task),
+    "joint" (one ``fit`` on all tasks: the upper bound) or "none" (with the reason in ``cannot``).
+    ``needs``: the name in ``gradfree`` that must import for the model to exist. ``cannot``: suite ->
+    reason, for anything beyond the generic rules.
+    """
+
+    name: str
+    summary: str
+    make: Callable[[Setting], Any]
+    task: str = "classifier"
+    continual: str = "stream"
+    needs: str | None = None
+    cannot: dict[str, str] = field(default_factory=dict)
+
+    def reason(self, suite: str) -> str | None:
+        """Why this model does not run ``suite`` (``None`` when it does)."""
+        kind = SUITES[suite].kind
+        if self.needs is not None:
+            try:
+                getattr(importlib.import_module("gradfree"), self.needs)
+            except Exception as exc:  # noqa: BLE001 - any import failure means "not there yet"
+                return f"not installed yet ({self.needs}: {type(exc).__name__})"
+        if self.task == "regressor" and kind in CLASSIFICATION_KINDS:
+            return "regressor: no class predictions"
+        if self.task == "classifier" and kind == "regression":
+            return "classifier: no real-valued output"
+        if suite in self.cannot:
+            return self.cannot[suite]
+        if kind == "continual" and self.continual == "none":
+            return "not a continual learner"
+        return None
+
+
+def _system(name: str) -> Any:
+    return getattr(importlib.import_module("gradfree"), name)
+
+
+# ---------------------------------------------------------------------------------------- baselines
+def _epochs(s: Setting) -> int:
+    """Epochs per fit / per task: enough to fit each suite, fewer in quick mode."""
+    if s.kind == "continual":
+        return 3 if s.quick else 10
+    if s.kind == "classification":
+        return 30 if s.quick else 100
+    return 10 if s.quick else 30
+
+
+def _mlp_kw(s: Setting) -> dict:
+    return dict(hidden_layer_sizes=(256,), epochs=_epochs(s), lr=1e-3, batch_size=64,
+                random_state=s.seed, device=s.device)
+
+
+def _ncm(s: Setting) -> Any:
+    from gradfree.baselines import NearestClassMean
+
+    return NearestClassMean(device=s.device)
+
+
+def _mlp(s: Setting) -> Any:
+    from gradfree.baselines import MLPClassifier
+
+    return MLPClassifier(**_mlp_kw(s))
+
+
+SPARSE_LINK_RATIO = 0.05
+
+
+def _sparse(s: Setting) -> Any:
+    from gradfree.baselines import SparseMLPClassifier
+
+    return SparseMLPClassifier(link_ratio=SPARSE_LINK_RATIO, **_mlp_kw(s))
+
+
+def _ewc(s: Setting) -> Any:
+    from gradfree.baselines import EWCClassifier
+
+    return EWCClassifier(ewc_lambda=1000.0, **_mlp_kw(s))
+
+
+def _replay(s: Setting) -> Any:
+    from gradfree.baselines import ReplayClassifier
+
+    return ReplayClassifier(buffer_size=200, **_mlp_kw(s))
+
+
+# ---------------------------------------------------------------------------------------- systems
+def _rmn(s: Setting) -> Any:
+    return _system("RMNClassifier")(n_neurons=1000, random_state=s.seed, device=s.device)
+
+
+def _emns_classifier(s: Setting) -> Any:
+    return _system("EMNSClassifier")(random_state=s.seed, device=s.device)
+
+
+def _emns_regressor(s: Setting) -> Any:
+    return _system("EMNSRegressor")(random_state=s.seed, device=s.device)
+
+
+def _wuxing(s: Setting) -> Any:
+    return _system("WuxingClassifier")(random_state=s.seed, device=s.device)
+
+
+_SINGLE_TASK = "continual-learning method: on one task it is the MLP"
+_SAME_AS_JOINT = "outside a task stream it is mlp-joint"
+
+MODELS: dict[str, ModelEntry] = {m.name: m for m in [
+    ModelEntry("ncm", "nearest class mean (no forgetting by construction)", _ncm),
+    ModelEntry("mlp-joint", "backprop MLP (256 ReLU, Adam), trained on all tasks at once: upper bound",
+               _mlp, continual="joint"),
+    ModelEntry("mlp-seq", "backprop MLP fine-tuned task after task: forgetting lower bound", _mlp,
+               cannot={k: _SAME_AS_JOINT for k in ("digits", "fashion", "emns-classification")}),
+    ModelEntry(f"sparse-mlp-{SPARSE_LINK_RATIO:.0%}",
+               f"backprop MLP with a fixed random mask, link ratio {SPARSE_LINK_RATIO:.0%} (task by task "
+               "in continual suites)", _sparse),
+    ModelEntry("ewc", "backprop MLP + elastic weight consolidation (lambda 1000)", _ewc,
+               cannot={k: _SINGLE_TASK for k in ("digits", "fashion", "emns-classification")}),
+    ModelEntry("replay", "backprop MLP + experience replay (reservoir buffer of 200)", _replay,
+               cannot={k: _SINGLE_TASK for k in ("digits", "fashion", "emns-classification")}),
+    ModelEntry("rmn", "Resonant Manifold Network (1000 neurons, overcomplete read-out)", _rmn,
+               needs="RMNClassifier"),
+    ModelEntry("emns", "Evolvable Modular Neural System, classifier", _emns_classifier,
+               needs="EMNSClassifier"),
+    ModelEntry("emns-regressor", "Evolvable Modular Neural System, regressor", _emns_regressor,
+               task="regressor", needs="EMNSRegressor"),
+    ModelEntry("wuxing", "Wuxing network trained by backward signal propagation", _wuxing,
+               needs="WuxingClassifier"),
+]}

@@ -1,0 +1,190 @@
+"""``run_bench``: every model of the table on every suite it can run, per seed, checkpointed per unit.
+
+A unit is one (model, suite, seed). Its result (metrics, accuracy matrix, wall time, peak memory,
+the estimator's parameters) is written to ``out/checkpoints/<mode>/<model>__<suite>__seed<k>.json``
+as soon as it finishes, so a killed bench resumes where it stopped; a checkpoint whose estimator
+parameters differ from the current table is recomputed. A unit that raises is recorded as an error
+(with the message) and the bench goes on.
+
+Measurements: wall time is ``time.perf_counter`` around building, fitting and evaluating the model (the
+data are loaded before). Peak memory is the rise of the process's resident-set high-water mark during
+the unit: on Linux the kernel's ``VmHWM`` is reset before each unit (``/proc/self/clear_refs``), so the
+number is the unit's own peak above the memory already held (``mem_method = "vmhwm"``); elsewhere it
+falls back to ``resource.getrusage`` ``ru_maxrss``, which only rises when the unit beats every earlier
+peak (``"ru_maxrss"``, a lower bound). On CUDA, ``torch.cuda.max_memory_allocated`` is recorded too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from gradfree.bench.models import MODELS, Setting
+from gradfree.bench.report import write_outputs
+from gradfree.bench.suites import SUITES, run_suite
+from gradfree.core.checkpoint import checkpoint_written, write_json_atomic
+
+
+def _safe(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in key.replace("%", "pct"))
+
+
+# ---------------------------------------------------------------------------------------- memory
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class PeakMemory:
+    """Peak resident memory of one unit above what the process held when it started, in MiB."""
+
+    def __enter__(self) -> PeakMemory:
+        self.method = "ru_maxrss"
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # reset VmHWM to the current RSS
+            self.method = "vmhwm"
+        except OSError:
+            pass
+        self.start_kb = _status_kb("VmRSS") if self.method == "vmhwm" else self._maxrss_kb()
+        self.cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+            self.cuda_start = torch.cuda.memory_allocated()
+        return self
+
+    @staticmethod
+    def _maxrss_kb() -> int:
+        import resource
+
+        r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return r // 1024 if sys.platform == "darwin" else r  # bytes on macOS, KiB on Linux
+
+    def __exit__(self, *exc: Any) -> None:
+        end = _status_kb("VmHWM") if self.method == "vmhwm" else self._maxrss_kb()
+        self.peak_mb = max(0.0, ((end or 0) - (self.start_kb or 0)) / 1024)
+        self.peak_cuda_mb = None
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            self.peak_cuda_mb = (torch.cuda.max_memory_allocated() - getattr(self, "cuda_start", 0)) / 2**20
+
+
+# ---------------------------------------------------------------------------------------- units
+def _params(est: Any) -> dict:
+    return {k: repr(v) for k, v in sorted(est.get_params(deep=False).items())}
+
+
+def run_unit(model: str, suite: str, seed: int, data: dict, *, quick: bool, device: str) -> dict:
+    """Build, fit and evaluate one model on one suite's data; never raises (errors are recorded)."""
+    entry, s = MODELS[model], SUITES[suite]
+    setting = Setting(suite, s.kind, quick, seed, device, int(data["Xtr"].shape[1]),
+                      int(len(np.unique(data["ytr"]))) if s.kind != "regression" else 0)
+    rec: dict[str, Any] = {"model": model, "suite": suite, "seed": seed, "status": "ok", "error": None,
+                           "metrics": {}, "extra": {}}
+    try:
+        est = entry.make(setting)
+        rec["params"] = _params(est)
+        with PeakMemory() as mem:
+            start = time.perf_counter()
+            rec["metrics"], rec["extra"] = run_suite(est, s, data, entry.continual)
+            rec["wall_s"] = time.perf_counter() - start
+        rec.update(peak_mb=mem.peak_mb, peak_cuda_mb=mem.peak_cuda_mb, mem_method=mem.method)
+    except Exception as exc:  # noqa: BLE001 - the bench records a failing model and goes on
+        rec.update(status="error", error=f"{type(exc).__name__}: {exc}"[:500],
+                   traceback=traceback.format_exc()[-2000:])
+    return rec
+
+
+def _expected_params(model: str, suite: str, seed: int, data: dict, quick: bool, device: str) -> dict | None:
+    s = SUITES[suite]
+    setting = Setting(suite, s.kind, quick, seed, device, int(data["Xtr"].shape[1]),
+                      int(len(np.unique(data["ytr"]))) if s.kind != "regression" else 0)
+    try:
+        return _params(MODELS[model].make(setting))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def machine_info(device: str) -> dict:
+    info = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "device": device}
+    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+# ---------------------------------------------------------------------------------------- the bench
+def run_bench(quick: bool = False, seeds: int = 3, out: str | Path = "bench-out", device: str = "cpu",
+              progress: bool = True, models: list[str] | None = None, suites: list[str] | None = None) -> Path:
+    """Run the bench into ``out`` (resuming from its checkpoints); returns ``out``.
+
+    Writes ``results.csv`` (one row per model, suite, seed and metric, with wall time and peak memory),
+    ``bench.md`` (mean ± sd over seeds, with the reason wherever a model cannot run a suite),
+    ``accuracy_matrices_<suite>.png``, ``accuracy_vs_time.png`` and ``bench.json`` (everything, plus
+    the machine and the duration). ``models`` / ``suites`` restrict the run to a subset of the table.
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    model_names = list(MODELS) if models is None else list(models)
+    suite_names = list(SUITES) if suites is None else list(suites)
+    for name, table in (*((m, MODELS) for m in model_names), *((s, SUITES) for s in suite_names)):
+        if name not in table:
+            raise ValueError(f"unknown name {name!r}; known: {', '.join(table)}")
+    out = Path(out)
+    mode = ("quick" if quick else "full") + f"-{device}"
+    ckpt_dir = out / "checkpoints" / _safe(mode)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    t0 = time.perf_counter()
+
+    skipped = {(m, s): MODELS[m].reason(s) for m in model_names for s in suite_names}
+    todo = [(s, seed, m) for s in suite_names for seed in range(seeds) for m in model_names
+            if skipped[(m, s)] is None]
+    records: list[dict] = []
+    resumed = 0
+    bar = tqdm(total=len(todo), desc="bench", disable=not progress)
+    for s in suite_names:
+        for seed in range(seeds):
+            units = [m for m in model_names if skipped[(m, s)] is None]
+            if not units:
+                continue
+            data = SUITES[s].load(seed, quick)
+            for m in units:
+                bar.set_postfix_str(f"{m} / {s} / seed {seed}")
+                path = ckpt_dir / f"{_safe(m)}__{_safe(s)}__seed{seed}.json"
+                rec = json.loads(path.read_text()) if path.exists() else None
+                if rec is not None and rec.get("params") != _expected_params(m, s, seed, data, quick, device):
+                    rec = None  # the table changed since this checkpoint: recompute
+                if rec is None:
+                    rec = run_unit(m, s, seed, data, quick=quick, device=device)
+                    write_json_atomic(path, rec)
+                    checkpoint_written()
+                else:
+                    resumed += 1
+                records.append(rec)
+                bar.update(1)
+    bar.close()
+    meta = {"quick": quick, "seeds": seeds, "device": device, "models": model_names, "suites": suite_names,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+            "duration_s": time.perf_counter() - t0, "units": len(todo), "units_resumed": resumed,
+            "machine": machine_info(device),
+            "command": "gradfree bench" + (" --quick" if quick else "") + f" --seeds {seeds}"
+                       + (f" --device {device}" if device != "cpu" else "")}
+    write_outputs(out, records, skipped, meta)
+    return out

@@ -1,0 +1,52 @@
+"""``gradfree run NAME --ray``: one Ray task per seed, assembled into the same files as a local run.
+
+Each task runs the experiment with a single seed in a scratch folder and sends back the JSON of its
+checkpointed units (``ctx.unit``), whose keys name the seed. The driver writes them into
+``OUT/checkpoints`` and then runs the experiment locally over all seeds: every unit is found done, so
+the local pass only aggregates, reports and draws. ``results.json`` is therefore byte-identical to a
+local run's. Tasks are retried (``max_retries``) when a worker dies, and units already done in
+``OUT`` travel to the workers with the task, so an interrupted sweep resumes instead of restarting.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from gradfree.distributed.cluster import init_ray
+from gradfree.experiments.cli_runner import default_out, run_experiment, seed_list
+
+
+def _run_one_seed(name: str, quick: bool, seed: int, device: str, options: dict,
+                  done: dict[str, str]) -> dict[str, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "checkpoints").mkdir()
+        for fname, text in done.items():
+            (Path(tmp) / "checkpoints" / fname).write_text(text)
+        run_experiment(name, quick=quick, seeds=[seed], out=tmp, device=device, progress=False,
+                       options=options)
+        return {p.name: p.read_text() for p in (Path(tmp) / "checkpoints").glob("*.json")}
+
+
+def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None = None,
+                          out: str | Path | None = None, device: str = "cpu", options: dict | None = None,
+                          address: str | None = None, progress: bool = True, max_retries: int = 3) -> Path:
+    """Spread the seeds of experiment ``name`` over a Ray cluster; return the output folder."""
+    ray = init_ray(address)
+    out = Path(out) if out is not None else default_out(name, quick)
+    seeds_ = seed_list(name, seeds)
+    options = dict(options or {})
+    ckpt = out / "checkpoints"
+    ckpt.mkdir(parents=True, exist_ok=True)
+    done = ray.put({p.name: p.read_text() for p in ckpt.glob("*.json")})
+    remote = ray.remote(max_retries=max_retries)(_run_one_seed)
+    refs = [remote.remote(name, quick, s, device, options, done) for s in seeds_]
+    for files in ray.get(refs):
+        for fname, text in files.items():
+            target = ckpt / fname
+            if not target.exists():
+                tmp = target.with_name(fname + ".tmp")
+                tmp.write_text(text)
+                tmp.replace(target)
+    return run_experiment(name, quick=quick, seeds=seeds_, out=out, device=device, progress=progress,
+                          options=options)

@@ -1,0 +1,17 @@
+"""Wuxing network: five-element ODE neurons wired one-to-one, trained by backward signal propagation.
+
+* :mod:`~gradfree.wuxing.wiring` - interface wiring, ``MODEL1`` / ``MODEL2``, link ratios, adders;
+* :mod:`~gradfree.wuxing.dynamics` - forward (eq. 2.3) / backward (eq. 2.5) systems, integration;
+* :mod:`~gradfree.wuxing.network` - forward and backward runs of a wired network;
+* :mod:`~gradfree.wuxing.bsp` - BSP (eq. 3.3-3.5) and the fixed-point method (our reading);
+* :mod:`~gradfree.wuxing.classifier` - :class:`WuxingClassifier`;
+* :mod:`~gradfree.wuxing.reference` - exact-gradient trainer on the same wiring (a baseline, autograd).
+"""
+
+from gradfree.wuxing.classifier import WuxingClassifier
+from gradfree.wuxing.dynamics import WuxingDivergenceError
+from gradfree.wuxing.network import RunSpec
+from gradfree.wuxing.wiring import MODEL1, MODEL2, PRESETS, Wiring, build_wiring, steady_gain
+
+__all__ = ["MODEL1", "MODEL2", "PRESETS", "RunSpec", "Wiring", "WuxingClassifier", "WuxingDivergenceError",
+           "build_wiring", "steady_gain"]

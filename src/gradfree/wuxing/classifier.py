@@ -1,0 +1,214 @@
+"""WuxingClassifier: a sparse network of five-element ODE neurons trained by BSP (and/or method 1).
+
+Per mini-batch: a forward run from rest (eq. 3.1) gives the read-out y (time average of each output
+neuron's read element / input_scale); the error ``onehot - y`` drives the backward system (eq. 3.2);
+then BSP moves the connection coefficients (eq. 3.3-3.5) and/or method 1 moves the neurons' fixed
+points through K1 (our reading, see :mod:`gradfree.wuxing.bsp`). Class = argmax of y.
+
+Decisions the paper leaves open (SPEC.md): wiring and read-out (:mod:`gradfree.wuxing.wiring`),
+signal scales and normalisation of G1 (:mod:`gradfree.wuxing.bsp`), coefficients initialised
+uniform in [-c_init, c_init]; mixed method: method 2's step is 25 % of method 1's, as in the paper
+(``step`` is method 2's step; ``fp_step`` defaults to ``step / 0.25``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from gradfree.core.base import GradFreeClassifier, no_grad_learning
+from gradfree.wuxing.bsp import PIDState, bsp_direction, fp_direction, pid_update
+from gradfree.wuxing.dynamics import fixed_point
+from gradfree.wuxing.network import NetState, RunSpec, backward_run, forward_run
+from gradfree.wuxing.wiring import MODES, build_wiring
+
+METHODS = ("bsp", "fixed_point", "mixed")
+
+
+class WuxingClassifier(GradFreeClassifier):
+    """Wuxing network classifier (Jiang, "connection coefficients ... BSP").
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int
+        Hidden layers; inputs = n_features, outputs = n_classes. MODEL1: ``MODEL1[1:-1]``.
+    wiring : {"fill", "one_out"}
+        Interface split of hidden neurons (MODEL1 uses "fill", MODEL2 "one_out").
+    fanout : int or "auto"
+        Input interfaces each pixel feeds ("auto": as many as MODEL1/MODEL2 fill layer 1; 4 for them).
+    fan_in : int
+        Adders: connections summed per input interface (1 = the paper's MODEL1/2).
+    element_aware : bool
+        Beyond the paper: choose each neuron's input/output split by steady-state gain.
+    K1, K2, K3 : float
+        Initial neuron parameters (paper: 1, 0.5, 0.5 -> B0 = 1).
+    input_scale, error_scale : float
+        Signal scales of the pixels and of the injected error (``None``: = input_scale).
+    dt, T, integrator, clamp : integration step, duration, "euler" | "rk4", positivity E >= 0.
+    method : {"bsp", "fixed_point", "mixed"}
+        Method 2 (the paper's BSP on C), method 1 (fixed points through K1, our reading), both.
+    step, fp_step : learning steps of method 2 and method 1 (fp_step None: step / 0.25).
+    kt : float
+        atan limiter of eq. 3.4.
+    c_init, c_max : initial coefficient range and clip bound of C.
+    pid, pid_decay, k1_range : PID gains (kp, ki, kd), leak of I, bound on |K1 - K1_init| (method 1).
+    backward : {"rest", "linearised"}
+        Backward system at B0 (eq. 2.5, paper) or linearised around the forward end state (ours).
+    batch_size, epochs, shuffle, random_state, device : training loop settings.
+    """
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (200, 62, 20), wiring: str = "fill",
+                 fanout: int | str = "auto", fan_in: int = 1, element_aware: bool = False,
+                 K1: float = 1.0, K2: float = 0.5, K3: float = 0.5, input_scale: float = 0.1,
+                 error_scale: float | None = None, dt: float = 0.2, T: float = 30.0,
+                 integrator: str = "euler", clamp: bool = True, method: str = "bsp", step: float = 0.05,
+                 fp_step: float | None = None, kt: float = 1.0, c_init: float = 1.0, c_max: float = 3.0,
+                 pid: tuple[float, float, float] = (1.0, 0.0, 0.0), pid_decay: float = 0.9,
+                 k1_range: float = 0.05, backward: str = "rest", batch_size: int = 32, epochs: int = 10,
+                 shuffle: bool = True, random_state: Any = None, device: str = "cpu") -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.wiring = wiring
+        self.fanout = fanout
+        self.fan_in = fan_in
+        self.element_aware = element_aware
+        self.K1 = K1
+        self.K2 = K2
+        self.K3 = K3
+        self.input_scale = input_scale
+        self.error_scale = error_scale
+        self.dt = dt
+        self.T = T
+        self.integrator = integrator
+        self.clamp = clamp
+        self.method = method
+        self.step = step
+        self.fp_step = fp_step
+        self.kt = kt
+        self.c_init = c_init
+        self.c_max = c_max
+        self.pid = pid
+        self.pid_decay = pid_decay
+        self.k1_range = k1_range
+        self.backward = backward
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.device = device
+
+    # ------------------------------------------------------------------ set-up
+    def _check_params(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.wiring not in MODES:
+            raise ValueError(f"wiring must be one of {MODES}, got {self.wiring!r}")
+        if self.integrator not in ("euler", "rk4"):
+            raise ValueError(f"integrator must be 'euler' or 'rk4', got {self.integrator!r}")
+        if self.backward not in ("rest", "linearised"):
+            raise ValueError(f"backward must be 'rest' or 'linearised', got {self.backward!r}")
+        if not (self.K3 > 0 and self.K1 > self.K2):
+            raise ValueError(f"need K3 > 0 and K1 > K2 for a positive fixed point; got K1={self.K1}, "
+                             f"K2={self.K2}, K3={self.K3}")
+        for name in ("input_scale", "dt", "T", "kt", "c_max", "batch_size"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if int(self.epochs) < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs!r}")
+
+    def _spec(self) -> RunSpec:
+        es = self.input_scale if self.error_scale is None else self.error_scale
+        return RunSpec(dt=float(self.dt), T=float(self.T), integrator=self.integrator, clamp=bool(self.clamp),
+                       input_scale=float(self.input_scale), error_scale=float(es), backward=self.backward)
+
+    def _init_model(self, n_in: int, n_out: int) -> None:
+        sizes = [n_in, *[int(h) for h in self.hidden_layer_sizes], n_out]
+        gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=self.rng_)))
+        self.wiring_ = build_wiring(sizes, mode=self.wiring, fanout=self.fanout, fan_in=self.fan_in,
+                                    element_aware=self.element_aware, generator=gen).to(self.device_)
+        M, N = self.wiring_.n_connections, self.wiring_.n_neurons
+        u = torch.rand(M, generator=self.rng_, device=self.device_, dtype=self.dtype)
+        self.coef_ = (2 * u - 1) * float(self.c_init)  # connection coefficients C, (M,)
+        full = lambda v: torch.full((N,), float(v), dtype=self.dtype, device=self.device_)  # noqa: E731
+        self.K1_, self.K2_, self.K3_ = full(self.K1), full(self.K2), full(self.K3)
+        self.b_ref_ = float(fixed_point(torch.tensor(self.K1), torch.tensor(self.K2), torch.tensor(self.K3)))
+        self.pid_state_ = PIDState(integral=torch.zeros_like(self.K1_), prev=torch.zeros_like(self.K1_))
+        self.n_iter_ = 0
+        self.loss_curve_: list[float] = []
+
+    @property
+    def link_ratio_(self) -> float:
+        """Overall link ratio of the fitted wiring."""
+        return self.wiring_.link_ratio
+
+    # ------------------------------------------------------------------ learning
+    @no_grad_learning
+    def fit(self, X: Any, y: Any) -> WuxingClassifier:
+        """Build a fresh network and train it for ``epochs`` passes over (X, y)."""
+        for attr in ("n_features_in_", "classes_"):
+            self.__dict__.pop(attr, None)
+        self._partial_fit(X, y, None, epochs=int(self.epochs))
+        return self
+
+    @no_grad_learning
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> WuxingClassifier:
+        """One pass over (X, y); the first call builds the network (pass every label in ``classes``)."""
+        return self._partial_fit(X, y, classes, epochs=1)
+
+    def _partial_fit(self, X: Any, y: Any, classes: Any, epochs: int) -> WuxingClassifier:
+        self._check_params()
+        first = not self._is_fitted()
+        if first:
+            self._init_device()
+            self._init_rng()
+        Xt, yn = self._validate(X, y, reset=first)
+        yi = self._encode_labels(yn, classes, reset=first)
+        if first:
+            self._init_model(Xt.shape[1], len(self.classes_))
+        spec, n, bs = self._spec(), Xt.shape[0], int(self.batch_size)
+        for _ in range(epochs):
+            order = torch.randperm(n, generator=self.rng_, device=self.device_) if self.shuffle else \
+                torch.arange(n, device=self.device_)
+            total = 0.0
+            for i in range(0, n, bs):
+                idx = order[i:i + bs]
+                total += self._train_batch(Xt[idx], yi[idx], spec) * len(idx)
+            self.loss_curve_.append(total / n)
+        return self
+
+    def _train_batch(self, X: torch.Tensor, yi: torch.Tensor, spec: RunSpec) -> float:
+        """One BSP / method-1 update on a batch; returns the batch's mean squared error."""
+        st = self._forward(X, spec)
+        target = torch.nn.functional.one_hot(yi, len(self.classes_)).to(self.dtype)
+        err = target - st.y  # (B, n_out)
+        K = (self.K1_, self.K2_, self.K3_)
+        backward_run(self.wiring_, self.coef_, K, self.b_ref_, st, err, spec)
+        fp_step = self.step / 0.25 if self.fp_step is None else self.fp_step
+        if self.method in ("bsp", "mixed"):
+            dc = bsp_direction(self.wiring_, X, st, spec, float(self.kt))
+            self.coef_.add_(dc, alpha=float(self.step)).clamp_(-float(self.c_max), float(self.c_max))
+        if self.method in ("fixed_point", "mixed"):
+            P = fp_direction(st, self.b_ref_, spec, float(self.kt))
+            kp, ki, kd = (float(v) for v in self.pid)
+            dk = pid_update(P, self.pid_state_, kp, ki, kd, float(self.pid_decay))
+            lo, hi = float(self.K1) - float(self.k1_range), float(self.K1) + float(self.k1_range)
+            self.K1_.add_(dk, alpha=float(fp_step)).clamp_(lo, hi)
+        self.n_iter_ += 1
+        return float(0.5 * (err * err).sum(dim=1).mean())
+
+    # ------------------------------------------------------------------ inference
+    def _forward(self, X: torch.Tensor, spec: RunSpec) -> NetState:
+        K = (self.K1_, self.K2_, self.K3_)
+        return forward_run(self.wiring_, self.coef_, K, self.b_ref_, X, spec)
+
+    @no_grad_learning
+    def _scores(self, X: torch.Tensor) -> torch.Tensor:
+        spec, bs = self._spec(), max(256, int(self.batch_size))
+        return torch.cat([self._forward(X[i:i + bs], spec).y for i in range(0, X.shape[0], bs)])
+
+    def readout(self, X: Any) -> np.ndarray:
+        """The network's read-out y (time-averaged output deviation / input_scale), (n, n_classes)."""
+        X = self._validate(X, reset=False)
+        with torch.inference_mode():
+            return self._scores(X).cpu().numpy()
