@@ -11,8 +11,8 @@ from gradfree.data import load_digits
 
 @pytest.fixture(autouse=True)
 def _few_threads():
-    """Two cores here: keep torch from oversubscribing when tests run beside other work."""
-    torch.set_num_threads(2)
+    """Tests use tiny tensors: one thread avoids oversubscription (2 cores here, often shared)."""
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -41,20 +41,38 @@ def test_population_on_ray_equals_in_process(local_ray):
     assert local.history_["fitness"] == remote.history_["fitness"]
 
 
+def _wait_for_restart(worker, generation_before: int, timeout: float = 60.0) -> bool:
+    """Wait until Ray has restarted the killed actor (it then reports its initial generation)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ray.get(worker.catch_up.remote([])) < generation_before:
+                return True
+        except ray.exceptions.RayError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 def test_killed_actor_is_restarted_and_caught_up(local_ray):
     X, y = emns_regression(n_samples=100, random_state=0)
     local = _model().fit(X, y)
-    killed = {"done": False}
+    killed = {"done": False, "pop": None}
 
     def executor(st, evaluate, p):
         pop = RayPopulation(st, evaluate, p, n_workers=2)
+        killed["pop"] = pop
         step = pop.step
 
         def step_and_kill(*args, **kwargs):
             out = step(*args, **kwargs)
             if not killed["done"] and len(pop.log) == 5:
-                ray.kill(pop.workers[0], no_restart=False)  # a real worker death, mid-run
-                killed["done"] = True
+                worker = pop.workers[0]
+                before = ray.get(worker.catch_up.remote([]))
+                ray.kill(worker, no_restart=False)  # a real worker death, mid-run
+                killed["done"] = _wait_for_restart(worker, before)
             return out
 
         pop.step = step_and_kill
@@ -63,7 +81,7 @@ def test_killed_actor_is_restarted_and_caught_up(local_ray):
     model = _model()
     model._population_executor = executor
     model.fit(X, y)
-    assert killed["done"]
+    assert killed["done"] and killed["pop"].catch_ups >= 1  # the restarted actor replayed the log
     assert _state_equal(local, model)
 
 
@@ -77,8 +95,8 @@ def test_bytes_per_generation_do_not_grow_with_parameters(local_ray):
             holder["pop"] = RayPopulation(st, evaluate, p, n_workers=2)
             return holder["pop"]
 
-        model = EMNSRegressor(hidden_layer_sizes=hidden, population_size=8, max_evaluations=40,
-                              random_state=0)
+        model = EMNSRegressor(hidden_layer_sizes=hidden, population_size=8, max_evaluations=17,
+                              backend="torch", random_state=0)
         model._population_executor = executor
         model.fit(X, y)
         sizes.append((model.state_.values.shape[1], max(holder["pop"].bytes_sent)))

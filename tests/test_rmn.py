@@ -38,7 +38,8 @@ def test_weights_and_prototypes_stay_unit_norm(manifolds, backend):
     m = RMNClassifier(n_neurons=(200, 100), k=10, backend=backend, random_state=0).fit(X, y)
     for W in m.weights_:
         torch.testing.assert_close(W.norm(dim=1), torch.ones(W.shape[0]), atol=1e-5, rtol=0)
-    torch.testing.assert_close(m.prototypes_.norm(dim=1), torch.ones(m.prototypes_.shape[0]), atol=1e-5, rtol=0)
+    P = m.prototypes_
+    torch.testing.assert_close(P.norm(dim=1), torch.ones(P.shape[0]), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -57,7 +58,7 @@ def test_only_winners_move_in_erosion(backend):
             win = torch.empty(1, 7, dtype=torch.long)
             v = kernels.as_numpy_view
             kernels.erode_chunk_numba(v(W), v(x), v((x @ W.T).contiguous()), 7, 0.1, v(plast), 0.0, v(mean),
-                                      0.01, v(win), v(torch.empty(1, 7)), v(torch.empty(1, 40)))
+                                      0.01, v(win), v(torch.empty(1, 7)), v(torch.empty(1, 40)), 7)
     moved = set(torch.nonzero((W - before).abs().amax(dim=1) > 0).squeeze(1).tolist())
     assert set(win[0].tolist()) == expected
     assert moved == expected

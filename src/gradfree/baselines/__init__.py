@@ -3,13 +3,15 @@
 * :class:`NearestClassMean` - running class means (no forgetting by construction);
 * :class:`MLPClassifier` - backprop MLP: ``fit`` = joint training, ``partial_fit`` = sequential
   fine-tuning (the forgetting lower bound);
+* :class:`MLPRegressor` - the same network with a squared-error loss (for the regression demos);
 * :class:`SparseMLPClassifier` - backprop MLP with a fixed random mask at a given link ratio;
 * :class:`EWCClassifier`, :class:`ReplayClassifier` - continual-learning baselines (EWC, experience
   replay with a small reservoir buffer).
 """
 
 from gradfree.baselines.continual import EWCClassifier, ReplayClassifier
-from gradfree.baselines.mlp import MLPClassifier, SparseMLPClassifier
+from gradfree.baselines.mlp import MLPClassifier, MLPRegressor, SparseMLPClassifier
 from gradfree.baselines.ncm import NearestClassMean
 
-__all__ = ["EWCClassifier", "MLPClassifier", "NearestClassMean", "ReplayClassifier", "SparseMLPClassifier"]
+__all__ = ["EWCClassifier", "MLPClassifier", "MLPRegressor", "NearestClassMean", "ReplayClassifier",
+           "SparseMLPClassifier"]

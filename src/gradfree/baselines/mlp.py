@@ -1,4 +1,5 @@
-"""Backprop MLP baselines: the dense MLP (joint / sequential) and the fixed-random-sparse MLP.
+"""Backprop MLP baselines: the dense MLP (joint / sequential), the fixed-random-sparse MLP
+and a dense MLP regressor.
 
 These are the only models in gradfree that use autograd, on purpose: they are what the gradient-free
 systems are measured against. Training runs under ``torch.enable_grad()`` (and outside inference
@@ -10,7 +11,8 @@ mode); prediction runs under ``torch.inference_mode()``.
   continuing from the current weights (the forgetting lower bound). The label set is fixed on the first
   call, as in scikit-learn, so the output layer has a unit for every class from the start.
 
-Decisions: cross-entropy loss, ReLU hidden layers, Adam with L2 ``weight_decay`` (``torch.optim.Adam``).
+Decisions: cross-entropy loss (squared error for the regressor, on the raw targets), ReLU hidden
+layers, Adam with L2 ``weight_decay`` (``torch.optim.Adam``).
 A fresh Adam state is created at every ``fit``/``partial_fit`` call (the common choice in
 continual-learning baselines; it also keeps the saved state to the weights and the RNG). All randomness
 (initialisation, masks, shuffling, replay draws) comes from the estimator's ``rng_`` generator, so a
@@ -29,11 +31,11 @@ import torch
 import torch.nn.functional as F
 
 from gradfree.baselines import _mlp_core as core
-from gradfree.core.base import GradFreeClassifier, no_grad_learning
+from gradfree.core.base import GradFreeClassifier, GradFreeEstimator, GradFreeRegressor, no_grad_learning
 
 
-class MLPClassifier(GradFreeClassifier):
-    """Dense backprop MLP (ReLU, cross-entropy, Adam).
+class _MLPBase(GradFreeEstimator):
+    """Shared by the MLP classifier and regressor: parameters, training loop, subclass hooks.
 
     Parameters
     ----------
@@ -45,8 +47,8 @@ class MLPClassifier(GradFreeClassifier):
     random_state : int, RandomState or None
     device : {"cpu", "cuda", "auto"}
 
-    Fitted attributes: ``weights_`` / ``biases_`` (lists of tensors, (out, in) / (out,)), ``classes_``,
-    ``loss_curve_`` (mean loss per epoch, all calls), ``rng_``.
+    Fitted attributes: ``weights_`` / ``biases_`` (lists of tensors, (out, in) / (out,)),
+    ``loss_curve_`` (mean loss per epoch, all calls), ``n_iter_`` (epochs so far), ``rng_``.
     """
 
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), epochs: int = 5, lr: float = 1e-3,
@@ -83,26 +85,22 @@ class MLPClassifier(GradFreeClassifier):
         return getattr(self, "masks_", None)
 
     # ------------------------------------------------------------------ learning
-    def fit(self, X: Any, y: Any) -> MLPClassifier:
+    def fit(self, X: Any, y: Any) -> Any:
         """Train from scratch on (X, y): ``epochs`` passes."""
         for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, attr)
         return self._learn(X, y, None)
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
-        """Continue training on (X, y) for ``epochs`` passes; ``classes`` (all labels) on the first call."""
-        return self._learn(X, y, classes)
-
-    def _learn(self, X: Any, y: Any, classes: Any) -> MLPClassifier:
+    def _learn(self, X: Any, y: Any, classes: Any) -> Any:
         self._check_params()
         first = not self._is_fitted()
         if first:
             self._init_device()
             self._init_rng()
         Xt, yn = self._validate(X, y, reset=first)
-        yi = self._encode_labels(yn, classes, reset=first)
+        yi = self._targets(yn, classes, first)
         if first:
-            sizes = [Xt.shape[1], *map(int, self.hidden_layer_sizes), len(self.classes_)]
+            sizes = [Xt.shape[1], *map(int, self.hidden_layer_sizes), self._n_outputs()]
             w, b, m = core.init_layers(sizes, self.rng_, self.device_, self.dtype, self._link_ratio())
             self.weights_, self.biases_ = w, b
             if m is not None:
@@ -129,7 +127,7 @@ class MLPClassifier(GradFreeClassifier):
                     idx = perm[s:s + bs]
                     xb, yb = self._batch(X[idx], y[idx])  # (B, d), (B,)
                     logits = core.forward(params[:nw], params[nw:], xb, self._masks)  # (B, C)
-                    loss = F.cross_entropy(logits, yb)
+                    loss = self._loss(logits, yb)
                     pen = self._penalty(params[:nw], params[nw:])
                     if pen is not None:
                         loss = loss + pen
@@ -145,6 +143,15 @@ class MLPClassifier(GradFreeClassifier):
             self.weights_ = [w * m for w, m in zip(self.weights_, self._masks)]
 
     # ------------------------------------------------------------------ hooks (subclasses)
+    def _targets(self, yn: np.ndarray, classes: Any, first: bool) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
     def _init_state(self) -> None:
         """Create subclass state on the first call."""
 
@@ -157,10 +164,45 @@ class MLPClassifier(GradFreeClassifier):
     def _end_task(self, X: torch.Tensor, y: torch.Tensor) -> None:
         """Called after every ``fit`` / ``partial_fit`` with that call's data (under ``no_grad``)."""
 
+    @no_grad_learning
+    def _forward(self, X: torch.Tensor) -> torch.Tensor:
+        return core.forward(self.weights_, self.biases_, X, self._masks)  # (N, outputs)
+
+
+class MLPClassifier(GradFreeClassifier, _MLPBase):
+    """Dense backprop MLP classifier (ReLU, cross-entropy, Adam).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int
+        Units per hidden layer.
+    epochs : int
+        Passes over the data per ``fit`` / ``partial_fit`` call.
+    lr, batch_size, weight_decay : Adam learning rate, mini-batch size, L2 coefficient.
+    random_state : int, RandomState or None
+    device : {"cpu", "cuda", "auto"}
+
+    Fitted attributes: ``weights_`` / ``biases_`` (lists of tensors, (out, in) / (out,)), ``classes_``,
+    ``loss_curve_`` (mean loss per epoch, all calls), ``n_iter_``, ``rng_``.
+    """
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+        """Continue training on (X, y) for ``epochs`` passes; ``classes`` (all labels) on the first call."""
+        return self._learn(X, y, classes)
+
+    def _targets(self, yn: np.ndarray, classes: Any, first: bool) -> torch.Tensor:
+        return self._encode_labels(yn, classes, reset=first)  # (N,) class indices
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out, target)
+
     # ------------------------------------------------------------------ prediction
     @no_grad_learning
     def _scores(self, X: torch.Tensor) -> torch.Tensor:
-        return core.forward(self.weights_, self.biases_, X, self._masks)  # (N, C) logits
+        return self._forward(X)  # (N, C) logits
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Softmax of the logits, shape (n_samples, n_classes)."""
@@ -199,3 +241,30 @@ class SparseMLPClassifier(MLPClassifier):
     def _init_state(self) -> None:
         kept, possible = core.n_connections(self.weights_, self.masks_)
         self.link_ratio_ = kept / possible
+
+
+class MLPRegressor(GradFreeRegressor, _MLPBase):
+    """Dense backprop MLP regressor (ReLU, squared error, Adam); same parameters as :class:`MLPClassifier`.
+
+    ``partial_fit(X, y)`` continues training for ``epochs`` passes. ``score`` is R^2.
+    """
+
+    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
+        """Continue training on (X, y) for ``epochs`` passes."""
+        return self._learn(X, y, None)
+
+    def _targets(self, yn: np.ndarray, classes: Any, first: bool) -> torch.Tensor:
+        return self._encode_targets(yn, reset=first)  # (N, outputs)
+
+    def _n_outputs(self) -> int:
+        return self.n_outputs_
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(out, target)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets, (n_samples,) or (n_samples, n_outputs) as fitted."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        return self._format_prediction(self._forward(self._validate(X, reset=False)))

@@ -1,4 +1,4 @@
-"""``python -m gradfree.bench [--quick] [--seeds N] [--out DIR] [--device D] [--models ...] [--suites ...]``."""
+"""``python -m gradfree.bench [--quick] [--seeds N] [--out DIR] [--device D] [--models ..] [--suites ..]``."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--models", nargs="*", default=None)
     p.add_argument("--suites", nargs="*", default=None)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: leave torch's default)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     out = a.out or ("bench-out-quick" if a.quick else "bench-out")
     path = run_bench(quick=a.quick, seeds=a.seeds, out=out, device=a.device, progress=not a.no_progress,
-                     models=a.models, suites=a.suites)
+                     models=a.models, suites=a.suites, threads=a.threads or None)
     print(f"wrote {path}/bench.md, results.csv, bench.json and figures")
 
 

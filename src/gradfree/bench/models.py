@@ -39,10 +39,13 @@ class Setting:
 class ModelEntry:
     """A row of the bench: ``make(setting)`` builds the estimator.
 
-    ``task``: "classifier" | "regressor". ``continual``: "stream" (``partial_fit`` task by task),
+    ``task``: "classifier" | "regressor" | "both" (the factory picks by ``setting.kind``).
+    ``continual``: "stream" (``partial_fit`` task by task),
     "joint" (one ``fit`` on all tasks: the upper bound) or "none" (with the reason in ``cannot``).
     ``needs``: the name in ``gradfree`` that must import for the model to exist. ``cannot``: suite ->
-    reason, for anything beyond the generic rules.
+    reason, for anything beyond the generic rules. ``too_slow`` / ``too_slow_quick``: suites left out
+    of every run / of ``--quick`` runs because one unit would take far longer than the bench's budget
+    (``slow_why`` says how long).
     """
 
     name: str
@@ -52,8 +55,11 @@ class ModelEntry:
     continual: str = "stream"
     needs: str | None = None
     cannot: dict[str, str] = field(default_factory=dict)
+    too_slow: tuple[str, ...] = ()
+    too_slow_quick: tuple[str, ...] = ()
+    slow_why: str = ""
 
-    def reason(self, suite: str) -> str | None:
+    def reason(self, suite: str, quick: bool = False) -> str | None:
         """Why this model does not run ``suite`` (``None`` when it does)."""
         kind = SUITES[suite].kind
         if self.needs is not None:
@@ -63,12 +69,15 @@ class ModelEntry:
                 return f"not installed yet ({self.needs}: {type(exc).__name__})"
         if self.task == "regressor" and kind in CLASSIFICATION_KINDS:
             return "regressor: no class predictions"
-        if self.task == "classifier" and kind == "regression":
+        if self.task == "classifier" and kind == "regression":  # "both" runs either
             return "classifier: no real-valued output"
         if suite in self.cannot:
             return self.cannot[suite]
         if kind == "continual" and self.continual == "none":
             return "not a continual learner"
+        if suite in self.too_slow or (quick and suite in self.too_slow_quick):
+            return ("too slow for the " + ("--quick " if suite not in self.too_slow else "") + "budget"
+                    + (f" ({self.slow_why})" if self.slow_why else ""))
         return None
 
 
@@ -81,13 +90,14 @@ def _epochs(s: Setting) -> int:
     """Epochs per fit / per task: enough to fit each suite, fewer in quick mode."""
     if s.kind == "continual":
         return 3 if s.quick else 10
-    if s.kind == "classification":
-        return 30 if s.quick else 100
+    if s.kind in ("classification", "regression"):  # 200 samples
+        return 50 if s.quick else 300
     return 10 if s.quick else 30
 
 
 def _mlp_kw(s: Setting) -> dict:
-    return dict(hidden_layer_sizes=(256,), epochs=_epochs(s), lr=1e-3, batch_size=64,
+    return dict(hidden_layer_sizes=(256,), epochs=_epochs(s), lr=1e-3,
+                batch_size=32 if s.kind in ("classification", "regression") else 64,
                 random_state=s.seed, device=s.device)
 
 
@@ -98,12 +108,12 @@ def _ncm(s: Setting) -> Any:
 
 
 def _mlp(s: Setting) -> Any:
-    from gradfree.baselines import MLPClassifier
+    from gradfree.baselines import MLPClassifier, MLPRegressor
 
-    return MLPClassifier(**_mlp_kw(s))
+    return (MLPRegressor if s.kind == "regression" else MLPClassifier)(**_mlp_kw(s))
 
 
-SPARSE_LINK_RATIO = 0.05
+SPARSE_LINK_RATIO = 0.1
 
 
 def _sparse(s: Setting) -> Any:
@@ -125,20 +135,39 @@ def _replay(s: Setting) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- systems
+IMAGE_SUITES = ("split-digits", "split-fashion", "split-manifolds", "digits", "fashion")
+FASHION_SUITES = ("split-fashion", "fashion")
+
+
 def _rmn(s: Setting) -> Any:
-    return _system("RMNClassifier")(n_neurons=1000, random_state=s.seed, device=s.device)
+    """The paper's defaults (1000 neurons, k 5 %, overcomplete read-out, one pass)."""
+    return _system("RMNClassifier")(random_state=s.seed, device=s.device)
+
+
+def _rmn_consolidating(s: Setting) -> Any:
+    """The RMN module's own extension preset (centred inputs, consolidation; see its docstring)."""
+    return _system("RMNClassifier").consolidating(random_state=s.seed, device=s.device)
+
+
+def _emns_budget(s: Setting) -> int:
+    """Evaluations per fit / per task: the paper's 5000 on the small demos, a token budget on images."""
+    if s.kind in ("regression", "classification"):
+        return 1000 if s.quick else 5000
+    return 100 if s.quick else 500
 
 
 def _emns_classifier(s: Setting) -> Any:
-    return _system("EMNSClassifier")(random_state=s.seed, device=s.device)
+    return _system("EMNSClassifier")(max_evaluations=_emns_budget(s), random_state=s.seed, device=s.device)
 
 
 def _emns_regressor(s: Setting) -> Any:
-    return _system("EMNSRegressor")(random_state=s.seed, device=s.device)
+    return _system("EMNSRegressor")(max_evaluations=_emns_budget(s), random_state=s.seed, device=s.device)
 
 
 def _wuxing(s: Setting) -> Any:
-    return _system("WuxingClassifier")(random_state=s.seed, device=s.device)
+    """MODEL1's hidden layers; fanout 12 and input scale 0.05 (SPEC.md's digits prototype setting)."""
+    return _system("WuxingClassifier")(hidden_layer_sizes=(200, 62, 20), fanout=12, input_scale=0.05,
+                                       epochs=1 if s.quick else 2, random_state=s.seed, device=s.device)
 
 
 _SINGLE_TASK = "continual-learning method: on one task it is the MLP"
@@ -146,8 +175,8 @@ _SAME_AS_JOINT = "outside a task stream it is mlp-joint"
 
 MODELS: dict[str, ModelEntry] = {m.name: m for m in [
     ModelEntry("ncm", "nearest class mean (no forgetting by construction)", _ncm),
-    ModelEntry("mlp-joint", "backprop MLP (256 ReLU, Adam), trained on all tasks at once: upper bound",
-               _mlp, continual="joint"),
+    ModelEntry("mlp-joint", "backprop MLP (256 ReLU, Adam; `MLPRegressor` on the regression), trained on "
+               "all tasks at once: upper bound", _mlp, task="both", continual="joint"),
     ModelEntry("mlp-seq", "backprop MLP fine-tuned task after task: forgetting lower bound", _mlp,
                cannot={k: _SAME_AS_JOINT for k in ("digits", "fashion", "emns-classification")}),
     ModelEntry(f"sparse-mlp-{SPARSE_LINK_RATIO:.0%}",
@@ -157,12 +186,18 @@ MODELS: dict[str, ModelEntry] = {m.name: m for m in [
                cannot={k: _SINGLE_TASK for k in ("digits", "fashion", "emns-classification")}),
     ModelEntry("replay", "backprop MLP + experience replay (reservoir buffer of 200)", _replay,
                cannot={k: _SINGLE_TASK for k in ("digits", "fashion", "emns-classification")}),
-    ModelEntry("rmn", "Resonant Manifold Network (1000 neurons, overcomplete read-out)", _rmn,
-               needs="RMNClassifier"),
-    ModelEntry("emns", "Evolvable Modular Neural System, classifier", _emns_classifier,
-               needs="EMNSClassifier"),
-    ModelEntry("emns-regressor", "Evolvable Modular Neural System, regressor", _emns_regressor,
-               task="regressor", needs="EMNSRegressor"),
-    ModelEntry("wuxing", "Wuxing network trained by backward signal propagation", _wuxing,
-               needs="WuxingClassifier"),
+    ModelEntry("rmn", "Resonant Manifold Network, the paper's defaults (1000 neurons, overcomplete "
+               "read-out, one pass)", _rmn, needs="RMNClassifier"),
+    ModelEntry("rmn-consolidating", "RMN with the module's consolidating extension preset "
+               "(`RMNClassifier.consolidating`)", _rmn_consolidating, needs="RMNClassifier"),
+    ModelEntry("emns", "Evolvable Modular Neural System classifier, hidden (8, 4), (1+16) selection; "
+               "5000 evaluations per fit on the demo (1000 quick), 500 per fit / task on images (100 quick)",
+               _emns_classifier, needs="EMNSClassifier", too_slow=FASHION_SUITES,
+               slow_why="~0.3 s per population evaluation on the Fashion subset"),
+    ModelEntry("emns-regressor", "Evolvable Modular Neural System regressor, hidden (8, 4), 5000 evaluations "
+               "(1000 quick)", _emns_regressor, task="regressor", needs="EMNSRegressor"),
+    ModelEntry("wuxing", "Wuxing network (MODEL1 hidden layers 200-62-20, fanout 12, input scale 0.05), "
+               "BSP, 2 epochs (1 quick)", _wuxing, needs="WuxingClassifier", too_slow=FASHION_SUITES,
+               too_slow_quick=("split-digits", "split-manifolds", "digits"),
+               slow_why="~10 ms per sample per epoch"),
 ]}

@@ -6,8 +6,11 @@ as soon as it finishes, so a killed bench resumes where it stopped; a checkpoint
 parameters differ from the current table is recomputed. A unit that raises is recorded as an error
 (with the message) and the bench goes on.
 
-Measurements: wall time is ``time.perf_counter`` around building, fitting and evaluating the model (the
-data are loaded before). Peak memory is the rise of the process's resident-set high-water mark during
+Measurements: wall time is ``time.perf_counter`` around fitting and evaluating the model (the data are
+loaded before); CPU time (``time.process_time``, all threads of the process) beside it, the steadier
+of the two on a shared machine. Before its first unit in a process, each model is warmed up untimed
+(fitted on ~60 training samples), so one-off costs (JIT compilation, lazy imports) do not land in one
+unit's time. Peak memory is the rise of the process's resident-set high-water mark during
 the unit: on Linux the kernel's ``VmHWM`` is reset before each unit (``/proc/self/clear_refs``), so the
 number is the unit's own peak above the memory already held (``mem_method = "vmhwm"``); elsewhere it
 falls back to ``resource.getrusage`` ``ru_maxrss``, which only rises when the unit beats every earlier
@@ -89,20 +92,47 @@ def _params(est: Any) -> dict:
     return {k: repr(v) for k, v in sorted(est.get_params(deep=False).items())}
 
 
+_WARM: set[tuple[str, str]] = set()
+
+
+def _warm_up(model: str, setting: Setting, data: dict) -> None:
+    """Fit a throw-away instance on a few samples, untimed, once per (model, kind) and process."""
+    key = (model, setting.kind)
+    if key in _WARM:
+        return
+    _WARM.add(key)
+    try:
+        est = MODELS[model].make(setting)
+        if hasattr(est, "epochs"):
+            est.set_params(epochs=1)
+        step = max(1, len(data["ytr"]) // 60)  # a spread of samples: data may be sorted by class
+        est.fit(data["Xtr"][::step], data["ytr"][::step])
+        est.predict(data["Xte"][:10])
+    except Exception:  # noqa: BLE001 - a failing warm-up shows up in the timed unit instead
+        pass
+
+
+def _setting(suite: str, seed: int, data: dict, quick: bool, device: str) -> Setting:
+    s = SUITES[suite]
+    return Setting(suite, s.kind, quick, seed, device, int(data["Xtr"].shape[1]),
+                   int(len(np.unique(data["ytr"]))) if s.kind != "regression" else 0)
+
+
 def run_unit(model: str, suite: str, seed: int, data: dict, *, quick: bool, device: str) -> dict:
     """Build, fit and evaluate one model on one suite's data; never raises (errors are recorded)."""
     entry, s = MODELS[model], SUITES[suite]
-    setting = Setting(suite, s.kind, quick, seed, device, int(data["Xtr"].shape[1]),
-                      int(len(np.unique(data["ytr"]))) if s.kind != "regression" else 0)
+    setting = _setting(suite, seed, data, quick, device)
     rec: dict[str, Any] = {"model": model, "suite": suite, "seed": seed, "status": "ok", "error": None,
                            "metrics": {}, "extra": {}}
     try:
+        _warm_up(model, setting, data)
         est = entry.make(setting)
         rec["params"] = _params(est)
         with PeakMemory() as mem:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             rec["metrics"], rec["extra"] = run_suite(est, s, data, entry.continual)
             rec["wall_s"] = time.perf_counter() - start
+            rec["cpu_s"] = time.process_time() - cpu
         rec.update(peak_mb=mem.peak_mb, peak_cuda_mb=mem.peak_cuda_mb, mem_method=mem.method)
     except Exception as exc:  # noqa: BLE001 - the bench records a failing model and goes on
         rec.update(status="error", error=f"{type(exc).__name__}: {exc}"[:500],
@@ -111,11 +141,8 @@ def run_unit(model: str, suite: str, seed: int, data: dict, *, quick: bool, devi
 
 
 def _expected_params(model: str, suite: str, seed: int, data: dict, quick: bool, device: str) -> dict | None:
-    s = SUITES[suite]
-    setting = Setting(suite, s.kind, quick, seed, device, int(data["Xtr"].shape[1]),
-                      int(len(np.unique(data["ytr"]))) if s.kind != "regression" else 0)
     try:
-        return _params(MODELS[model].make(setting))
+        return _params(MODELS[model].make(_setting(suite, seed, data, quick, device)))
     except Exception:  # noqa: BLE001
         return None
 
@@ -131,14 +158,30 @@ def machine_info(device: str) -> dict:
 
 # ---------------------------------------------------------------------------------------- the bench
 def run_bench(quick: bool = False, seeds: int = 3, out: str | Path = "bench-out", device: str = "cpu",
-              progress: bool = True, models: list[str] | None = None, suites: list[str] | None = None) -> Path:
+              progress: bool = True, models: list[str] | None = None, suites: list[str] | None = None,
+              threads: int | None = 1) -> Path:
     """Run the bench into ``out`` (resuming from its checkpoints); returns ``out``.
 
     Writes ``results.csv`` (one row per model, suite, seed and metric, with wall time and peak memory),
     ``bench.md`` (mean ± sd over seeds, with the reason wherever a model cannot run a suite),
     ``accuracy_matrices_<suite>.png``, ``accuracy_vs_time.png`` and ``bench.json`` (everything, plus
     the machine and the duration). ``models`` / ``suites`` restrict the run to a subset of the table.
+
+    ``threads``: torch CPU threads during the bench (default 1, so every model is timed alike and
+    timings do not collapse when the cores are shared: on a loaded 2-core machine two threads made an
+    MLP fit 10-40x slower than one); ``None`` leaves torch's setting alone.
     """
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        return _run_bench(quick, seeds, Path(out), device, progress, models, suites)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _run_bench(quick: bool, seeds: int, out: Path, device: str, progress: bool, models: list[str] | None,
+               suites: list[str] | None) -> Path:
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
     model_names = list(MODELS) if models is None else list(models)
@@ -146,14 +189,13 @@ def run_bench(quick: bool = False, seeds: int = 3, out: str | Path = "bench-out"
     for name, table in (*((m, MODELS) for m in model_names), *((s, SUITES) for s in suite_names)):
         if name not in table:
             raise ValueError(f"unknown name {name!r}; known: {', '.join(table)}")
-    out = Path(out)
     mode = ("quick" if quick else "full") + f"-{device}"
     ckpt_dir = out / "checkpoints" / _safe(mode)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     t0 = time.perf_counter()
 
-    skipped = {(m, s): MODELS[m].reason(s) for m in model_names for s in suite_names}
+    skipped = {(m, s): MODELS[m].reason(s, quick) for m in model_names for s in suite_names}
     todo = [(s, seed, m) for s in suite_names for seed in range(seeds) for m in model_names
             if skipped[(m, s)] is None]
     records: list[dict] = []
@@ -169,8 +211,10 @@ def run_bench(quick: bool = False, seeds: int = 3, out: str | Path = "bench-out"
                 bar.set_postfix_str(f"{m} / {s} / seed {seed}")
                 path = ckpt_dir / f"{_safe(m)}__{_safe(s)}__seed{seed}.json"
                 rec = json.loads(path.read_text()) if path.exists() else None
-                if rec is not None and rec.get("params") != _expected_params(m, s, seed, data, quick, device):
-                    rec = None  # the table changed since this checkpoint: recompute
+                if rec is not None and (rec["status"] != "ok" or  # a failed unit is retried, and so is
+                                        rec.get("params") != _expected_params(m, s, seed, data, quick,
+                                                                              device)):
+                    rec = None  # one whose model configuration changed since
                 if rec is None:
                     rec = run_unit(m, s, seed, data, quick=quick, device=device)
                     write_json_atomic(path, rec)
@@ -180,9 +224,17 @@ def run_bench(quick: bool = False, seeds: int = 3, out: str | Path = "bench-out"
                 records.append(rec)
                 bar.update(1)
     bar.close()
+    duration = time.perf_counter() - t0
+    # Every invocation into this folder is logged, so a resumed bench still states what the whole took.
+    log_path = ckpt_dir / "invocations.json"
+    log = json.loads(log_path.read_text()) if log_path.exists() else []
+    log.append({"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+                "duration_s": duration, "units_computed": len(todo) - resumed})
+    write_json_atomic(log_path, log)
     meta = {"quick": quick, "seeds": seeds, "device": device, "models": model_names, "suites": suite_names,
-            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
-            "duration_s": time.perf_counter() - t0, "units": len(todo), "units_resumed": resumed,
+            "started": log[-1]["started"], "duration_s": duration, "units": len(todo),
+            "units_resumed": resumed,
+            "invocations": log, "total_duration_s": sum(x["duration_s"] for x in log),
             "machine": machine_info(device),
             "command": "gradfree bench" + (" --quick" if quick else "") + f" --seeds {seeds}"
                        + (f" --device {device}" if device != "cpu" else "")}

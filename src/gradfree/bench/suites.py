@@ -5,7 +5,7 @@ a different split and a different model initialisation):
 
 * continual, class-incremental, 5 tasks x 2 classes, no task id at test (``run_stream``):
   ``split-digits`` (sklearn digits, stratified 70/30 split), ``split-fashion`` (Fashion-MNIST: a
-  stratified subset of 1000 [200] training images per class from the training set and 300 [100] per
+  stratified subset of 1000 [100] training images per class from the training set and 300 [50] per
   class from the test set, to stay practical on a 2-core machine), ``split-manifolds`` (10 orthogonal
   manifolds in 100-D, spread 0.05, 200 [60] samples per cluster, half for testing). Metrics: average
   accuracy (last row of R), mean forgetting over tasks 1..T-1, BWT (``gradfree.continual``).
@@ -21,6 +21,7 @@ in a continual suite: its row is the joint-training upper bound, with average ac
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,14 +63,19 @@ def _digits(seed: int, quick: bool) -> dict:
     return {"Xtr": Xtr, "ytr": ytr, "Xte": Xte, "yte": yte}
 
 
-def _fashion(seed: int, quick: bool) -> dict:
+@functools.lru_cache(maxsize=1)
+def _fashion_full() -> tuple[np.ndarray, ...]:
+    """Read the IDX files once per process (both Fashion suites and every seed draw from them)."""
     from gradfree.data import load_fashion_mnist
 
+    return (*load_fashion_mnist("train"), *load_fashion_mnist("test"))
+
+
+def _fashion(seed: int, quick: bool) -> dict:
     rng = np.random.default_rng(seed)
-    Xtr, ytr = load_fashion_mnist("train")
-    Xte, yte = load_fashion_mnist("test")
-    tr = _stratified(ytr, 200 if quick else 1000, rng)
-    te = _stratified(yte, 100 if quick else 300, rng)
+    Xtr, ytr, Xte, yte = _fashion_full()
+    tr = _stratified(ytr, 100 if quick else 1000, rng)
+    te = _stratified(yte, 50 if quick else 300, rng)
     return {"Xtr": Xtr[tr], "ytr": ytr[tr], "Xte": Xte[te], "yte": yte[te]}
 
 

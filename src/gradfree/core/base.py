@@ -199,7 +199,7 @@ class GradFreeRegressor(RegressorMixin, GradFreeEstimator):
             raise ValueError(f"y has {y2.shape[1]} outputs, but the model was fitted with {self.n_outputs_}")
         if not np.all(np.isfinite(y2)):
             raise ValueError("y contains NaN or infinity")
-        return torch.as_tensor(y2, dtype=self.dtype, device=self.device_)
+        return torch.as_tensor(np.array(y2, copy=True), dtype=self.dtype, device=self.device_)
 
     def _format_prediction(self, pred: torch.Tensor) -> np.ndarray:
         out = pred.cpu().numpy().astype(np.float64)

@@ -7,12 +7,22 @@ Modules: :mod:`~gradfree.emns.params` (hyper-parameters, presets), :mod:`~gradfr
 :mod:`~gradfree.emns.mutation` (the universal rule, seed-addressable noise, mutation-rate rules),
 :mod:`~gradfree.emns.evolution` (explicit state, selection strategies), :mod:`~gradfree.emns.structure`
 (sec. 6), :mod:`~gradfree.emns.metrics` (sec. 8.2), :mod:`~gradfree.emns.estimators`.
+
+Distributed populations (seed trick): every candidate's mutation is a pure function of an integer
+seed drawn from the estimator's ``rng_`` (:func:`draw_seeds`). One generation split over workers:
+the master draws ``seeds = draw_seeds(rng_, lam)``; each worker scores its share with
+``evaluate(candidates(state, seeds, params, idx)[0], state.masks, state.sizes)``
+(``gradfree.emns.fast.make_evaluator``); every worker then calls ``apply_generation(state, seeds,
+fitness, params, evaluate, ...)`` with all lam fitness values and rebuilds only the winners from their
+seeds - the same state as the in-process ``step_population``. Only seeds, fitness values and the
+mutation rate travel. ``regenerate`` / ``recombine_from_seeds`` rebuild one candidate / parent.
 """
 
-from gradfree.emns.estimators import EMNSClassifier, EMNSRegressor
-from gradfree.emns.evolution import EvoState, regenerate
-from gradfree.emns.mutation import candidate_noise, mutate
+from gradfree.emns.estimators import TUNED, EMNSClassifier, EMNSRegressor
+from gradfree.emns.evolution import EvoState, apply_generation, candidates, recombine_from_seeds, regenerate
+from gradfree.emns.mutation import candidate_noise, draw_seeds, mutate
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
 
-__all__ = ["EMNSRegressor", "EMNSClassifier", "EMNSParams", "PRESETS", "make_params", "EvoState",
-           "candidate_noise", "mutate", "regenerate"]
+__all__ = ["EMNSRegressor", "EMNSClassifier", "TUNED", "EMNSParams", "PRESETS", "make_params", "EvoState",
+           "candidate_noise", "draw_seeds", "mutate", "regenerate", "recombine_from_seeds", "candidates",
+           "apply_generation"]

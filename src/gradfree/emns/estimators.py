@@ -7,12 +7,20 @@ Decisions (SPEC.md leaves them to us; the paper's literal rule is one option amo
   it - and a researcher calling ``fit`` expects a model that learns. The mutation step, the resistance
   co-evolution and the mutation-rate rule are the paper's (``preset="paper"``) unless changed.
 * Budgets count *evaluations* (one forward pass of one candidate over the training data):
-  ``max_evaluations`` per ``fit`` / ``partial_fit`` call. For ``"none"`` / ``"revert"`` one evaluation
-  is one step (the reference's "epoch"); a population generation costs ``population_size``.
+  ``max_evaluations`` per ``fit`` / ``partial_fit`` call; a generation starts only if it fits in what
+  is left (at least one runs per call); re-scoring after a structural change is counted too. For
+  ``"none"`` / ``"revert"`` one evaluation is one step (the reference's "epoch"); a population
+  generation costs ``population_size`` (+1 with ``recombination``: the new parent is evaluated).
 * ``partial_fit`` continues the evolution. On data other than the previous call's, the parents are
   first re-scored on the new data (those evaluations are counted). On the same data it continues
   exactly: ``fit`` with budget 2B equals ``fit`` with B followed by ``partial_fit`` with B (also across
-  ``save``/``load``), when B is a multiple of ``population_size``.
+  ``save``/``load``), when B is a multiple of a generation's cost.
+* Options beyond the paper, each off by default and named: ``rate_rule="success"`` (1/5th rule),
+  ``self_adaptive`` (resistance mutates before the value that uses it), ``recombination=k``
+  (the parent becomes the log-rank weighted mean of the best k candidates), ``mu_min`` / ``r_max``
+  (override the preset's bounds), ``keep_best`` (predict with the best individual evaluated since the
+  last change of data or structure, not the current parent). ``TUNED`` collects the combination that
+  comes closest to the noise floor.
 * Fitness is -MSE (sec. 7.1). The classifier regresses one-hot targets (binary: one output, target
   0/1, as the reference does) and predicts the largest output.
 * Targets are not rescaled: the outputs are clipped to +-5 (the reference's clip).
@@ -39,14 +47,42 @@ from gradfree.emns.evolution import (
     new_history,
     step_population,
     step_single,
+    update_elite,
 )
-from gradfree.emns.fast import HAVE_NUMBA, fitness_numba
-from gradfree.emns.network import fitness, forward, init_network
+from gradfree.emns.fast import HAVE_NUMBA, forward_numba, make_evaluator
+from gradfree.emns.network import forward, init_network
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
+
+#: The population configuration measured best on the reference regression (benchmarks/bench_emns.py):
+#: (mu/mu_w, lambda) = (4/4_w, 16) with intermediate recombination, self-adaptive resistances bounded
+#: by 0.95, the 1/5th success rule with mu in [0.02, ...) starting at 0.2. Use ``EMNSRegressor(**TUNED)``.
+TUNED: dict = dict(selection="comma", population_size=16, recombination=4, rate_rule="success",
+                   success_damping=1.0, self_adaptive=True, mutation_rate=0.2, mu_min=0.02, r_max=0.95,
+                   keep_best=True)
 
 
 class _EMNSBase(GradFreeEstimator):
-    """Shared fit / partial_fit / evolution loop of the EMNS estimators."""
+    """Shared fit / partial_fit / evolution loop of the EMNS estimators.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : widths of the hidden layers (inputs and outputs come from the data).
+    preset : ``"paper"`` or ``"reference"`` (see :mod:`gradfree.emns.params`); ``mutation_rate``,
+        ``mu_min`` and ``r_max`` override its mu_0 and bounds.
+    selection : ``"none"`` (paper), ``"revert"`` (reference, with ``revert_prob``), ``"plus"``
+        ((n_parents + population_size)) or ``"comma"`` ((n_parents, population_size)).
+    rate_rule : ``"preset"`` (sec. 2.3) or ``"success"`` (1/5th rule, ``success_damping``).
+    self_adaptive, recombination, keep_best : options beyond the paper (module docstring).
+    max_evaluations : evaluation budget of each ``fit`` / ``partial_fit`` call.
+    growth, connect, prune : sec. 6 (see :mod:`gradfree.emns.structure`), checked every
+        ``structure_interval`` evaluations; growth after ``growth_patience`` evaluations without an
+        improvement above ``growth_tol``, up to ``max_hidden`` neurons a layer; formation with
+        probability ``connect_rate * MI / max MI``; pruning below ``prune_threshold`` for
+        ``prune_patience`` checks.
+    hist_every : generations between resistance histograms in ``history_``.
+    backend : ``"auto"`` (numba kernel on the CPU when installed, else torch), ``"torch"``, ``"numba"``.
+    random_state, device : as everywhere in gradfree.
+    """
 
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (8, 4), *, preset: str = "paper",
                  mutation_rate: float | None = None, selection: str = "plus", population_size: int = 16,
@@ -55,9 +91,9 @@ class _EMNSBase(GradFreeEstimator):
                  connect: bool = False, prune: bool = False, structure_interval: int = 256,
                  growth_patience: int = 2048, growth_tol: float = 1e-5, max_hidden: int = 32,
                  connect_rate: float = 0.1, prune_threshold: float = 0.01, prune_patience: int = 5,
-                 self_adaptive: bool = False, mu_min: float | None = None, hist_every: int = 50,
-                 backend: str = "auto", random_state: Any = None,
-                 device: str = "cpu") -> None:
+                 self_adaptive: bool = False, mu_min: float | None = None, r_max: float | None = None,
+                 recombination: int = 0, keep_best: bool = False, hist_every: int = 50,
+                 backend: str = "auto", random_state: Any = None, device: str = "cpu") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.preset = preset
         self.mutation_rate = mutation_rate
@@ -80,6 +116,9 @@ class _EMNSBase(GradFreeEstimator):
         self.prune_patience = prune_patience
         self.self_adaptive = self_adaptive
         self.mu_min = mu_min
+        self.r_max = r_max
+        self.recombination = recombination
+        self.keep_best = keep_best
         self.hist_every = hist_every
         self.backend = backend
         self.random_state = random_state
@@ -110,6 +149,8 @@ class _EMNSBase(GradFreeEstimator):
             raise ValueError("max_evaluations, population_size and n_parents must be >= 1")
         if self._selection() == "comma" and self.n_parents > self.population_size:
             raise ValueError("(mu,lambda) needs n_parents <= population_size")
+        if not 0 <= int(self.recombination) <= self.population_size:
+            raise ValueError("recombination must be between 0 (off) and population_size")
         if not 0.0 <= self.revert_prob <= 1.0:
             raise ValueError(f"revert_prob must be in [0, 1], got {self.revert_prob}")
         return self.params_
@@ -118,21 +159,18 @@ class _EMNSBase(GradFreeEstimator):
     def params_(self) -> EMNSParams:
         """The resolved mutation hyper-parameters (preset + overrides)."""
         return make_params(self.preset, mutation_rate=self.mutation_rate, mu_min=self.mu_min,
-                           self_adaptive=bool(self.self_adaptive))
+                           r_max=self.r_max, self_adaptive=bool(self.self_adaptive))
 
     def _n_parents(self) -> int:
-        return int(self.n_parents) if self._selection() in ("plus", "comma") else 1
+        pop = self._selection() in ("plus", "comma") and not self.recombination
+        return int(self.n_parents) if pop else 1
 
     def _use_numba(self) -> bool:
         auto = self.backend == "auto" and HAVE_NUMBA and self.device_.type == "cpu"
         return self.backend == "numba" or auto
 
     def _evaluator(self, X: torch.Tensor, Y: torch.Tensor):
-        if self._use_numba():
-            XT = np.ascontiguousarray(X.cpu().numpy().T)
-            YT = np.ascontiguousarray(Y.cpu().numpy().T)
-            return lambda v, m, s: fitness_numba(v.cpu(), m.cpu(), s, XT, YT).to(v.device)
-        return lambda v, m, s: fitness(v, m, s, X, Y)
+        return make_evaluator(X, Y, self._use_numba())
 
     # ------------------------------------------------------------------ learning
     def _targets(self, yn: np.ndarray, classes: Any, reset: bool) -> torch.Tensor:
@@ -175,21 +213,33 @@ class _EMNSBase(GradFreeEstimator):
             st.fitness = evaluate(st.values, st.masks, st.sizes)
             st.n_evaluations += st.values.shape[0]
             st.best_fitness, st.last_improvement, st.data_key = float(st.fitness.max()), st.n_evaluations, key
+            if self.keep_best:
+                update_elite(st, reset=True)
         target = st.n_evaluations + int(self.max_evaluations)
         kw = dict(rate_rule=self.rate_rule, damping=float(self.success_damping))
         interval = int(self.structure_interval)
-        while st.n_evaluations < target:
+        cost = 1 if sel in ("none", "revert") else int(self.population_size) + bool(self.recombination)
+        # A population generation runs in-process unless an executor was installed for this fit
+        # (gradfree.distributed.fit_on_ray puts one on Ray actors; same arithmetic, same result).
+        executor = getattr(self, "_population_executor", None)
+        step = step_population if executor is None or sel in ("none", "revert") else \
+            executor(st, evaluate, p).step
+        first = True
+        while st.n_evaluations + cost <= target or first:  # a step starts only if it fits in the budget
+            first = False
             before = st.n_evaluations
             if sel in ("none", "revert"):
                 acc = step_single(st, evaluate, p, rng, selection=sel, revert_prob=float(self.revert_prob),
                                   **kw)
             else:
-                acc = step_population(st, evaluate, p, rng, selection=sel, lam=int(self.population_size),
-                                      **kw)
+                acc = step(st, evaluate, p, rng, selection=sel, lam=int(self.population_size),
+                           recombine=int(self.recombination), **kw)
             best = float(st.fitness.max())
             if best > st.best_fitness + self.growth_tol:
                 st.last_improvement = st.n_evaluations
             st.best_fitness = max(st.best_fitness, best)
+            if self.keep_best:
+                update_elite(st)
             log(st, acc, int(self.hist_every))
             crossed = st.n_evaluations // interval > before // interval
             if (self.growth or self.connect or self.prune) and crossed:
@@ -224,14 +274,24 @@ class _EMNSBase(GradFreeEstimator):
                 st.values, st.resistances = st.values[order], st.resistances[order]
                 st.fitness = st.fitness[order]
             st.best_fitness = float(st.fitness.max())
+            if self.keep_best:
+                update_elite(st, reset=True)
 
     # ------------------------------------------------------------------ inference
     @no_grad_learning
     def _outputs(self, X: torch.Tensor) -> torch.Tensor:
         """Outputs (N, n_out) of the best individual."""
+        fwd = forward_numba if self._use_numba() else forward
+        return fwd(self.best_values_, self.state_.masks, self.state_.sizes, X)[0]
+
+    @property
+    def best_values_(self) -> torch.Tensor:
+        """(1, n_params): the elite with ``keep_best``, otherwise the best current parent."""
         st = self.state_
+        if self.keep_best and st.elite_values is not None:
+            return st.elite_values
         best = int(st.fitness.argmax())
-        return forward(st.values[best:best + 1], st.masks, st.sizes, X)[0]
+        return st.values[best:best + 1]
 
     # ------------------------------------------------------------------ convenient views
     @property
@@ -288,7 +348,7 @@ class EMNSClassifier(GradFreeClassifier, _EMNSBase):
         idx = self._encode_labels(yn, classes, reset=reset)
         C = len(self.classes_)
         if C < 2 and reset:
-            raise ValueError(f"EMNSClassifier needs at least 2 classes, got {C}")
+            raise ValueError(f"EMNSClassifier needs at least 2 classes; y has {C} class")
         if C == 2:
             return idx.to(self.dtype).unsqueeze(1)  # (N, 1), target 0/1
         return torch.nn.functional.one_hot(idx, C).to(self.dtype)  # (N, C)

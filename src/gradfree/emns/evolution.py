@@ -58,6 +58,20 @@ class EvoState:
     prune_counts: torch.Tensor | None = None  # (n_syn,) consecutive checks with |g*w| near zero
     data_key: str = ""  # fingerprint of the data the fitness refers to
     history: dict = field(default_factory=dict)
+    # best individual seen since the last change of data or structure (option keep_best)
+    elite_values: torch.Tensor | None = None  # (1, n_params)
+    elite_resistances: torch.Tensor | None = None
+    elite_fitness: float = -math.inf
+
+
+def update_elite(st: EvoState, reset: bool = False) -> None:
+    """Copy the best parent into the elite if it is better (or unconditionally with ``reset``)."""
+    best = int(st.fitness.argmax())
+    f = float(st.fitness[best])
+    if reset or f > st.elite_fitness or st.elite_values is None:
+        st.elite_values = st.values[best:best + 1].clone()
+        st.elite_resistances = st.resistances[best:best + 1].clone()
+        st.elite_fitness = f
 
 
 def new_history() -> dict:
@@ -66,14 +80,15 @@ def new_history() -> dict:
 
 
 def log(st: EvoState, accepted: float, hist_every: int) -> None:
-    """One history row per step; a resistance histogram of the best parent every ``hist_every`` steps."""
+    """One history row per step; a resistance histogram of the best parent every ``hist_every`` steps
+    (the first step included)."""
     h = st.history
     h["evaluations"].append(st.n_evaluations)
     h["fitness"].append(float(st.fitness.max()))
     h["mutation_rate"].append(st.mutation_rate)
     h["accepted"].append(float(accepted))
     h["n_params"].append(int(st.values.shape[1]))
-    if hist_every and st.n_generations % hist_every == 0:
+    if hist_every and (st.n_generations - 1) % hist_every == 0:
         r = st.resistances[int(st.fitness.argmax())]
         counts = np.histogram(r.float().cpu().numpy(), bins=HIST_BINS, range=(0.0, 1.0))[0]
         h["resistance_hist"].append(counts.tolist())
@@ -107,27 +122,88 @@ def step_single(st: EvoState, evaluate: Evaluate, p: EMNSParams, rng: torch.Gene
     return float(keep)
 
 
-def step_population(st: EvoState, evaluate: Evaluate, p: EMNSParams, rng: torch.Generator, *,
-                    selection: str, lam: int, rate_rule: str, damping: float) -> float:
-    """One generation of (mu+lambda) / (mu,lambda); returns the fraction of candidates beating a parent."""
+def candidates(st: EvoState, seeds: list[int], p: EMNSParams, idx: list[int] | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values and resistances (k, n_params) of candidates ``idx`` (default all) of a generation.
+
+    Candidate ``c`` is parent ``c % M`` mutated with the noise of ``seeds[c]``; elementwise, so any
+    subset is bit-identical to the same rows of the whole generation.
+    """
     M, n = st.values.shape
+    idx = list(range(len(seeds))) if idx is None else [int(i) for i in idx]
+    if not idx:
+        return st.values[:0], st.resistances[:0]
+    parent = torch.tensor(idx, device=st.values.device) % M
+    noise = population_noise([seeds[i] for i in idx], n, st.values.device)  # (2, k, n)
+    return mutate(st.values[parent], st.resistances[parent], noise, st.mutation_rate, p)
+
+
+def step_population(st: EvoState, evaluate: Evaluate, p: EMNSParams, rng: torch.Generator, *,
+                    selection: str, lam: int, rate_rule: str, damping: float, recombine: int = 0) -> float:
+    """One generation of (mu+lambda) / (mu,lambda); returns the fraction of candidates beating a parent."""
     seeds = draw_seeds(rng, lam)
-    parent = torch.arange(lam, device=st.values.device) % M  # candidate c comes from parent c % M
-    noise = population_noise(seeds, n, st.values.device)  # (2, lam, n)
-    v, r = mutate(st.values[parent], st.resistances[parent], noise, st.mutation_rate, p)
+    v, r = candidates(st, seeds, p)  # (lam, n)
     f = evaluate(v, st.masks, st.sizes)  # (lam,)  all candidates in one pass
+    return apply_generation(st, seeds, f, p, evaluate, selection=selection, rate_rule=rate_rule,
+                            damping=damping, recombine=recombine, cand=(v, r))
+
+
+def apply_generation(st: EvoState, seeds: list[int], f: torch.Tensor, p: EMNSParams, evaluate: Evaluate, *,
+                     selection: str, rate_rule: str, damping: float, recombine: int = 0,
+                     cand: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+    """Selection, elite and mutation-rate update of a generation whose fitness ``f`` (lam,) is known.
+
+    The distributed entry point: a worker that knows only the generation's ``seeds`` and the gathered
+    fitness values calls it with ``cand=None`` and rebuilds just the winners from their seeds, reaching
+    the same state as the in-process :func:`step_population` (which passes the candidates it has).
+    With ``recombine`` the new parent is evaluated with ``evaluate`` (deterministic on every worker).
+    """
+    M = st.values.shape[0]
+    lam = len(seeds)
+
+    def rows(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if cand is not None:
+            return cand[0][idx], cand[1][idx]
+        return candidates(st, seeds, p, idx.tolist())
+
     st.n_evaluations += lam
     st.n_generations += 1
-    success = float((f > st.fitness[parent]).float().mean())
+    parent = torch.arange(lam, device=f.device) % M
+    # a tie counts as a success: on a flat plateau (e.g. saturated clips) the 1/5th rule then widens mu
+    success = float((f >= st.fitness.to(f.device)[parent]).float().mean())
     best_before = float(st.fitness.max())
-    if selection == "plus":  # parents first so that ties keep the parent
-        v = torch.cat([st.values, v])
-        r = torch.cat([st.resistances, r])
-        f = torch.cat([st.fitness, f])
-    order = torch.sort(f, descending=True, stable=True).indices[:M]
-    st.values, st.resistances, st.fitness = v[order], r[order], f[order]
+    if st.elite_values is not None:  # keep_best: the elite may be any evaluated candidate
+        c = int(f.argmax())
+        if float(f[c]) > st.elite_fitness:
+            st.elite_values, st.elite_resistances = (t.clone() for t in rows(torch.tensor([c])))
+            st.elite_fitness = float(f[c])
+    if recombine:  # ours: (mu/mu_w, lambda), the one parent becomes the weighted mean of the best k
+        order = torch.sort(f, descending=True, stable=True).indices[:recombine]
+        v, r = rows(order)
+        w = recombination_weights(recombine, v.device)[:, None]
+        st.values = (w * v).sum(0, keepdim=True)
+        st.resistances = (w * r).sum(0, keepdim=True).clamp_(p.r_min, p.r_max)
+        st.fitness = evaluate(st.values, st.masks, st.sizes)  # one more evaluation
+        st.n_evaluations += 1
+    else:
+        f = f.to(st.fitness.device)
+        allf = torch.cat([st.fitness, f]) if selection == "plus" else f  # parents first: ties keep them
+        order = torch.sort(allf, descending=True, stable=True).indices[:M]
+        off = M if selection == "plus" else 0
+        is_parent = order < off
+        v, r = st.values.clone(), st.resistances.clone()
+        v[is_parent], r[is_parent] = st.values[order[is_parent]], st.resistances[order[is_parent]]
+        cv, cr = rows(order[~is_parent] - off)
+        v[~is_parent], r[~is_parent] = cv, cr
+        st.values, st.resistances, st.fitness = v, r, allf[order]
     _update_rate(st, p, rate_rule, float(st.fitness.max()) - best_before, success, damping)
     return success
+
+
+def recombination_weights(k: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Log-rank weights of the best ``k`` candidates (CMA-ES's), summing to 1."""
+    w = math.log(k + 0.5) - torch.log(torch.arange(1, k + 1, dtype=torch.float32, device=device))
+    return w / w.sum()
 
 
 def regenerate(parent_values: torch.Tensor, parent_resistances: torch.Tensor, seed: int, mu: float,
@@ -139,3 +215,15 @@ def regenerate(parent_values: torch.Tensor, parent_resistances: torch.Tensor, se
     """
     noise = candidate_noise(seed, parent_values.shape[-1], parent_values.device)
     return mutate(parent_values, parent_resistances, noise, mu, p)
+
+
+def recombine_from_seeds(parent_values: torch.Tensor, parent_resistances: torch.Tensor,
+                         ranked_seeds: list[int], mu: float,
+                         p: EMNSParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """The parent after a ``recombination`` generation, rebuilt from the winners' seeds (best first)."""
+    cands = [regenerate(parent_values, parent_resistances, s, mu, p) for s in ranked_seeds]
+    w = recombination_weights(len(ranked_seeds), parent_values.device)[:, None]
+    v = (w * torch.stack([c[0] for c in cands])).sum(0)
+    r = (w * torch.stack([c[1] for c in cands])).sum(0).clamp_(p.r_min, p.r_max)
+    return v, r
+

@@ -35,8 +35,8 @@ F32 = torch.float32
 
 # ---------------------------------------------------------------------------------------------- torch
 def erode_torch(W: torch.Tensor, X: torch.Tensor, k: int, eta: float, plast: torch.Tensor,
-                plast_decay: float, mean: torch.Tensor, decay: float) -> tuple[torch.Tensor, torch.Tensor,
-                                                                                  torch.Tensor]:
+                plast_decay: float, mean: torch.Tensor, decay: float,
+                erode_k: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sequential erosion over the rows of X (B, d); W (n, d) unit rows, updated in place.
 
     Returns winners (B, k) long, their activations (B, k) and the outputs y (B, d) computed with the
@@ -52,13 +52,16 @@ def erode_torch(W: torch.Tensor, X: torch.Tensor, k: int, eta: float, plast: tor
         v, idx = torch.topk(a, k)                               # k-WTA                   (k,)
         w = W[idx]                                              # (k, d)
         Y[t] = v @ w                                            # y = sum_{i in W} a_i w_i
+        mean.mul_(1.0 - decay)                                  # running mean of post-k-WTA activation
+        mean[idx] += decay * v
+        win[t], act[t] = idx, v
+        if erode_k is not None and erode_k < k:                 # extension: only the strongest erode
+            keep = v >= torch.topk(v, erode_k).values[-1]
+            idx, v, w = idx[keep], v[keep], w[keep]
         w += (eta * plast[idx] * v)[:, None] * x                # erosion: w_i += eta a_i x
         W[idx] = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)   # re-normalisation
         if plast_decay:
             plast[idx] *= 1.0 - plast_decay * v                 # extension: plasticity falls with use
-        mean.mul_(1.0 - decay)                                  # running mean of post-k-WTA activation
-        mean[idx] += decay * v
-        win[t], act[t] = idx, v
     return win, act, Y
 
 
@@ -96,6 +99,30 @@ def readout_bind_torch(P: torch.Tensor, binding: torch.Tensor, counts: torch.Ten
             P[j] = p / p.norm().clamp_min(1e-12)
 
 
+def readout_recruit_torch(P: torch.Tensor, binding: torch.Tensor, counts: torch.Tensor, Yn: torch.Tensor,
+                          c: torch.Tensor, lr: float, pull_k: int, cap: int, threshold: float) -> None:
+    """Extension read-out: when no prototype of class c resonates above ``threshold`` (and c is under
+    its cap), the first free prototype is bound to c and set to y; otherwise the pull_k most resonant
+    prototypes of c rotate toward y. Prototypes of other classes are never touched."""
+    for t in range(Yn.shape[0]):
+        ct = int(c[t])
+        own = binding == ct
+        s = (P @ Yn[t]).masked_fill(~own, float("-inf"))
+        n_own = int(own.sum())
+        free = torch.nonzero(binding < 0)
+        if (n_own == 0 or float(s.max()) < threshold) and int(counts[ct]) < cap and free.numel():
+            j = int(free[0, 0])
+            binding[j] = ct
+            counts[ct] += 1
+            P[j] = Yn[t]
+            continue
+        if n_own == 0:
+            continue
+        _, top = torch.topk(s, min(pull_k, n_own))
+        p = P[top] + lr * Yn[t]
+        P[top] = p / p.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
 # ---------------------------------------------------------------------------------------------- numba
 if HAVE_NUMBA:
     # fastmath without 'nnan'/'ninf' (the read-out masks with -inf): lets the dot products vectorise.
@@ -120,7 +147,7 @@ if HAVE_NUMBA:
 
     @numba.njit(cache=True, nogil=True, fastmath=_FAST)
     def erode_chunk_numba(W, X, A0, k, eta, plast, plast_decay, mean, decay,
-                          win_out, act_out, Y_out):  # pragma: no cover - compiled
+                          win_out, act_out, Y_out, erode_k):  # pragma: no cover - compiled
         """Sequential erosion over a chunk; A0 = X @ W.T at the chunk start (see module docstring)."""
         n, d = W.shape
         B = X.shape[0]
@@ -154,11 +181,14 @@ if HAVE_NUMBA:
                     Y_out[t, q] += ai * W[i, q]
             for i in range(n):
                 mean[i] *= 1.0 - decay
+            thr = np.float32(0.0)
+            if erode_k < k:                                     # extension: only the strongest erode
+                thr = np.partition(act_out[t].copy(), k - erode_k)[k - erode_k]
             for m in range(k):
                 i = idx[m]
                 ai = a[i]
                 mean[i] += decay * ai
-                if ai <= 0.0:
+                if ai <= 0.0 or ai < thr:
                     continue
                 g = np.float32(eta * plast[i] * ai)
                 nrm = np.float32(0.0)
@@ -198,15 +228,21 @@ if HAVE_NUMBA:
     def readout_bind_numba(P, binding, counts, Yn, c, lr, vote_k, cap):  # pragma: no cover - compiled
         M, D = P.shape
         s = np.empty(M, np.float32)
+        nz = np.empty(D, np.int64)
         for t in range(Yn.shape[0]):
             ct = c[t]
             free_ok = counts[ct] < cap
+            n_nz = 0                                            # a sparse code needs only its non-zeros
+            for q in range(D):
+                if Yn[t, q] != 0.0:
+                    nz[n_nz] = q
+                    n_nz += 1
             n_elig = 0
             for j in range(M):
                 if binding[j] == ct or (binding[j] < 0 and free_ok):
-                    acc = 0.0
-                    for q in range(D):
-                        acc += P[j, q] * Yn[t, q]
+                    acc = np.float32(0.0)
+                    for m in range(n_nz):
+                        acc += P[j, nz[m]] * Yn[t, nz[m]]
                     s[j] = acc
                     n_elig += 1
                 else:
@@ -237,6 +273,58 @@ if HAVE_NUMBA:
 
 
 if HAVE_NUMBA:
+
+    @numba.njit(cache=True, nogil=True, fastmath=_FAST)
+    def readout_recruit_numba(P, binding, counts, Yn, c, lr, pull_k, cap, threshold):  # pragma: no cover
+        M, D = P.shape
+        s = np.empty(M, np.float32)
+        nz = np.empty(D, np.int64)
+        for t in range(Yn.shape[0]):
+            ct = c[t]
+            n_nz = 0
+            for q in range(D):
+                if Yn[t, q] != 0.0:
+                    nz[n_nz] = q
+                    n_nz += 1
+            n_own = 0
+            best = -np.inf
+            first_free = -1
+            for j in range(M):
+                if binding[j] == ct:
+                    acc = np.float32(0.0)
+                    for m in range(n_nz):
+                        acc += P[j, nz[m]] * Yn[t, nz[m]]
+                    s[j] = acc
+                    n_own += 1
+                    if acc > best:
+                        best = acc
+                else:
+                    s[j] = -np.inf
+                    if binding[j] < 0 and first_free < 0:
+                        first_free = j
+            if (n_own == 0 or best < threshold) and counts[ct] < cap and first_free >= 0:
+                binding[first_free] = ct                        # recruit: bind a free prototype at y
+                counts[ct] += 1
+                for q in range(D):
+                    P[first_free, q] = Yn[t, q]
+                continue
+            for _ in range(min(pull_k, n_own)):
+                b = -1
+                for j in range(M):
+                    if s[j] > -np.inf and (b < 0 or s[j] > s[b]):
+                        b = j
+                if b < 0:
+                    break
+                s[b] = -np.inf
+                nrm = np.float32(0.0)
+                for q in range(D):
+                    v = P[b, q] + lr * Yn[t, q]
+                    P[b, q] = v
+                    nrm += v * v
+                nrm = np.sqrt(nrm)
+                if nrm > 1e-12:
+                    for q in range(D):
+                        P[b, q] /= nrm
 
     @numba.njit(cache=True, nogil=True, fastmath=_FAST)
     def thermal_noise_numba(W, idle, noise, epsilon, plast):  # pragma: no cover - compiled

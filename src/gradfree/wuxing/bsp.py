@@ -13,9 +13,10 @@ reading**: each neuron moves its own fixed point B0 = (K1 - K2)/K3 through K1, d
 of local product of forward and backward signals as BSP. K1 enters eq. 2.3 as K1 E_{j-1}, so its
 causal quantity is
     G_K = sum_j (1/T ∫ E_{j-1} dt) * (1/T ∫ D̂_j dt / error_scale),
-limited by the same atan, averaged over the batch, and applied as a PID controller across batches:
-    K1 <- clip(K1 + fp_step * (kp P + ki I + kd (P - P_prev)), K1_0 - k1_range, K1_0 + k1_range),
-with P = mean_batch atan(G_K kt)/kt and I a leaky sum of P (decay ``pid_decay``).
+expressed for the offset b = (B0 - B_ref) / input_scale (dB0/dK1 = 1/K3, so G_b = K3 s G_K), limited
+by the same atan, averaged over the batch, and applied as a PID controller across batches:
+    b <- clip(b + fp_step * (kp P + ki I + kd (P - P_prev)), -fp_max, fp_max),   K1 = K1_0 + K3 s b,
+with P = mean_batch atan(G_b kt)/kt and I a leaky sum of P (decay ``pid_decay``).
 """
 
 from __future__ import annotations
@@ -48,12 +49,17 @@ def bsp_direction(w: Wiring, X: torch.Tensor, st: NetState, spec: RunSpec, kt: f
     return limit(bsp_g1(w, X, st, spec), kt).mean(dim=1)
 
 
-def fp_direction(st: NetState, b_ref: float, spec: RunSpec, kt: float) -> torch.Tensor:
-    """Method 1 causal quantity per neuron (our reading), limited and batch-averaged, (N,)."""
+def fp_direction(st: NetState, K3: torch.Tensor, b_ref: float, spec: RunSpec, kt: float) -> torch.Tensor:
+    """Method 1 causal quantity per neuron (our reading), limited and batch-averaged, (N,).
+
+    Expressed for the neuron's fixed-point offset in units of ``input_scale`` (b = (B0 - B_ref) / s,
+    dB0/dK1 = 1/K3), so that, like BSP's, the step does not depend on the signal scale.
+    """
     assert st.Dhat is not None
     S, B = st.Xbar.shape
     E_prev = st.Xbar.view(S // 5, 5, B).roll(1, 1) + b_ref  # (N, 5, B) time-average E_{j-1}
-    G = (E_prev * st.Dhat.view(S // 5, 5, B)).sum(dim=1) / spec.error_scale  # (N, B)
+    G = (E_prev * st.Dhat.view(S // 5, 5, B)).sum(dim=1) / spec.error_scale  # (N, B): -dL/dK1
+    G.mul_(K3[:, None] * spec.input_scale)  # -dL/db
     return limit(G, kt).mean(dim=1)
 
 

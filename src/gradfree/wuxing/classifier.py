@@ -7,7 +7,10 @@ points through K1 (our reading, see :mod:`gradfree.wuxing.bsp`). Class = argmax 
 
 Decisions the paper leaves open (SPEC.md): wiring and read-out (:mod:`gradfree.wuxing.wiring`),
 signal scales and normalisation of G1 (:mod:`gradfree.wuxing.bsp`), coefficients initialised
-uniform in [-c_init, c_init]; mixed method: method 2's step is 25 % of method 1's, as in the paper
+uniform in [-c_init, c_init] (divided by sqrt(fan_in) with adders). Defaults the paper does not give (input_scale 0.05, step 5, c_init 1.5,
+c_max 1.5, kt 1, batch 32, 20 epochs) were chosen on digits: larger steps or c_max let plain BSP drift
+out of the small-signal regime, where it stops being a gradient and training diverges (the loss jumps
+by an order of magnitude and C saturates); ``backward="linearised"`` resists that. Mixed method: method 2's step is 25 % of method 1's, as in the paper
 (``step`` is method 2's step; ``fp_step`` defaults to ``step / 0.25``).
 """
 
@@ -53,7 +56,8 @@ class WuxingClassifier(GradFreeClassifier):
     kt : float
         atan limiter of eq. 3.4.
     c_init, c_max : initial coefficient range and clip bound of C.
-    pid, pid_decay, k1_range : PID gains (kp, ki, kd), leak of I, bound on |K1 - K1_init| (method 1).
+    pid, pid_decay, fp_max : PID gains (kp, ki, kd), leak of I, bound on a neuron's fixed-point offset
+        |B0 - B_ref| in units of input_scale (method 1).
     backward : {"rest", "linearised"}
         Backward system at B0 (eq. 2.5, paper) or linearised around the forward end state (ours).
     batch_size, epochs, shuffle, random_state, device : training loop settings.
@@ -61,12 +65,12 @@ class WuxingClassifier(GradFreeClassifier):
 
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (200, 62, 20), wiring: str = "fill",
                  fanout: int | str = "auto", fan_in: int = 1, element_aware: bool = False,
-                 K1: float = 1.0, K2: float = 0.5, K3: float = 0.5, input_scale: float = 0.1,
+                 K1: float = 1.0, K2: float = 0.5, K3: float = 0.5, input_scale: float = 0.05,
                  error_scale: float | None = None, dt: float = 0.2, T: float = 30.0,
-                 integrator: str = "euler", clamp: bool = True, method: str = "bsp", step: float = 0.05,
-                 fp_step: float | None = None, kt: float = 1.0, c_init: float = 1.0, c_max: float = 3.0,
+                 integrator: str = "euler", clamp: bool = True, method: str = "bsp", step: float = 5.0,
+                 fp_step: float | None = None, kt: float = 1.0, c_init: float = 1.5, c_max: float = 1.5,
                  pid: tuple[float, float, float] = (1.0, 0.0, 0.0), pid_decay: float = 0.9,
-                 k1_range: float = 0.05, backward: str = "rest", batch_size: int = 32, epochs: int = 10,
+                 fp_max: float = 0.1, backward: str = "rest", batch_size: int = 32, epochs: int = 20,
                  shuffle: bool = True, random_state: Any = None, device: str = "cpu") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.wiring = wiring
@@ -90,7 +94,7 @@ class WuxingClassifier(GradFreeClassifier):
         self.c_max = c_max
         self.pid = pid
         self.pid_decay = pid_decay
-        self.k1_range = k1_range
+        self.fp_max = fp_max
         self.backward = backward
         self.batch_size = batch_size
         self.epochs = epochs
@@ -114,6 +118,8 @@ class WuxingClassifier(GradFreeClassifier):
         for name in ("input_scale", "dt", "T", "kt", "c_max", "batch_size"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if int(self.fan_in) < 1:
+            raise ValueError(f"fan_in must be >= 1, got {self.fan_in!r}")
         if int(self.epochs) < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs!r}")
 
@@ -129,7 +135,8 @@ class WuxingClassifier(GradFreeClassifier):
                                     element_aware=self.element_aware, generator=gen).to(self.device_)
         M, N = self.wiring_.n_connections, self.wiring_.n_neurons
         u = torch.rand(M, generator=self.rng_, device=self.device_, dtype=self.dtype)
-        self.coef_ = (2 * u - 1) * float(self.c_init)  # connection coefficients C, (M,)
+        # connection coefficients C, (M,); with adders the sum of fan_in inputs keeps the same spread
+        self.coef_ = (2 * u - 1) * (float(self.c_init) / float(self.fan_in) ** 0.5)
         full = lambda v: torch.full((N,), float(v), dtype=self.dtype, device=self.device_)  # noqa: E731
         self.K1_, self.K2_, self.K3_ = full(self.K1), full(self.K2), full(self.K3)
         self.b_ref_ = float(fixed_point(torch.tensor(self.K1), torch.tensor(self.K2), torch.tensor(self.K3)))
@@ -189,11 +196,13 @@ class WuxingClassifier(GradFreeClassifier):
             dc = bsp_direction(self.wiring_, X, st, spec, float(self.kt))
             self.coef_.add_(dc, alpha=float(self.step)).clamp_(-float(self.c_max), float(self.c_max))
         if self.method in ("fixed_point", "mixed"):
-            P = fp_direction(st, self.b_ref_, spec, float(self.kt))
+            P = fp_direction(st, self.K3_, self.b_ref_, spec, float(self.kt))
             kp, ki, kd = (float(v) for v in self.pid)
-            dk = pid_update(P, self.pid_state_, kp, ki, kd, float(self.pid_decay))
-            lo, hi = float(self.K1) - float(self.k1_range), float(self.K1) + float(self.k1_range)
-            self.K1_.add_(dk, alpha=float(fp_step)).clamp_(lo, hi)
+            db = pid_update(P, self.pid_state_, kp, ki, kd, float(self.pid_decay))  # offset, units of s
+            span = self.K3_ * spec.input_scale  # dK1 per unit offset
+            self.K1_.addcmul_(span, db, value=float(fp_step))
+            lim = span * float(self.fp_max)
+            self.K1_.copy_(torch.maximum(torch.minimum(self.K1_, self.K1 + lim), self.K1 - lim))
         self.n_iter_ += 1
         return float(0.5 * (err * err).sum(dim=1).mean())
 

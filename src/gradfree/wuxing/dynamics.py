@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import torch
 
+from gradfree.wuxing import kernels
+
 
 class WuxingDivergenceError(FloatingPointError):
     """A non-finite state appeared while integrating; the message names the step and likely cause."""
@@ -118,13 +120,21 @@ def _euler_step_(X: torch.Tensor, u: torch.Tensor, gather: torch.Tensor, scatter
 def integrate(u: torch.Tensor, gather: torch.Tensor, scatter: torch.Tensor, c: torch.Tensor, co: Coeffs,
               *, shift: int, dt: float, steps: int, method: str = "euler", clamp: bool = True,
               lin: tuple[torch.Tensor, torch.Tensor] | None = None, check_every: int = 10,
-              what: str = "forward") -> tuple[torch.Tensor, torch.Tensor]:
+              what: str = "forward", fused: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Integrate from rest (X = 0) for ``steps`` steps under constant drive ``u`` (S, B).
 
     Returns (time average of X, final X), both (S, B). Raises :class:`WuxingDivergenceError` on a
-    non-finite state, naming the first bad step.
+    non-finite state, naming the first bad step. ``fused``: use the numba kernel where it applies.
     """
     S, B = u.shape
+    if fused and method == "euler" and kernels.available(u.device, u.dtype):
+        flat = lambda t: t.reshape(-1)  # noqa: E731
+        mean, end = kernels.integrate_fused(u, gather, scatter, c, flat(co.a1), flat(co.a0), flat(co.a2),
+                                            flat(co.k3), flat(co.lo), shift=shift, dt=dt, steps=steps,
+                                            clamp=clamp, lin=lin)
+        if bool(torch.isfinite(end).all()) and bool(torch.isfinite(mean).all()):
+            return mean, end
+        # replay on the torch path, which names the first non-finite step
     X = torch.zeros_like(u)
     acc = torch.zeros_like(u)
     lo = co.lo.expand(S // 5, 5, 1).reshape(S, 1)

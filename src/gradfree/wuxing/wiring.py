@@ -11,6 +11,8 @@ Decisions (SPEC.md, checked against the paper's link ratios):
   neuron, the rest unconnected (MODEL2, "leaving some neuron synapses unconnected": 0.379 %);
 * pixels are sources without dynamics; each pixel fans out to ``fanout`` input interfaces of layer 1;
 * an output neuron is read on one element (its output interface); the other four may take inputs;
+* when more sources arrive at a layer than it has input interfaces (4 per neuron), a random subset
+  of them is connected and the rest stay unconnected (never the case for MODEL1 / MODEL2);
 * link ratio = connections / sum over adjacent layer pairs of n_l * n_{l+1} (inputs included);
 * adders (the paper's proposed fix, option ``fan_in`` > 1): every input interface sums ``fan_in``
   connections. We keep the interface split of ``fan_in=1`` and draw ``fan_in`` independent random
@@ -135,8 +137,7 @@ def build_wiring(sizes: tuple[int, ...] | list[int], mode: str = "fill", fanout:
                  generator: torch.Generator | None = None) -> Wiring:
     """Random one-to-one interface wiring for layer ``sizes`` = (inputs, hidden..., outputs).
 
-    Raises ``ValueError`` when a layer cannot take the sources arriving at it (more than 4 inputs
-    per neuron needed).
+    Sources beyond a layer's 4 input interfaces per neuron are left unconnected.
     """
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
@@ -154,13 +155,11 @@ def build_wiring(sizes: tuple[int, ...] | list[int], mode: str = "fill", fanout:
     out_rows = torch.empty(0, dtype=torch.long)
     for li, n in enumerate(sizes[1:], start=1):
         last = li == len(sizes) - 1
-        m = sources.numel()
         cap = 4  # hidden: at least one output; output layer: one read element
+        if sources.numel() > cap * n:  # more sources than input interfaces: the excess stay unconnected
+            sources = sources[torch.randperm(sources.numel(), generator=gen)[:cap * n]]
+        m = sources.numel()
         q, r = divmod(m, n)
-        if q + (r > 0) > cap:
-            raise ValueError(f"layer {li} ({n} neurons) would need {q + (r > 0)} inputs per neuron for "
-                             f"{m} sources, but a neuron has 5 interfaces and needs one output; use more "
-                             "neurons, mode='one_out' below it, or a smaller fanout")
         k = torch.full((n,), q, dtype=torch.long)
         k[torch.randperm(n, generator=gen)[:r]] += 1
         kind = "readout" if last else mode

@@ -1,0 +1,154 @@
+"""RMN speed: online learning samples/s (784-d, 1000 neurons, k = 50) with a per-sample cost breakdown,
+and batched prediction samples/s. Goals (issue 4): >= 10,000 samples/s learning, >= 50,000 prediction.
+
+Compares the per-sample step in three implementations of the same erosion rule:
+``torch`` (a loop of tensor ops), ``numpy`` (the same loop in NumPy) and ``numba`` (the chunk kernel of
+:mod:`gradfree.rmn.kernels`), then times the whole ``partial_fit`` (erosion + homeostasis + read-out)
+and ``predict``. Plain script: prints a table and writes JSON.
+
+    python benchmarks/bench_rmn.py [--quick] [--out bench_rmn.json] [--device cpu] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+
+from gradfree.rmn import RMNClassifier, kernels
+from gradfree.rmn.layer import normalise
+
+D, N, K = 784, 1000, 50
+
+
+def data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST when installed (the realistic winner statistics), else random non-negative images."""
+    try:
+        from gradfree.data import load_fashion_mnist
+
+        X, y = load_fashion_mnist("train")
+        return X[:n], y[:n]
+    except Exception:  # noqa: BLE001 - any missing-data error: fall back to synthetic images
+        rng = np.random.default_rng(seed)
+        return rng.random((n, D), dtype=np.float32), rng.integers(0, 10, n)
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def step_numpy(W, X, k, eta, mean, decay):
+    for x in X:
+        a = np.maximum(W @ x, 0)
+        idx = np.argpartition(a, -k)[-k:]
+        v = a[idx]
+        w = W[idx]
+        _ = v @ w
+        w += (eta * v)[:, None] * x
+        W[idx] = w / np.linalg.norm(w, axis=1, keepdims=True)
+        mean *= 1 - decay
+        mean[idx] += decay * v
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default="bench_rmn.json")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    n_learn = 3000 if args.quick else 20000
+    X, y = data(n_learn + 1000)
+    Xt = normalise(torch.as_tensor(X))
+    g = torch.Generator().manual_seed(0)
+    rows: list[tuple[str, float, str]] = []
+
+    # 1. per-sample erosion step alone, three implementations (same rule)
+    n_step = 500 if args.quick else 2000
+    with torch.inference_mode():
+        W = normalise(torch.randn(N, D, generator=g))
+        Ws, ms = W.clone(), torch.zeros(N)
+        sec = best_of(lambda: kernels.erode_torch(Ws, Xt[:n_step], K, 0.05, torch.ones(N), 0.0, ms, 0.01), 1)
+        rows.append(("erosion step, torch loop", n_step / sec, "samples/s"))
+        Wn, mn = W.numpy().copy(), np.zeros(N, np.float32)
+        sec = best_of(lambda: step_numpy(Wn, Xt[:n_step].numpy(), K, 0.05, mn, 0.01), 1)
+        rows.append(("erosion step, numpy loop", n_step / sec, "samples/s"))
+        if kernels.HAVE_NUMBA:
+            for chunk in (16, 64, 256):
+                def run_numba(chunk=chunk):
+                    Wb, mb, pb = W.clone(), torch.zeros(N), torch.ones(N)
+                    v = kernels.as_numpy_view
+                    win = torch.empty(chunk, K, dtype=torch.long)
+                    act, Y = torch.empty(chunk, K), torch.empty(chunk, D)
+                    for s in range(0, n_learn, chunk):
+                        Hc = Xt[s:s + chunk].contiguous()
+                        m = len(Hc)
+                        A0 = (Hc @ Wb.T).contiguous()
+                        kernels.erode_chunk_numba(v(Wb), v(Hc), v(A0), K, 0.05, v(pb), 0.0, v(mb), 0.01,
+                                                  v(win[:m]), v(act[:m]), v(Y[:m]), K)
+                run_numba()  # compile / warm
+                sec = best_of(run_numba, 2)
+                rows.append((f"erosion step, numba chunk={chunk}", n_learn / sec, "samples/s"))
+
+    # 2. whole partial_fit (erosion + homeostasis + overcomplete read-out), with a cost breakdown
+    model = RMNClassifier(n_neurons=N, k=K, random_state=0, device=args.device)
+    model.partial_fit(X[:200], y[:200], classes=np.arange(10))  # compile / warm
+    sec = best_of(lambda: model.partial_fit(X[200:200 + n_learn], y[200:200 + n_learn]), 1)
+    rows.append(("partial_fit (paper defaults)", n_learn / sec, "samples/s"))
+    breakdown = {}
+    with torch.inference_mode():
+        H = normalise(torch.as_tensor(X[:n_learn]))
+        t = time.perf_counter()
+        for s in range(0, n_learn, 64):
+            (H[s:s + 64] @ model.weights_[0].T).contiguous()
+        breakdown["chunk GEMM (resonance at chunk start)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in range(n_learn // model.homeostasis_interval):
+            model._homeostasis(0)
+        breakdown["homeostasis (noise every 100 samples)"] = time.perf_counter() - t
+        Yn = normalise(torch.as_tensor(X[:n_learn]))
+        t = time.perf_counter()
+        model._learn_readout(Yn, torch.as_tensor(y[:n_learn]))
+        breakdown["overcomplete read-out"] = time.perf_counter() - t
+    breakdown["numba erosion kernel (rest)"] = max(sec - sum(breakdown.values()), 0.0)
+    for k, v in breakdown.items():
+        rows.append((f"  {k}", 1e6 * v / n_learn, "us/sample"))
+    cons = RMNClassifier.consolidating(random_state=0, device=args.device)
+    cons.partial_fit(X[:200], y[:200], classes=np.arange(10))
+    sec = best_of(lambda: cons.partial_fit(X[200:200 + n_learn], y[200:200 + n_learn]), 1)
+    rows.append(("partial_fit (consolidating preset, 2000 neurons)", n_learn / sec, "samples/s"))
+
+    # 3. batched prediction
+    Xp = np.tile(X, (max(1, 20000 // len(X)), 1))[:20000]
+    model.predict(Xp[:100])
+    sec = best_of(lambda: model.predict(Xp), 3)
+    rows.append(("predict (paper defaults, batched)", len(Xp) / sec, "samples/s"))
+    sec = best_of(lambda: cons.predict(Xp), 3)
+    rows.append(("predict (consolidating preset)", len(Xp) / sec, "samples/s"))
+
+    print(f"RMN speed, {D}-d input, {N} neurons, k={K}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    for name, val, unit in rows:
+        print(f"{name:<52} {val:>12,.1f} {unit}")
+    Path = __import__("pathlib").Path
+    Path(args.out).write_text(json.dumps({
+        "config": {"d": D, "n_neurons": N, "k": K, "device": args.device, "quick": args.quick,
+                   "torch_threads": torch.get_num_threads(), "numba": kernels.HAVE_NUMBA},
+        "results": [{"name": n.strip(), "value": v, "unit": u} for n, v, u in rows],
+        "goals": {"learning_samples_per_s": 10000, "prediction_samples_per_s": 50000}}, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

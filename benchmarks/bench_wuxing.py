@@ -1,0 +1,144 @@
+"""Speed of the Wuxing network: MODEL1 training throughput beside this machine's lower bound.
+
+Prints a table and writes JSON (``--out``, default runs/bench/bench_wuxing.json):
+
+* samples/s of forward + backward + BSP update of MODEL1 at the default batch size, time per
+  integration step, projected time of a 60,000-sample epoch (goal <= 5 min);
+* the arithmetic lower bound: floating-point operations per sample (5 N elements x ~10 flops + 2 per
+  connection, per step, forward and backward, plus the update) over this machine's measured float32
+  throughput (a large matmul), and the memory-traffic bound if the state streamed through DRAM every
+  step (the fused kernel keeps it in cache, so the arithmetic bound is the relevant one); goal: within 3x;
+* peak resident memory during training (goal <= 2 GiB);
+* default settings on digits: held-out accuracy after each epoch until 60 s have passed (goal >= 60 %).
+
+Usage: python benchmarks/bench_wuxing.py [--quick] [--samples N] [--out PATH]
+Timings on a shared machine are noisy: the script reports the best of ``--repeats`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gradfree.data import load_digits
+from gradfree.wuxing import MODEL1, WuxingClassifier
+
+
+def machine_peaks() -> dict:
+    """Measured float32 matmul throughput (flop/s) and copy bandwidth (bytes/s) of this machine."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(5):
+        a @ b
+    flops = 5 * 2 * 1024**3 / (time.perf_counter() - t)
+    x = torch.empty(64 * 2**20 // 4)
+    y = torch.empty_like(x)
+    y.copy_(x)
+    t = time.perf_counter()
+    for _ in range(5):
+        y.copy_(x)
+    bw = 5 * 2 * x.numel() * 4 / (time.perf_counter() - t)
+    return {"flops": flops, "bandwidth": bw, "threads": torch.get_num_threads()}
+
+
+def model1_costs(m: WuxingClassifier) -> dict:
+    w = m.wiring_
+    S, M, steps = 5 * w.n_neurons, w.n_connections, m._spec().steps
+    per_step = 10 * S + 2 * w.src.numel()  # rhs + Euler + clamp + time average, gathers
+    flops = 2 * steps * per_step + 6 * M + 2 * w.pix_src.numel()  # fwd + bwd runs, G1/atan/update
+    stream_bytes = 2 * steps * S * 4 * 4  # read X, u, write X, acc each step if nothing stayed in cache
+    return {"states": S, "connections": M, "steps": steps, "flops_per_sample": flops,
+            "stream_bytes_per_sample": stream_bytes}
+
+
+def bench_model1(n_samples: int, repeats: int, batch_size: int | None) -> dict:
+    rng = np.random.default_rng(0)
+    X = rng.random((n_samples, 784), dtype=np.float32) * (rng.random((n_samples, 784)) < 0.5)
+    y = np.arange(n_samples) % 10
+    kw = {} if batch_size is None else {"batch_size": batch_size}
+    m = WuxingClassifier(hidden_layer_sizes=MODEL1[1:-1], epochs=1, random_state=0, **kw)
+    m.fit(X[:64], y[:64])  # builds the network, compiles the kernel
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        m.partial_fit(X, y)
+        best = min(best, time.perf_counter() - t)
+    t = time.perf_counter()
+    m.predict(X)
+    fwd = time.perf_counter() - t
+    costs = model1_costs(m)
+    return {"batch_size": m.batch_size, "samples": n_samples, "seconds": best,
+            "samples_per_s": n_samples / best, "epoch60k_s": 60_000 * best / n_samples,
+            "step_us_per_sample": 1e6 * best / n_samples / (2 * costs["steps"]),
+            "forward_ms_per_sample": 1e3 * fwd / n_samples, "link_ratio": m.wiring_.link_ratio, **costs}
+
+
+def bench_digits_minute(limit_s: float = 60.0) -> dict:
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits()
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    m = WuxingClassifier(random_state=0)
+    curve, t0 = [], time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        m.partial_fit(Xtr, ytr, classes=np.unique(y))
+        curve.append((time.perf_counter() - t0, float(m.score(Xte, yte))))
+    best_in_time = max((a for t, a in curve if t <= limit_s), default=float("nan"))
+    return {"curve": curve, "accuracy_within_limit": best_in_time, "limit_s": limit_s}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer samples, no digits minute")
+    p.add_argument("--samples", type=int, default=None)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--out", default="runs/bench/bench_wuxing.json")
+    a = p.parse_args()
+    n = a.samples or (128 if a.quick else 1024)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peaks = machine_peaks()
+    r = bench_model1(n, 1 if a.quick else a.repeats, a.batch_size)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # GiB (ru_maxrss is KiB on Linux)
+    bound_s = r["flops_per_sample"] / peaks["flops"]
+    stream_s = r["stream_bytes_per_sample"] / peaks["bandwidth"]
+    out = {"machine": peaks, "model1": r, "bound_s_per_sample": bound_s, "stream_s_per_sample": stream_s,
+           "ratio_to_bound": (r["seconds"] / r["samples"]) / bound_s, "peak_rss_gib": rss,
+           "rss_before_gib": rss0}
+    if not a.quick:
+        out["digits_minute"] = bench_digits_minute()
+    rows = [
+        ("MODEL1 link ratio", f"{100 * r['link_ratio']:.3f} %"),
+        ("batch size", r["batch_size"]),
+        ("train samples/s (fwd+bwd+update)", f"{r['samples_per_s']:.1f}"),
+        ("time per integration step per sample", f"{r['step_us_per_sample']:.2f} us"),
+        ("forward (predict) per sample", f"{r['forward_ms_per_sample']:.2f} ms"),
+        ("60,000-sample epoch (projected)", f"{r['epoch60k_s'] / 60:.1f} min  (goal <= 5)"),
+        ("arithmetic bound per sample", f"{1e3 * bound_s:.3f} ms at {peaks['flops'] / 1e9:.0f} GFLOP/s"),
+        ("streaming-memory bound per sample",
+         f"{1e3 * stream_s:.3f} ms at {peaks['bandwidth'] / 1e9:.1f} GB/s"),
+        ("measured / arithmetic bound", f"{out['ratio_to_bound']:.1f}x  (goal <= 3)"),
+        ("peak RSS", f"{rss:.2f} GiB  (goal <= 2)"),
+    ]
+    if "digits_minute" in out:
+        dm = out["digits_minute"]
+        rows.append(("digits, default settings, best held-out within 60 s",
+                     f"{100 * dm['accuracy_within_limit']:.1f} % after {len(dm['curve'])} epochs "
+                     "(goal >= 60)"))
+    w = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{w}}  {v}")
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(out, indent=1))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

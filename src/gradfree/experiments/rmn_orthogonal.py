@@ -1,0 +1,202 @@
+"""The RMN paper's experiment: class-incremental learning of 10 orthogonal clusters in 5 tasks of 2.
+
+Setup (paper, section "Experiment Design"): 100-d input, 1000 neurons, k = 5 %, 10 clusters on
+orthogonal directions, tasks {1,2}, {3,4}, ..., {9,10}, no replay, no task id. Decisions the paper
+leaves open: 300 samples per cluster (200 train / 100 test), ``spread = 0.05``, the training set is
+shuffled once and keeps that order inside each task, every other hyper-parameter is
+:class:`~gradfree.rmn.RMNClassifier`'s default. Variants: read-out {simple, overcomplete} x
+homeostasis {on, off}; each (variant, seed) is one checkpointed unit.
+
+Metrics: ``R[t, u]`` accuracy matrix (class-incremental); average accuracy (last row); task-1 final
+accuracy ``R[T, 1]`` and task-1 forgetting ``max_t R[t, 1] - R[T, 1]`` (the paper's "forgetting");
+dead neurons, neuron overlap and the task x neuron activation frequency as defined in
+:mod:`gradfree.rmn.analysis` (winner sets measured on each task's test data after the last task);
+the class-binding distribution (prototypes bound per class).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradfree.continual import class_incremental, run_stream
+from gradfree.data import orthogonal_manifolds
+from gradfree.experiments.plots import figure, markdown_table, mean_sd
+from gradfree.experiments.registry import ExperimentContext, experiment
+from gradfree.rmn import RMNClassifier, dead_neurons, neuron_overlap, task_activation_frequency
+
+VARIANTS = {  # name -> RMNClassifier overrides
+    "simple+homeostasis": dict(readout="simple", homeostasis=True),
+    "simple, no homeostasis": dict(readout="simple", homeostasis=False),
+    "overcomplete+homeostasis": dict(readout="overcomplete", homeostasis=True),
+    "overcomplete, no homeostasis": dict(readout="overcomplete", homeostasis=False),
+}
+
+PAPER = {  # numbers the paper reports (SPEC.md), set beside ours, never tuned to
+    "simple": {"task1_final": 6.6, "task1_forgetting": 93.4, "average": 24.5},
+    "overcomplete": {"task1_final": 100.0, "task1_forgetting": 0.0, "average": 100.0},
+    "homeostasis": {"average": 95.2, "task1_forgetting": 7.4, "dead": 792},
+    "no homeostasis": {"average": 100.0, "dead": 437},
+    "overlap_adjacent": [4.7, 0.8, 1.3, 0.4], "overlap_mean": 6.4,
+    "binding": [19, 20, 4, 9, 6, 5, 2, 2, 3, 5],
+}
+
+
+def make_streams(seed: int, quick: bool):
+    """Train/test task streams from one draw of the orthogonal manifolds, and the cluster centres."""
+    n_train, n_test = (100, 50) if quick else (200, 100)
+    X, y, centres = orthogonal_manifolds(n_clusters=10, dim=100, n_per_cluster=n_train + n_test,
+                                         spread=0.05, random_state=seed)
+    rng = np.random.default_rng(seed)
+    within = np.tile(np.arange(n_train + n_test), 10)
+    train = np.flatnonzero(within < n_train)
+    test = np.flatnonzero(within >= n_train)
+    train = rng.permutation(train)
+    return class_incremental(X[train], y[train]), class_incremental(X[test], y[test]), centres
+
+
+def run_variant(name: str, seed: int, quick: bool, device: str) -> dict:
+    train, test, _ = make_streams(seed, quick)
+    model = RMNClassifier(**VARIANTS[name], random_state=seed, device=device)
+    res = run_stream(model, train, test, progress=False)
+    model = res.model
+    freq = task_activation_frequency(model, [t.X for t in test])
+    R = res.R
+    out = res.to_dict()
+    out.update(task1_final=float(R[-1, 0]), task1_forgetting=float(R[:-1, 0].max() - R[-1, 0]),
+               dead_neurons=dead_neurons(freq), overlap=neuron_overlap(freq),
+               binding=model.binding_distribution().tolist(),
+               activation_frequency=np.round(freq, 4).tolist())
+    return out
+
+
+@experiment("rmn-orthogonal", "RMN paper: 10 orthogonal clusters, 5 tasks x 2 classes, class-incremental; "
+            "{simple, overcomplete} read-out x homeostasis {on, off}", default_seeds=5)
+def run(ctx: ExperimentContext) -> dict:
+    results: dict = {"variants": {}, "paper": PAPER}
+    for name in ctx.progress(list(VARIANTS), desc="variants"):
+        results["variants"][name] = [
+            ctx.unit(f"{name}-seed{seed}", lambda name=name, seed=seed: run_variant(name, seed, ctx.quick,
+                                                                                     ctx.device))
+            for seed in ctx.seeds]
+    _, _, centres = make_streams(ctx.seeds[0], ctx.quick)
+    results["cluster_similarity"] = np.round(centres @ centres.T, 6).tolist()
+    _figures(ctx, results)
+    _report(ctx, results)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------- report
+def _stat(runs: list[dict], key: str, scale: float = 1.0) -> np.ndarray:
+    return np.array([r[key] for r in runs], dtype=float) * scale
+
+
+def _report(ctx: ExperimentContext, results: dict) -> None:
+    V, P = results["variants"], PAPER
+    rows = []
+    for name, runs in V.items():
+        paper = P["simple"] if name.startswith("simple") else P["overcomplete"]
+        hom = P["homeostasis"] if "+homeostasis" in name else P["no homeostasis"]
+        paper_avg = hom["average"] if name.startswith("overcomplete") else paper["average"]
+        rows.append([name, mean_sd(_stat(runs, "average_accuracy")), paper_avg,
+                     mean_sd(_stat(runs, "task1_final")), paper["task1_final"],
+                     mean_sd(_stat(runs, "task1_forgetting")),
+                     hom.get("task1_forgetting", paper["task1_forgetting"]) if name.startswith("over")
+                     else paper["task1_forgetting"],
+                     f"{_stat(runs, 'dead_neurons').mean():.0f} ± {_stat(runs, 'dead_neurons').std():.0f}",
+                     hom["dead"]])
+    ctx.report(f"## RMN on orthogonal manifolds ({len(ctx.seeds)} seeds, mean ± sd, %)\n\n"
+               "Paper columns: the simple read-out rows take the paper's 'initial results'; the "
+               "overcomplete rows take its homeostasis table for average accuracy and dead neurons "
+               "(the paper does not say which read-out that table used).\n\n" + markdown_table(
+                   ["variant", "avg acc", "paper", "task-1 final", "paper", "task-1 forgetting", "paper",
+                    "dead neurons", "paper"], rows))
+    orows = []
+    for name, runs in V.items():
+        adj = np.array([r["overlap"]["adjacent"] for r in runs]) * 100
+        orows.append([name, *[f"{m:.1f} ± {s:.1f}" for m, s in zip(adj.mean(0), adj.std(0))],
+                      mean_sd(_stat([r["overlap"] for r in runs], "mean"))])
+    orows.append(["paper", *P["overlap_adjacent"], P["overlap_mean"]])
+    ctx.report("### Neuron overlap (Jaccard of winner sets on test data, %)\n\n" + markdown_table(
+        ["variant", "T1∩T2", "T2∩T3", "T3∩T4", "T4∩T5", "mean (all pairs)"], orows))
+    brows = [[name, " ".join(f"{v:.1f}" for v in np.mean([r["binding"] for r in runs], axis=0))]
+             for name, runs in V.items() if name.startswith("overcomplete")]
+    brows.append(["paper", " ".join(map(str, P["binding"]))])
+    ctx.report("### Class-binding distribution (prototypes per class 0..9, mean over seeds)\n\n"
+               + markdown_table(["variant", "bound prototypes"], brows))
+
+
+def _figures(ctx: ExperimentContext, results: dict) -> None:
+    V = results["variants"]
+    names = list(V)
+    # 1. cluster similarity
+    fig, ax = figure()
+    S = np.array(results["cluster_similarity"])
+    im = ax[0, 0].imshow(S, vmin=-1, vmax=1, cmap="RdBu_r")
+    off = np.abs(S - np.diag(np.diag(S))).max()
+    ax[0, 0].set_title(f"cluster centre cosine (max off-diagonal {off:.1e})", fontsize=9)
+    fig.colorbar(im, ax=ax[0, 0], fraction=0.046)
+    ctx.savefig(fig, "cluster_similarity")
+    # 2. per-task final accuracy and the task-1 forgetting curve
+    fig, ax = figure(2, size=(5.5, 3.6))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        last = np.array([np.array(r["R"])[-1] for r in V[name]])
+        ax[0, 0].bar(np.arange(5) + i * width, last.mean(0), width, yerr=last.std(0), label=name)
+        curve = np.array([np.array(r["R"])[:, 0] for r in V[name]])
+        ax[0, 1].errorbar(np.arange(1, 6), curve.mean(0), yerr=curve.std(0), marker="o", label=name,
+                          capsize=3)
+    ax[0, 0].set_xticks(np.arange(5) + 0.4 - width / 2, [f"T{t + 1}" for t in range(5)])
+    ax[0, 0].set_ylabel("accuracy after the last task")
+    ax[0, 1].legend(fontsize=6, loc="lower left")
+    ax[0, 1].set_xticks(range(1, 6))
+    ax[0, 1].set_xlabel("after training task")
+    ax[0, 1].set_ylabel("task-1 accuracy")
+    ax[0, 1].set_ylim(-0.05, 1.05)
+    ctx.savefig(fig, "continual_results")
+    # 3. task x neuron activation heat-map (first seed of the paper's final variant), neurons grouped
+    freq = np.array(V["overcomplete+homeostasis"][0]["activation_frequency"])
+    order = np.lexsort((-freq.max(0), freq.argmax(0) + 10 * (freq.max(0) == 0)))
+    fig, ax = figure(size=(10, 2.6))
+    im = ax[0, 0].imshow(freq[:, order], aspect="auto", cmap="magma", interpolation="nearest")
+    ax[0, 0].set_yticks(range(5), [f"T{t + 1}" for t in range(5)])
+    ax[0, 0].set_xlabel("neuron (sorted by preferred task; never-winning neurons last)")
+    ax[0, 0].set_title("activation frequency per task (overcomplete + homeostasis, first seed)", fontsize=9)
+    fig.colorbar(im, ax=ax[0, 0], fraction=0.02)
+    ctx.savefig(fig, "neuron_activation_heatmap")
+    # 4. homeostasis comparison
+    fig, ax = figure(2)
+    pair = ["overcomplete+homeostasis", "overcomplete, no homeostasis"]
+    for j, (key, label, paper) in enumerate([("average_accuracy", "final average accuracy", [0.952, 1.0]),
+                                             ("dead_neurons", "dead neurons", [792, 437])]):
+        vals = [_stat(V[p], key) for p in pair]
+        ax[0, j].bar([0, 1], [v.mean() for v in vals], yerr=[v.std() for v in vals], color=["C2", "C3"],
+                     label="ours")
+        ax[0, j].scatter([0, 1], paper, color="k", marker="x", zorder=3, label="paper")
+        ax[0, j].set_xticks([0, 1], ["with", "without"])
+        ax[0, j].set_title(label, fontsize=9)
+        ax[0, j].legend(fontsize=7)
+    ctx.savefig(fig, "homeostasis_comparison")
+    # 5. summary panel
+    fig, ax = figure(2, 2, size=(5, 3.4))
+    short = [n.replace("overcomplete", "over").replace(", no homeostasis", " -H")
+             .replace("+homeostasis", " +H") for n in names]
+    ax[0, 0].bar(short, [_stat(V[n], "average_accuracy").mean() for n in names],
+                 yerr=[_stat(V[n], "average_accuracy").std() for n in names])
+    ax[0, 0].set_title("average accuracy after 5 tasks", fontsize=9)
+    ax[0, 1].bar(short, [_stat(V[n], "task1_forgetting").mean() for n in names],
+                 yerr=[_stat(V[n], "task1_forgetting").std() for n in names], color="C1")
+    ax[0, 1].set_title("task-1 forgetting", fontsize=9)
+    adj = np.array([r["overlap"]["adjacent"] for r in V["overcomplete+homeostasis"]]) * 100
+    ax[1, 0].bar(["1-2", "2-3", "3-4", "4-5"], adj.mean(0), yerr=adj.std(0), color="C2", label="ours")
+    ax[1, 0].scatter(range(4), PAPER["overlap_adjacent"], color="k", marker="x", label="paper", zorder=3)
+    ax[1, 0].set_title("neuron overlap, adjacent tasks (%)", fontsize=9)
+    ax[1, 0].legend(fontsize=7)
+    bind = np.array([r["binding"] for r in V["overcomplete+homeostasis"]])
+    ax[1, 1].bar(range(10), bind.mean(0), yerr=bind.std(0), color="C4", label="ours")
+    ax[1, 1].scatter(range(10), PAPER["binding"], color="k", marker="x", label="paper", zorder=3)
+    ax[1, 1].set_title("prototypes bound per class", fontsize=9)
+    ax[1, 1].legend(fontsize=7)
+    for a in ax[0]:
+        a.tick_params(axis="x", labelsize=7, rotation=20)
+    fig.tight_layout()
+    ctx.savefig(fig, "summary")

@@ -1,0 +1,224 @@
+"""Wuxing network on (Fashion-)MNIST: the paper's Fig. 2, 3 and 4, adders, and our extensions.
+
+* Fig. 2 - MODEL1 trained by method 1 (fixed points, our reading), method 2 (BSP) and both (mixed;
+  method 2's step 25 % of method 1's, as in the paper): test accuracy per epoch.
+* Fig. 3 - a backprop MLP with MODEL1's layer sizes and a fixed random mask, link ratio 100 % ->
+  0.5 % (``gradfree.baselines.SparseMLPClassifier``; the figure is skipped with a note if missing).
+* Fig. 4 - MODEL1 (fill wiring, LR 0.51 %) vs MODEL2 (one_out wiring, LR 0.38 %), BSP.
+* Adders - accuracy against fan-in (connections summed per input interface).
+* Beyond the paper, on digits with a {64, 200, 62, 20, 10} net: plain BSP vs element-aware wiring,
+  backward linearised around the forward trajectory, adders, and exact gradient descent on the same
+  wiring (autograd baseline), at the default input scale and at unit input scale.
+
+Data: Fashion-MNIST by default (no MNIST ships with the machines); MNIST when its IDX directory is
+given by ``--set data_dir=DIR`` or the environment variable ``GRADFREE_MNIST_DIR``. Budget (the paper
+gives none): a full run trains on a random subset of ``n_train`` (default 10,000) training images for
+``epochs`` (default 5) and tests on ``n_test`` (default 2,000) test images; override with
+``--set n_train=60000 --set epochs=20``; ``--set parts=beyond`` (or ``paper``) runs one part,
+``--set beyond_epochs=40`` sets the length of the digits comparison. ``--quick`` runs every part on digits with nets scaled down
+by 784/64 (< 60 s on a free machine).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from gradfree.data import load_digits, load_fashion_mnist, load_mnist
+from gradfree.experiments.plots import figure, markdown_table, mean_sd
+from gradfree.experiments.registry import ExperimentContext, experiment
+from gradfree.wuxing import MODEL1, MODEL2, WuxingClassifier
+
+DIGITS_M1 = (64, 200, 62, 20, 10)  # MODEL1 scaled to 64 inputs (fill, fanout auto = 12)
+DIGITS_M2 = (64, 250, 84, 28, 10)  # MODEL2 scaled the same way (one_out)
+MLP_LINK_RATIOS = [1.0, 0.3, 0.1, 0.05, 0.03, 0.01, 0.005]
+PAPER = {
+    "fig2": "both methods train MODEL1; mixing them improves accuracy further; accuracy plateaus "
+            "(no numbers given, curves only)",
+    "fig3": "MLP of MODEL1's sizes learns well at high LR, drops sharply below 10 %, much harder below "
+            "5 %, almost impossible below 3 %",
+    "fig4": "MODEL2 (LR 0.38 %) learns better than MODEL1 (LR 0.51 %)",
+    "link": "MODEL1 LR 0.51 %, MODEL2 LR 0.38 %",
+    "adders": "proposed as the fix for the low link ratio; not measured in the paper",
+}
+
+
+def _data(ctx: ExperimentContext, seed: int, cfg: dict):
+    if cfg["data"] == "digits":
+        X, y = load_digits()
+        return train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+    load = load_mnist if cfg["data"] == "mnist" else load_fashion_mnist
+    kw = {"data_dir": cfg["data_dir"]} if cfg["data"] == "mnist" else {}
+    Xtr, ytr = load("train", **kw)
+    Xte, yte = load("test", **kw)
+    rng = np.random.default_rng(seed)
+    tr = rng.choice(len(ytr), min(cfg["n_train"], len(ytr)), replace=False)
+    te = rng.choice(len(yte), min(cfg["n_test"], len(yte)), replace=False)
+    return Xtr[tr], Xte[te], ytr[tr], yte[te]
+
+
+def _config(ctx: ExperimentContext) -> dict:
+    opt = ctx.options
+    data_dir = opt.get("data_dir") or os.environ.get("GRADFREE_MNIST_DIR")
+    if ctx.quick:
+        return dict(data="digits", data_dir=None, epochs=3, n_train=None, n_test=None, m1=DIGITS_M1,
+                    m2=DIGITS_M2, fan_ins=[1, 3], mlp_epochs=10, beyond_scales=[0.05],
+                    beyond_epochs=int(opt.get("beyond_epochs", 3)))
+    return dict(data="mnist" if data_dir else "fashion-mnist", data_dir=data_dir,
+                epochs=int(opt.get("epochs", 5)), n_train=int(opt.get("n_train", 10_000)),
+                n_test=int(opt.get("n_test", 2_000)), m1=MODEL1, m2=MODEL2, fan_ins=[1, 2, 4],
+                mlp_epochs=int(opt.get("mlp_epochs", 5)), beyond_epochs=int(opt.get("beyond_epochs", 20)),
+                beyond_scales=[0.05, 1.0])
+
+
+def _curve(model, Xtr, ytr, Xte, yte, epochs: int) -> dict:
+    """Train epoch by epoch; test (and train) accuracy after each."""
+    test, train = [], []
+    classes = np.unique(ytr)
+    for _ in range(epochs):
+        model.partial_fit(Xtr, ytr, classes=classes)
+        test.append(float(model.score(Xte, yte)))
+        train.append(float(model.score(Xtr, ytr)))
+    out = {"test": test, "train": train, "final_test": test[-1]}
+    if hasattr(model, "wiring_"):
+        out["link_ratio"] = model.wiring_.link_ratio
+        out["link_ratios"] = model.wiring_.link_ratios
+    return out
+
+
+def _wuxing(sizes, seed: int, device: str, **kw) -> WuxingClassifier:
+    wiring = "one_out" if tuple(sizes) in (MODEL2, DIGITS_M2) else "fill"
+    return WuxingClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), wiring=wiring, random_state=seed,
+                            device=device, **kw)
+
+
+@experiment("wuxing-mnist", "Wuxing network (five-element ODE neurons, BSP): paper Fig. 2-4, adders, "
+            "extensions; Fashion-MNIST (MNIST with --set data_dir=)", default_seeds=2)
+def run(ctx: ExperimentContext) -> dict:
+    cfg = _config(ctx)
+    res: dict = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
+                 "fig2": {}, "fig3": {}, "fig4": {}, "adders": {}, "beyond": {}, "notes": []}
+    parts = str(ctx.options.get("parts", "paper,beyond")).split(",")
+    for seed in ctx.progress(ctx.seeds, desc="seeds"):
+        if "paper" in parts:
+            _paper_runs(ctx, cfg, seed, res)
+        if "beyond" in parts:
+            _beyond(ctx, cfg, seed, res)
+    _figures(ctx, res)
+    _report(ctx, cfg, res)
+    return res
+
+
+def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
+    """Fig. 2, Fig. 4, adders and Fig. 3 for one seed (each run a checkpointed unit)."""
+    cache: list = []
+    E, dev = cfg["epochs"], ctx.device
+
+    def data():
+        if not cache:
+            cache.append(_xy(_data(ctx, seed, cfg)))
+        return cache[0]
+
+    def wx(sizes, **kw):
+        return lambda: _curve(_wuxing(sizes, seed, dev, **kw), *data(), E)
+
+    for method in ("fixed_point", "bsp", "mixed"):  # Fig. 2
+        r = ctx.unit(f"fig2-{method}-s{seed}", wx(cfg["m1"], method=method))
+        res["fig2"].setdefault(method, []).append(r)
+    res["fig4"].setdefault("MODEL1", []).append(res["fig2"]["bsp"][-1])  # Fig. 4
+    res["fig4"].setdefault("MODEL2", []).append(ctx.unit(f"fig4-model2-s{seed}", wx(cfg["m2"])))
+    for f in cfg["fan_ins"]:  # adders
+        r = res["fig2"]["bsp"][-1] if f == 1 else ctx.unit(f"adders-{f}-s{seed}", wx(cfg["m1"], fan_in=f))
+        res["adders"].setdefault(str(f), []).append(r)
+    try:  # Fig. 3
+        from gradfree.baselines import SparseMLPClassifier
+    except ImportError:
+        res["notes"].append("Fig. 3 skipped: gradfree.baselines.SparseMLPClassifier is not available")
+        return
+    for lr in MLP_LINK_RATIOS:
+        def mlp(lr=lr):
+            m = SparseMLPClassifier(hidden_layer_sizes=tuple(cfg["m1"][1:-1]), link_ratio=lr, epochs=1,
+                                    lr=3e-3, random_state=seed, device=dev)
+            return _curve(m, *data(), cfg["mlp_epochs"])
+        res["fig3"].setdefault(str(lr), []).append(ctx.unit(f"fig3-lr{lr}-s{seed}", mlp))
+
+
+def _xy(data):
+    Xtr, Xte, ytr, yte = data
+    return Xtr, ytr, Xte, yte
+
+
+def _beyond(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
+    """Named options beyond the paper against plain BSP, on digits (DIGITS_M1 net)."""
+    from gradfree.wuxing.reference import ExactGradientWuxing
+
+    X, y = load_digits()
+    d = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+    variants = {"bsp": {}, "element_aware": {"element_aware": True}, "linearised": {"backward": "linearised"},
+                "adders3": {"fan_in": 3}, "exact_gradient": None}
+    for scale in cfg["beyond_scales"]:
+        for name, kw in variants.items():
+            def one(name=name, kw=kw, scale=scale):
+                if kw is None:
+                    m = ExactGradientWuxing(hidden_layer_sizes=DIGITS_M1[1:-1], input_scale=scale,
+                                            random_state=seed, device=ctx.device)
+                else:
+                    m = _wuxing(DIGITS_M1, seed, ctx.device, input_scale=scale, **kw)
+                return _curve(m, *_xy(d), cfg["beyond_epochs"])
+            r = ctx.unit(f"beyond-{name}-scale{scale}-s{seed}", one)
+            res["beyond"].setdefault(f"{name}@{scale}", []).append(r)
+
+
+def _plot_curves(ax, groups: dict, key: str, title: str) -> None:
+    for name, runs in groups.items():
+        c = np.mean([r[key] for r in runs], axis=0) * 100
+        ax.plot(range(1, len(c) + 1), c, marker="o", ms=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{key} accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+
+
+def _figures(ctx: ExperimentContext, res: dict) -> None:
+    if not res["fig2"]:
+        fig, ax = figure(1)
+        _plot_curves(ax[0, 0], res["beyond"], "test", "Beyond the paper (digits)")
+        ctx.savefig(fig, "wuxing_beyond")
+        return
+    fig, ax = figure(4)
+    _plot_curves(ax[0, 0], res["fig2"], "test", "Fig. 2: MODEL1, method 1 / 2 / mixed")
+    if res["fig3"]:
+        _plot_curves(ax[0, 1], {f"LR {float(k) * 100:g} %": v for k, v in res["fig3"].items()}, "train",
+                     "Fig. 3: sparse backprop MLP (MODEL1 sizes)")
+    _plot_curves(ax[0, 2], res["fig4"], "test", "Fig. 4: MODEL1 vs MODEL2 (BSP)")
+    fans = sorted(res["adders"], key=int)
+    acc = [np.mean([r["final_test"] for r in res["adders"][f]]) * 100 for f in fans]
+    ax[0, 3].plot([int(f) for f in fans], acc, marker="o")
+    ax[0, 3].set_xlabel("adder fan-in")
+    ax[0, 3].set_ylabel("final test accuracy (%)")
+    ax[0, 3].set_title("Adders (MODEL1, BSP)", fontsize=9)
+    ctx.savefig(fig, "wuxing_figures")
+    fig, ax = figure(1)
+    _plot_curves(ax[0, 0], res["beyond"], "test", "Beyond the paper (digits)")
+    ctx.savefig(fig, "wuxing_beyond")
+
+
+def _report(ctx: ExperimentContext, cfg: dict, res: dict) -> None:
+    seeds = ", ".join(map(str, ctx.seeds))
+    rows = []
+    for fig, groups in (("Fig. 2", res["fig2"]), ("Fig. 4", res["fig4"]), ("adders (fan-in)", res["adders"]),
+                        ("beyond (digits)", res["beyond"])):
+        for name, runs in groups.items():
+            lr = f"{runs[0]['link_ratio'] * 100:.3f}" if "link_ratio" in runs[0] else ""
+            rows.append([fig, name, lr, mean_sd([r["final_test"] for r in runs])])
+    for name, runs in res["fig3"].items():
+        train = mean_sd([r["train"][-1] for r in runs])
+        rows.append(["Fig. 3 (MLP)", f"LR {float(name) * 100:g} %", f"{float(name) * 100:g}",
+                     mean_sd([r["final_test"] for r in runs]) + f" (train {train})"])
+    sub = f", {cfg['n_train']} train / {cfg['n_test']} test images" if cfg["n_train"] else ""
+    ctx.report(f"## Wuxing network on {cfg['data']} (seeds {seeds}; {cfg['epochs']} epochs{sub})\n\n"
+               + markdown_table(["figure", "run", "link ratio (%)", "final test accuracy (%)"], rows))
+    ctx.report("### The paper's statements\n\n" + "\n".join(f"* {k}: {v}" for k, v in PAPER.items())
+               + ("\n\n" + "\n".join(f"* note: {n}" for n in res["notes"]) if res["notes"] else ""))

@@ -1,0 +1,49 @@
+"""Baseline, not gradient-free: the same Wuxing network trained by exact gradient descent.
+
+The gradient of the squared read-out error with respect to C is computed by autograd through the
+Euler integration of the very same forward system (same wiring, read-out, clamp, loss, step and
+clip). It is the yardstick for BSP ("BSP within 3 points of exact gradient descent on the same sparse
+wiring"), so it lives beside the model but, like every backprop baseline, uses autograd.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from gradfree.wuxing.classifier import WuxingClassifier
+from gradfree.wuxing.dynamics import forward_coeffs, integrate_functional
+from gradfree.wuxing.network import RunSpec
+
+
+class ExactGradientWuxing(WuxingClassifier):
+    """:class:`WuxingClassifier` whose C follows the exact gradient (autograd, a baseline)."""
+
+    def fit(self, X: Any, y: Any) -> ExactGradientWuxing:  # no inference_mode: autograd is the point
+        for attr in ("n_features_in_", "classes_"):
+            self.__dict__.pop(attr, None)
+        self._partial_fit(X, y, None, epochs=int(self.epochs))
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> ExactGradientWuxing:
+        return self._partial_fit(X, y, classes, epochs=1)
+
+    def _train_batch(self, X: torch.Tensor, yi: torch.Tensor, spec: RunSpec) -> float:
+        w, n_pix = self.wiring_, self.wiring_.pix_src.numel()
+        c = self.coef_.detach().clone().requires_grad_(True)
+        target = torch.nn.functional.one_hot(yi, len(self.classes_)).to(self.dtype)
+        with torch.enable_grad():
+            co = forward_coeffs(self.K1_, self.K2_, self.K3_, self.b_ref_)
+            S, B = 5 * w.n_neurons, X.shape[0]
+            xs = X.T.index_select(0, w.pix_src) * (spec.input_scale * c[:n_pix, None])
+            u = torch.zeros(S, B, dtype=X.dtype).index_add(0, w.pix_dst, xs)
+            Xbar = integrate_functional(u, w.src, w.dst, c[n_pix:], co, shift=1, dt=spec.dt,
+                                        steps=spec.steps, clamp=spec.clamp)
+            y = Xbar.index_select(0, w.out_rows).T / spec.input_scale
+            loss = 0.5 * ((target - y) ** 2).sum(dim=1).mean()
+            (g,) = torch.autograd.grad(loss, c)
+        with torch.no_grad():
+            self.coef_.add_(g, alpha=-float(self.step)).clamp_(-float(self.c_max), float(self.c_max))
+        self.n_iter_ += 1
+        return float(loss.detach())

@@ -1,0 +1,141 @@
+"""The side-by-side bench: outputs, the model table's reasons, error capture, memory, kill-and-resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from gradfree.bench import MODELS, SUITES, ModelEntry, run_bench
+from gradfree.bench.runner import PeakMemory
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(_few_threads):
+    """Small networks on a shared 2-core machine: one thread is 10-40x faster than two under load
+    (measured: check_estimator on MLPClassifier 3 s with one thread, 65 s with two)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+SMALL_SUITES = ["split-manifolds", "emns-classification", "emns-regression"]
+
+
+@pytest.fixture(scope="module")
+def bench_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    run_bench(quick=True, seeds=2, out=out, progress=False, models=["ncm", "mlp-seq", "replay"],
+              suites=SMALL_SUITES)
+    return out
+
+
+def test_csv_has_one_row_per_model_suite_seed_metric(bench_out):
+    rows = list(csv.DictReader(open(bench_out / "results.csv")))
+    ok = [r for r in rows if r["status"] == "ok"]
+    keys = [(r["model"], r["suite"], r["seed"], r["metric"]) for r in ok]
+    assert len(keys) == len(set(keys))
+    # continual: 3 metrics x 2 seeds per stream model; small classification: 2 metrics x 2 seeds for ncm
+    assert sum(1 for k in keys if k[:2] == ("ncm", "split-manifolds")) == 6
+    assert {k[3] for k in keys if k[1] == "split-manifolds"} == {"average_accuracy", "mean_forgetting", "bwt"}
+    assert sum(1 for k in keys if k[:2] == ("ncm", "emns-classification")) == 4
+    for r in ok:
+        assert float(r["wall_s"]) >= 0 and float(r["cpu_s"]) >= 0 and float(r["peak_mb"]) >= 0
+        assert r["mem_method"]
+        assert np.isfinite(float(r["value"]))
+    skipped = {(r["model"], r["suite"]): r["note"] for r in rows if r["status"] == "skipped"}
+    assert skipped[("ncm", "emns-regression")] == "classifier: no real-valued output"
+    assert "on one task it is the MLP" in skipped[("replay", "emns-classification")]
+
+
+def test_markdown_figures_and_json(bench_out):
+    md = (bench_out / "bench.md").read_text()
+    assert "Duration: " in md and "machine:" in md and "±" in md
+    assert "*n/a: classifier: no real-valued output*" in md
+    assert (bench_out / "accuracy_matrices_split-manifolds.png").stat().st_size > 0
+    assert (bench_out / "accuracy_vs_time.png").stat().st_size > 0
+    meta = json.loads((bench_out / "bench.json").read_text())["meta"]
+    assert meta["units"] == 2 * (3 + 1) and meta["duration_s"] > 0
+
+
+def test_results_are_sensible(bench_out):
+    recs = json.loads((bench_out / "bench.json").read_text())["records"]
+    by = {(r["model"], r["suite"], r["seed"]): r for r in recs}
+    # nearest class mean cannot forget orthogonal clusters; sequential fine-tuning does
+    assert by[("ncm", "split-manifolds", 0)]["metrics"]["average_accuracy"] > 0.95
+    assert by[("mlp-seq", "split-manifolds", 0)]["metrics"]["mean_forgetting"] > \
+        by[("ncm", "split-manifolds", 0)]["metrics"]["mean_forgetting"]
+    R = np.array(by[("replay", "split-manifolds", 1)]["extra"]["R"])
+    assert R.shape == (5, 5) and np.all((R >= 0) & (R <= 1))
+
+
+def test_every_model_and_suite_either_runs_or_says_why():
+    for m, entry in MODELS.items():
+        for s in SUITES:
+            reason = entry.reason(s)
+            assert reason is None or (isinstance(reason, str) and reason), (m, s)
+    missing = ModelEntry("ghost", "a system that has not landed", lambda s: None, needs="NoSuchModel")
+    assert missing.reason("digits").startswith("not installed yet")
+    reg = ModelEntry("r", "a regressor", lambda s: None, task="regressor")
+    assert reg.reason("split-digits") == "regressor: no class predictions"
+    assert reg.reason("emns-regression") is None
+    slow = ModelEntry("s", "slow", lambda s: None, too_slow=("fashion",), too_slow_quick=("digits",))
+    assert slow.reason("digits") is None and slow.reason("digits", quick=True).startswith("too slow")
+    assert slow.reason("fashion").startswith("too slow")
+
+
+def test_a_failing_model_is_recorded_and_the_bench_goes_on(tmp_path, monkeypatch):
+    def boom(setting):
+        raise RuntimeError("deliberate")
+
+    monkeypatch.setitem(MODELS, "boom", ModelEntry("boom", "always fails", boom))
+    out = run_bench(quick=True, seeds=1, out=tmp_path, progress=False, models=["boom", "ncm"],
+                    suites=["emns-classification"])
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert any(r["model"] == "boom" and r["status"] == "error" and "deliberate" in r["note"] for r in rows)
+    assert any(r["model"] == "ncm" and r["status"] == "ok" for r in rows)
+    assert "*error: RuntimeError: deliberate*" in (out / "bench.md").read_text()
+
+
+def test_peak_memory_sees_an_allocation():
+    with PeakMemory() as mem:
+        a = np.ones(20_000_000)  # 160 MB
+        del a
+    if mem.method == "vmhwm":
+        assert 140 < mem.peak_mb < 400
+    else:
+        assert mem.peak_mb >= 0
+
+
+def test_unknown_names_and_bad_seeds_raise(tmp_path):
+    with pytest.raises(ValueError, match="unknown name"):
+        run_bench(quick=True, out=tmp_path, models=["nope"], progress=False)
+    with pytest.raises(ValueError, match="seeds"):
+        run_bench(quick=True, seeds=0, out=tmp_path, progress=False)
+
+
+def test_killed_bench_resumes_with_the_same_results(tmp_path):
+    code = ("from gradfree.bench import run_bench; "
+            "run_bench(quick=True, seeds=1, out={out!r}, progress=False, models=['ncm', 'mlp-seq'], "
+            "suites=['split-manifolds', 'emns-classification'])")
+    env = {**os.environ, "GRADFREE_KILL_AFTER_CHECKPOINTS": "2"}
+    killed = subprocess.run([sys.executable, "-c", code.format(out=str(tmp_path / "a"))], env=env)
+    assert killed.returncode != 0  # SIGKILLed after two units
+    assert not (tmp_path / "a" / "bench.json").exists()
+    resumed = run_bench(quick=True, seeds=1, out=tmp_path / "a", progress=False, models=["ncm", "mlp-seq"],
+                        suites=["split-manifolds", "emns-classification"])
+    fresh = run_bench(quick=True, seeds=1, out=tmp_path / "b", progress=False, models=["ncm", "mlp-seq"],
+                      suites=["split-manifolds", "emns-classification"])
+    a, b = (json.loads((p / "bench.json").read_text()) for p in (resumed, fresh))
+    assert a["meta"]["units_resumed"] == 2 and b["meta"]["units_resumed"] == 0
+    assert len(a["meta"]["invocations"]) == 1  # the killed run never got to log itself
+    assert "resumed from checkpoints" in (resumed / "bench.md").read_text()
+    strip = lambda recs: [(r["model"], r["suite"], r["seed"], r["metrics"], r["extra"]) for r in recs]  # noqa: E731
+    assert strip(a["records"]) == strip(b["records"])

@@ -1,0 +1,101 @@
+"""WuxingClassifier: estimator contract, no autograd, save/load, determinism, learning on digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split
+
+from gradfree.core.checks import (
+    check_deterministic,
+    check_no_autograd,
+    check_save_load_roundtrip,
+    run_sklearn_checks,
+)
+from gradfree.data import load_digits
+from gradfree.wuxing import WuxingClassifier
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """One thread for torch and numba: on a loaded 2-core machine, threaded small ops are ~20x slower."""
+    import torch
+
+    try:
+        import numba
+
+        nb = numba.get_num_threads()
+        numba.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        numba = None
+    nt = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(nt)
+    if numba is not None:
+        numba.set_num_threads(nb)
+
+# tiny and fast: check_estimator fits dozens of times
+SMALL = dict(hidden_layer_sizes=(12, 6), T=4.0, dt=0.5, epochs=2, batch_size=16, random_state=0)
+
+EXPECTED_FAILED = {
+    "check_classifiers_train": "a sparse 5-interface ODE network trained for 2 short epochs does not reach "
+                               "the 0.83 accuracy this check demands on its blobs",
+    "check_classifiers_one_label_sample_weights": "sample_weight is not supported",
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits()
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+def test_sklearn_estimator_checks():
+    run_sklearn_checks(WuxingClassifier(**SMALL), expected_failed_checks=EXPECTED_FAILED)
+
+
+def test_no_autograd(digits):
+    Xtr, _, ytr, _ = digits
+    check_no_autograd(WuxingClassifier(**SMALL), Xtr[:200], ytr[:200])
+    check_no_autograd(WuxingClassifier(**{**SMALL, "method": "mixed"}), Xtr[:100], ytr[:100])
+
+
+def test_save_load_roundtrip(tmp_path, digits):
+    Xtr, Xte, ytr, _ = digits
+    m = WuxingClassifier(**{**SMALL, "method": "mixed"}).fit(Xtr[:200], ytr[:200])
+    loaded = check_save_load_roundtrip(m, Xte[:50], tmp_path / "wx")
+    # training resumes identically after a load
+    m.partial_fit(Xtr[200:300], ytr[200:300])
+    loaded.partial_fit(Xtr[200:300], ytr[200:300])
+    np.testing.assert_array_equal(m.coef_.numpy(), loaded.coef_.numpy())
+
+
+def test_deterministic(digits):
+    Xtr, _, ytr, _ = digits
+    check_deterministic(WuxingClassifier(**SMALL), Xtr[:200], ytr[:200])
+
+
+def test_learns_digits_better_than_chance(digits):
+    Xtr, Xte, ytr, yte = digits
+    m = WuxingClassifier(epochs=3, batch_size=16, random_state=0).fit(Xtr, ytr)
+    assert m.score(Xte, yte) > 0.25  # chance is 0.1
+    assert m.loss_curve_[-1] < m.loss_curve_[0]
+
+
+@pytest.mark.parametrize("method", ["fixed_point", "mixed"])
+def test_method1_and_mixed_move_what_they_should(digits, method):
+    Xtr, _, ytr, _ = digits
+    m = WuxingClassifier(**{**SMALL, "method": method}).fit(Xtr[:300], ytr[:300])
+    assert float((m.K1_ - 1.0).abs().max()) > 0  # fixed points moved
+    c_moved = not np.array_equal(m.coef_.numpy(), WuxingClassifier(**{**SMALL, "step": 0.0}).fit(
+        Xtr[:300], ytr[:300]).coef_.numpy())
+    assert c_moved == (method == "mixed")
+
+
+def test_bad_parameters_raise(digits):
+    Xtr, _, ytr, _ = digits
+    for bad in [dict(method="sgd"), dict(wiring="dense"), dict(integrator="rk2"), dict(K1=0.4),
+                dict(backward="exact"), dict(fanout=0)]:
+        with pytest.raises(ValueError):
+            WuxingClassifier(**{**SMALL, **bad}).fit(Xtr[:20], ytr[:20])
