@@ -6,7 +6,7 @@ Compares the per-sample step in three implementations of the same erosion rule:
 :mod:`gradfree.rmn.kernels`), then times the whole ``partial_fit`` (erosion + homeostasis + read-out)
 and ``predict``. Plain script: prints a table and writes JSON.
 
-    python benchmarks/bench_rmn.py [--quick] [--out bench_rmn.json] [--device cpu] [--threads N]
+    python benchmarks/bench_rmn.py [--quick] [--out benchmarks/results/rmn.json] [--device cpu] [--threads N]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import json
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,7 +63,7 @@ def step_numpy(W, X, k, eta, mean, decay):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="bench_rmn.json")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "rmn.json"))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = ap.parse_args()
@@ -141,7 +142,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
     for name, val, unit in rows:
         print(f"{name:<52} {val:>12,.1f} {unit}")
-    Path = __import__("pathlib").Path
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({
         "config": {"d": D, "n_neurons": N, "k": K, "device": args.device, "quick": args.quick,
                    "torch_threads": torch.get_num_threads(), "numba": kernels.HAVE_NUMBA},

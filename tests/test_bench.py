@@ -139,3 +139,23 @@ def test_killed_bench_resumes_with_the_same_results(tmp_path):
     assert "resumed from checkpoints" in (resumed / "bench.md").read_text()
     strip = lambda recs: [(r["model"], r["suite"], r["seed"], r["metrics"], r["extra"]) for r in recs]  # noqa: E731
     assert strip(a["records"]) == strip(b["records"])
+
+
+def test_thread_count_is_reapplied_before_every_unit(tmp_path, monkeypatch):
+    """numba's OpenMP layer resets the thread count torch shares with it; the bench must undo that."""
+    from gradfree.baselines import NearestClassMean
+
+    seen: list[int] = []
+
+    class Spy(NearestClassMean):
+        def fit(self, X, y):
+            seen.append(torch.get_num_threads())
+            torch.set_num_threads(2)  # what a numba parallel kernel does to the shared OpenMP setting
+            return super().fit(X, y)
+
+    monkeypatch.setitem(MODELS, "spy", ModelEntry("spy", "changes the thread count", lambda s: Spy()))
+    before = torch.get_num_threads()
+    run_bench(quick=True, seeds=2, out=tmp_path, progress=False, models=["spy"],
+              suites=["emns-classification"], threads=1)
+    assert seen == [1, 1, 1]  # warm-up, seed 0, seed 1
+    assert torch.get_num_threads() == before

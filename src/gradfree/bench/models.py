@@ -153,7 +153,7 @@ def _emns_budget(s: Setting) -> int:
     """Evaluations per fit / per task: the paper's 5000 on the small demos, a token budget on images."""
     if s.kind in ("regression", "classification"):
         return 1000 if s.quick else 5000
-    return 100 if s.quick else 500
+    return 100 if s.quick or s.suite in FASHION_SUITES else 500
 
 
 def _emns_classifier(s: Setting) -> Any:
@@ -191,13 +191,14 @@ MODELS: dict[str, ModelEntry] = {m.name: m for m in [
     ModelEntry("rmn-consolidating", "RMN with the module's consolidating extension preset "
                "(`RMNClassifier.consolidating`)", _rmn_consolidating, needs="RMNClassifier"),
     ModelEntry("emns", "Evolvable Modular Neural System classifier, hidden (8, 4), (1+16) selection; "
-               "5000 evaluations per fit on the demo (1000 quick), 500 per fit / task on images (100 quick)",
-               _emns_classifier, needs="EMNSClassifier", too_slow=FASHION_SUITES,
-               slow_why="~0.3 s per population evaluation on the Fashion subset"),
+               "5000 evaluations per fit on the demo (1000 quick), 500 per fit / task on digits and "
+               "manifolds, 100 on Fashion and in --quick (a token budget: ~0.3 s per evaluation on the "
+               "Fashion subset)",
+               _emns_classifier, needs="EMNSClassifier", too_slow_quick=FASHION_SUITES,
+               slow_why="~3 s per unit"),
     ModelEntry("emns-regressor", "Evolvable Modular Neural System regressor, hidden (8, 4), 5000 evaluations "
                "(1000 quick)", _emns_regressor, task="regressor", needs="EMNSRegressor"),
     ModelEntry("wuxing", "Wuxing network (MODEL1 hidden layers 200-62-20, fanout 12, input scale 0.05), "
-               "BSP, 2 epochs (1 quick)", _wuxing, needs="WuxingClassifier", too_slow=FASHION_SUITES,
-               too_slow_quick=("split-digits", "split-manifolds", "digits"),
-               slow_why="~10 ms per sample per epoch"),
+               "BSP, 2 epochs (1 quick)", _wuxing, needs="WuxingClassifier", too_slow_quick=FASHION_SUITES,
+               slow_why="~3 s per unit"),
 ]}

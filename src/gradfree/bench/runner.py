@@ -118,14 +118,21 @@ def _setting(suite: str, seed: int, data: dict, quick: bool, device: str) -> Set
                    int(len(np.unique(data["ytr"]))) if s.kind != "regression" else 0)
 
 
-def run_unit(model: str, suite: str, seed: int, data: dict, *, quick: bool, device: str) -> dict:
-    """Build, fit and evaluate one model on one suite's data; never raises (errors are recorded)."""
+def run_unit(model: str, suite: str, seed: int, data: dict, *, quick: bool, device: str,
+             threads: int | None = None) -> dict:
+    """Build, fit and evaluate one model on one suite's data; never raises (errors are recorded).
+
+    ``threads`` is re-applied after the warm-up and before timing: a library using OpenMP (numba's
+    ``omp`` threading layer) can reset the process-wide thread count that torch shares with it.
+    """
     entry, s = MODELS[model], SUITES[suite]
     setting = _setting(suite, seed, data, quick, device)
     rec: dict[str, Any] = {"model": model, "suite": suite, "seed": seed, "status": "ok", "error": None,
                            "metrics": {}, "extra": {}}
     try:
         _warm_up(model, setting, data)
+        if threads is not None:
+            torch.set_num_threads(threads)
         est = entry.make(setting)
         rec["params"] = _params(est)
         with PeakMemory() as mem:
@@ -175,13 +182,13 @@ def run_bench(quick: bool = False, seeds: int = 3, out: str | Path = "bench-out"
     if threads is not None:
         torch.set_num_threads(int(threads))
     try:
-        return _run_bench(quick, seeds, Path(out), device, progress, models, suites)
+        return _run_bench(quick, seeds, Path(out), device, progress, models, suites, threads)
     finally:
         torch.set_num_threads(old_threads)
 
 
 def _run_bench(quick: bool, seeds: int, out: Path, device: str, progress: bool, models: list[str] | None,
-               suites: list[str] | None) -> Path:
+               suites: list[str] | None, threads: int | None) -> Path:
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
     model_names = list(MODELS) if models is None else list(models)
@@ -216,7 +223,7 @@ def _run_bench(quick: bool, seeds: int, out: Path, device: str, progress: bool, 
                                                                               device)):
                     rec = None  # one whose model configuration changed since
                 if rec is None:
-                    rec = run_unit(m, s, seed, data, quick=quick, device=device)
+                    rec = run_unit(m, s, seed, data, quick=quick, device=device, threads=threads)
                     write_json_atomic(path, rec)
                     checkpoint_written()
                 else:
@@ -235,7 +242,7 @@ def _run_bench(quick: bool, seeds: int, out: Path, device: str, progress: bool, 
             "started": log[-1]["started"], "duration_s": duration, "units": len(todo),
             "units_resumed": resumed,
             "invocations": log, "total_duration_s": sum(x["duration_s"] for x in log),
-            "machine": machine_info(device),
+            "machine": {**machine_info(device), "torch_threads": threads or torch.get_num_threads()},
             "command": "gradfree bench" + (" --quick" if quick else "") + f" --seeds {seeds}"
                        + (f" --device {device}" if device != "cpu" else "")}
     write_outputs(out, records, skipped, meta)

@@ -237,12 +237,17 @@ if HAVE_NUMBA:
                 if Yn[t, q] != 0.0:
                     nz[n_nz] = q
                     n_nz += 1
+            dense = 4 * n_nz > D                                # dense y: contiguous (vectorised) dot
             n_elig = 0
             for j in range(M):
                 if binding[j] == ct or (binding[j] < 0 and free_ok):
                     acc = np.float32(0.0)
-                    for m in range(n_nz):
-                        acc += P[j, nz[m]] * Yn[t, nz[m]]
+                    if dense:
+                        for q in range(D):
+                            acc += P[j, q] * Yn[t, q]
+                    else:
+                        for m in range(n_nz):
+                            acc += P[j, nz[m]] * Yn[t, nz[m]]
                     s[j] = acc
                     n_elig += 1
                 else:

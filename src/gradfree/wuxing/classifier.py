@@ -7,11 +7,12 @@ points through K1 (our reading, see :mod:`gradfree.wuxing.bsp`). Class = argmax 
 
 Decisions the paper leaves open (SPEC.md): wiring and read-out (:mod:`gradfree.wuxing.wiring`),
 signal scales and normalisation of G1 (:mod:`gradfree.wuxing.bsp`), coefficients initialised
-uniform in [-c_init, c_init] (divided by sqrt(fan_in) with adders). Defaults the paper does not give (input_scale 0.05, step 5, c_init 1.5,
-c_max 1.5, kt 1, batch 32, 20 epochs) were chosen on digits: larger steps or c_max let plain BSP drift
-out of the small-signal regime, where it stops being a gradient and training diverges (the loss jumps
-by an order of magnitude and C saturates); ``backward="linearised"`` resists that. Mixed method: method 2's step is 25 % of method 1's, as in the paper
-(``step`` is method 2's step; ``fp_step`` defaults to ``step / 0.25``).
+uniform in [-c_init, c_init] (divided by sqrt(fan_in) with adders). Defaults the paper does not give
+(input_scale 0.05, step 5, c_init 1.5, c_max 1.5, kt 1, batch 32, 20 epochs, fp_max 0.1) were chosen
+on digits: larger steps or c_max let plain BSP drift out of the small-signal regime, where it stops
+being a gradient and training diverges (the loss jumps by an order of magnitude and C saturates);
+``backward="linearised"`` resists that. Mixed method: method 2's step is 25 % of method 1's, as in the
+paper (``step`` is method 2's step; ``fp_step`` defaults to ``step / 0.25``).
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ class WuxingClassifier(GradFreeClassifier):
 
     def _init_model(self, n_in: int, n_out: int) -> None:
         sizes = [n_in, *[int(h) for h in self.hidden_layer_sizes], n_out]
-        gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=self.rng_)))
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.rng_, device=self.device_))
+        gen = torch.Generator().manual_seed(seed)  # the wiring is drawn on the CPU, then moved
         self.wiring_ = build_wiring(sizes, mode=self.wiring, fanout=self.fanout, fan_in=self.fan_in,
                                     element_aware=self.element_aware, generator=gen).to(self.device_)
         M, N = self.wiring_.n_connections, self.wiring_.n_neurons

@@ -19,7 +19,7 @@ try:  # numba is optional: without it the torch path runs
 except ImportError:  # pragma: no cover
     numba = None
 
-BLOCK = 16
+BLOCK = 64
 
 if numba is not None:
 
@@ -65,12 +65,10 @@ if numba is not None:
                                 x = X[r, b]
                                 d[r, b] += A1 * X[r1, b] - A0 * x - (A2 + K3 * x) * X[r2, b]
                 for n in range(N):
-                    L = lo[n]
+                    L = lo[n] if clamp else np.float32(-np.inf)
                     for r in range(5 * n, 5 * n + 5):
                         for b in range(nb):
-                            v = X[r, b] + dt * d[r, b]
-                            if clamp and v < L:
-                                v = L
+                            v = max(X[r, b] + dt * d[r, b], L)  # Euler step, positivity clamp
                             X[r, b] = v
                             acc[r, b] += v
             for r in range(S):
