@@ -194,11 +194,9 @@ MODELS: dict[str, ModelEntry] = {m.name: m for m in [
                "5000 evaluations per fit on the demo (1000 quick), 500 per fit / task on digits and "
                "manifolds, 100 on Fashion and in --quick (a token budget: ~0.3 s per evaluation on the "
                "Fashion subset)",
-               _emns_classifier, needs="EMNSClassifier", too_slow_quick=FASHION_SUITES,
-               slow_why="~3 s per unit"),
+               _emns_classifier, needs="EMNSClassifier"),
     ModelEntry("emns-regressor", "Evolvable Modular Neural System regressor, hidden (8, 4), 5000 evaluations "
                "(1000 quick)", _emns_regressor, task="regressor", needs="EMNSRegressor"),
     ModelEntry("wuxing", "Wuxing network (MODEL1 hidden layers 200-62-20, fanout 12, input scale 0.05), "
-               "BSP, 2 epochs (1 quick)", _wuxing, needs="WuxingClassifier", too_slow_quick=FASHION_SUITES,
-               slow_why="~3 s per unit"),
+               "BSP, 2 epochs (1 quick)", _wuxing, needs="WuxingClassifier"),
 ]}

@@ -19,6 +19,8 @@ from gradfree.core.checkpoint import write_json_atomic
 
 CSV_FIELDS = ["model", "suite", "seed", "metric", "value", "wall_s", "cpu_s", "peak_mb", "peak_cuda_mb",
               "mem_method", "status", "note"]
+METRIC_ORDER = ["average_accuracy", "mean_forgetting", "bwt", "accuracy", "train_accuracy", "mse",
+                "train_mse"]
 PERCENT = {"average_accuracy", "mean_forgetting", "bwt", "accuracy", "train_accuracy"}
 
 
@@ -72,7 +74,7 @@ def markdown(records: list[dict], skipped: dict, meta: dict) -> str:
     models, suites = meta["models"], meta["suites"]
     groups = _group(records)
     mach = meta["machine"]
-    machine = (f"{mach['processor']}, {mach['cpu_count']} CPU cores ({mach['torch_threads']} torch threads)"
+    machine = (f"{mach['processor']}, {mach['cpu_count']} CPU cores (torch threads: {mach['torch_threads']})"
                + (f", GPU {mach['gpu']}" if "gpu" in mach else "") + f", {mach['platform']}, "
                f"Python {mach['python']}, torch {mach['torch']}")
     out = [f"# gradfree bench{' (quick)' if meta['quick'] else ''}\n",
@@ -112,6 +114,7 @@ def markdown(records: list[dict], skipped: dict, meta: dict) -> str:
         for m in ran:
             for r in groups[(m, s)]:
                 metrics += [k for k in r["metrics"] if k not in metrics]
+        metrics.sort(key=lambda k: METRIC_ORDER.index(k) if k in METRIC_ORDER else len(METRIC_ORDER))
         rows = []
         for m in ran:
             recs = [r for r in groups[(m, s)] if r["status"] == "ok"]

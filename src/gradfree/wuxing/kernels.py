@@ -19,7 +19,7 @@ try:  # numba is optional: without it the torch path runs
 except ImportError:  # pragma: no cover
     numba = None
 
-BLOCK = 64
+BLOCK = 32
 
 if numba is not None:
 
