@@ -9,10 +9,10 @@ implementations of the same step are kept and checked against each other in the 
   chunk ("dirty" neurons), so each sample costs O(|dirty| d + n + k d) instead of O(n d). The result
   is the same sequential rule, not an approximation (only float rounding order differs).
 
-Measured on the 2-core development machine (784-d, 1000 neurons, k = 50; see
-``benchmarks/bench_rmn.py``): the numba chunk kernel is the fastest CPU path by a wide margin,
-torch pays ~10 Python-level op dispatches per sample. ``backend="auto"`` picks numba on the CPU when
-it is importable and torch otherwise.
+Measured on the shared 2-core development machine (784-d, 1000 neurons, k = 50, one torch thread,
+``benchmarks/bench_rmn.py``): erosion step alone ~15-18k samples/s with the numba chunk kernel, ~3-7k
+with the torch loop (~10 op dispatches per sample), ~1k with a NumPy loop. ``backend="auto"`` picks
+numba on the CPU when it is importable and torch otherwise (and always on CUDA).
 
 All kernels take NumPy views of the model's CPU tensors and update them in place.
 """
