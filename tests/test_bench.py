@@ -159,3 +159,14 @@ def test_thread_count_is_reapplied_before_every_unit(tmp_path, monkeypatch):
               suites=["emns-classification"], threads=1)
     assert seen == [1, 1, 1]  # warm-up, seed 0, seed 1
     assert torch.get_num_threads() == before
+
+
+def test_outputs_can_be_rerendered_from_bench_json(bench_out):
+    from gradfree.bench.report import rerender
+
+    md = (bench_out / "bench.md").read_text()
+    csv_text = (bench_out / "results.csv").read_text()
+    (bench_out / "bench.md").unlink()
+    rerender(bench_out)
+    assert (bench_out / "bench.md").read_text() == md
+    assert (bench_out / "results.csv").read_text() == csv_text

@@ -24,6 +24,10 @@ METRIC_ORDER = ["average_accuracy", "mean_forgetting", "bwt", "accuracy", "train
 PERCENT = {"average_accuracy", "mean_forgetting", "bwt", "accuracy", "train_accuracy"}
 
 
+def _metric_rank(k: str) -> tuple[int, str]:
+    return (METRIC_ORDER.index(k) if k in METRIC_ORDER else len(METRIC_ORDER), k)
+
+
 def fmt(values: list[float], metric: str) -> str:
     """``mean ± sd`` over seeds (ddof 0): percentages for accuracies, 4 decimals for MSE."""
     v = np.asarray([x for x in values if x is not None], dtype=float)
@@ -59,8 +63,8 @@ def write_csv(path: Path, records: list[dict], skipped: dict) -> None:
                     "mem_method": r.get("mem_method"), "status": r["status"], "note": r.get("error") or ""}
             if r["status"] != "ok":
                 w.writerow(base)
-            for metric, value in r["metrics"].items():
-                w.writerow({**base, "metric": metric, "value": value})
+            for metric in sorted(r["metrics"], key=_metric_rank):
+                w.writerow({**base, "metric": metric, "value": r["metrics"][metric]})
 
 
 def _group(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
@@ -114,7 +118,7 @@ def markdown(records: list[dict], skipped: dict, meta: dict) -> str:
         for m in ran:
             for r in groups[(m, s)]:
                 metrics += [k for k in r["metrics"] if k not in metrics]
-        metrics.sort(key=lambda k: METRIC_ORDER.index(k) if k in METRIC_ORDER else len(METRIC_ORDER))
+        metrics.sort(key=_metric_rank)
         rows = []
         for m in ran:
             recs = [r for r in groups[(m, s)] if r["status"] == "ok"]
@@ -188,7 +192,9 @@ def figures(out: Path, records: list[dict], meta: dict) -> list[Path]:
                 ax.errorbar(t.mean(), v.mean(), xerr=t.std(), yerr=v.std(), fmt="o", ms=4, capsize=2)
                 ax.annotate(m, (t.mean(), v.mean()), fontsize=6, xytext=(3, 3), textcoords="offset points")
             ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            lo, hi = ax.get_xlim()
+            if hi / lo > 10:  # enough major ticks: drop the crowded minor labels
+                ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("wall time per run (s)")
             ax.set_ylabel(metric.replace("_", " ") + (" (lower is better)" if metric == "mse" else ""))
             ax.set_title(s, fontsize=9)
@@ -214,3 +220,15 @@ def write_outputs(out: Path, records: list[dict], skipped: dict, meta: dict) -> 
         "meta": {**meta, "figures": [p.name for p in meta["figures"]]},
         "skipped": [{"model": m, "suite": s, "reason": r} for (m, s), r in skipped.items() if r is not None],
         "records": [{k: v for k, v in r.items() if k != "traceback"} for r in records]})
+
+
+def rerender(out: str | Path) -> None:
+    """Rewrite results.csv, bench.md and the figures from ``out/bench.json`` (nothing is re-run)."""
+    import json
+
+    out = Path(out)
+    saved = json.loads((out / "bench.json").read_text())
+    meta = {k: v for k, v in saved["meta"].items() if k != "figures"}
+    skipped = {(m, s): None for m in meta["models"] for s in meta["suites"]}
+    skipped.update({(x["model"], x["suite"]): x["reason"] for x in saved["skipped"]})
+    write_outputs(out, saved["records"], skipped, meta)
