@@ -112,3 +112,22 @@ def test_seed_sweep_on_ray_matches_local(local_ray, tmp_path):
     local = run_experiment("ncm-split", quick=True, seeds=2, out=tmp_path / "local", progress=False)
     remote = run_experiment_on_ray("ncm-split", quick=True, seeds=2, out=tmp_path / "ray", progress=False)
     assert (remote / "results.json").read_text() == (local / "results.json").read_text()
+
+
+def test_bench_on_ray_matches_local(local_ray, tmp_path):
+    import csv
+
+    from gradfree.bench import run_bench
+    from gradfree.distributed.bench import run_bench_on_ray
+
+    kw = dict(quick=True, seeds=2, progress=False, models=["ncm", "mlp-joint"], suites=["split-digits"])
+    local = run_bench(out=tmp_path / "local", **kw)
+    remote = run_bench_on_ray(out=tmp_path / "ray", **kw)
+
+    def metrics(folder):
+        with open(folder / "results.csv") as f:
+            return sorted((r["model"], r["suite"], r["seed"], r["metric"], r["value"], r["status"])
+                          for r in csv.DictReader(f))
+
+    assert metrics(remote) == metrics(local)
+    assert (remote / "bench.md").exists()

@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int, default=3)
     bench.add_argument("--out", default="runs/bench")
     bench.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    bench.add_argument("--threads", type=int, default=1, help="torch CPU threads while timing (default 1)")
     bench.add_argument("--no-progress", action="store_true")
+    bench.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                       help="spread (suite, seed) groups over a Ray cluster (local if no address)")
     return p
 
 
@@ -80,8 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"gradfree: the bench is not available ({exc})", file=sys.stderr)
             return 2
         start = time.perf_counter()
-        out = run_bench(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
-                        progress=not args.no_progress)
+        kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
+                      progress=not args.no_progress, threads=args.threads)
+        if args.ray is not None:
+            from gradfree.distributed.bench import run_bench_on_ray
+
+            out = run_bench_on_ray(address=None if args.ray == "local" else args.ray, **kwargs)
+        else:
+            out = run_bench(**kwargs)
         print(f"done in {time.perf_counter() - start:.1f} s: {out}")
         return 0
     return 2  # pragma: no cover

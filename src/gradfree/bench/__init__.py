@@ -1,6 +1,6 @@
 """Side-by-side bench: every system and every baseline on the same data, seeds and budget.
 
-``run_bench(quick=False, seeds=3, out="bench-out", device="cpu")`` runs the model table
+``run_bench(quick=False, seeds=3, out="runs/bench", device="cpu")`` runs the model table
 (:data:`gradfree.bench.models.MODELS`) on the suites (:data:`gradfree.bench.suites.SUITES`) and writes
 ``results.csv``, ``bench.md``, ``bench.json`` and the figures into ``out``. The CLI's
 ``gradfree bench [--quick] [--seeds N] [--out DIR] [--device D]`` calls it; so does

@@ -164,7 +164,17 @@ def machine_info(device: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- the bench
-def run_bench(quick: bool = False, seeds: int = 3, out: str | Path = "bench-out", device: str = "cpu",
+def checkpoint_dir(out: str | Path, quick: bool, device: str) -> Path:
+    """Where the unit checkpoints of a bench run with these settings live."""
+    return Path(out) / "checkpoints" / _safe(("quick" if quick else "full") + f"-{device}")
+
+
+def unit_path(ckpt_dir: Path, model: str, suite: str, seed: int) -> Path:
+    """The checkpoint file of one (model, suite, seed) unit."""
+    return ckpt_dir / f"{_safe(model)}__{_safe(suite)}__seed{seed}.json"
+
+
+def run_bench(quick: bool = False, seeds: int = 3, out: str | Path = "runs/bench", device: str = "cpu",
               progress: bool = True, models: list[str] | None = None, suites: list[str] | None = None,
               threads: int | None = 1) -> Path:
     """Run the bench into ``out`` (resuming from its checkpoints); returns ``out``.
@@ -196,8 +206,7 @@ def _run_bench(quick: bool, seeds: int, out: Path, device: str, progress: bool, 
     for name, table in (*((m, MODELS) for m in model_names), *((s, SUITES) for s in suite_names)):
         if name not in table:
             raise ValueError(f"unknown name {name!r}; known: {', '.join(table)}")
-    mode = ("quick" if quick else "full") + f"-{device}"
-    ckpt_dir = out / "checkpoints" / _safe(mode)
+    ckpt_dir = checkpoint_dir(out, quick, device)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     t0 = time.perf_counter()
@@ -216,7 +225,7 @@ def _run_bench(quick: bool, seeds: int, out: Path, device: str, progress: bool, 
             data = SUITES[s].load(seed, quick)
             for m in units:
                 bar.set_postfix_str(f"{m} / {s} / seed {seed}")
-                path = ckpt_dir / f"{_safe(m)}__{_safe(s)}__seed{seed}.json"
+                path = unit_path(ckpt_dir, m, s, seed)
                 rec = json.loads(path.read_text()) if path.exists() else None
                 if rec is not None and (rec["status"] != "ok" or  # a failed unit is retried, and so is
                                         rec.get("params") != _expected_params(m, s, seed, data, quick,
