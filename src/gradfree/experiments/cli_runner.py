@@ -48,8 +48,10 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
     start = time.perf_counter()
     results = exp.fn(ctx)
     write_json_atomic(out / "results.json", {"config": config, "results": results})
+    sets = "".join(f" --set {k}={v}" for k, v in sorted(ctx.options.items()))
+    command = f"gradfree run {name}{' --quick' if quick else ''} --seeds {n_seeds}{sets}"
     header = (f"# {name}\n\n{exp.summary}\n\nSeeds: {ctx.seeds}; quick: {quick}; device: {device}. "
-              f"Command: `gradfree run {name}{' --quick' if quick else ''} --seeds {n_seeds}`.\n")
+              f"Command: `{command}`.\n")
     figs = "".join(f"\n![{f}]({f})\n" for f in ctx.figures)
     (out / "report.md").write_text(header + "\n" + "\n".join(ctx.report_parts) + figs)
     write_json_atomic(out / "run_info.json", {
