@@ -11,17 +11,6 @@ from sklearn.datasets import load_digits
 from gradfree.baselines import EWCClassifier, MLPClassifier, ReplayClassifier, SparseMLPClassifier
 from gradfree.core.checks import check_deterministic, check_save_load_roundtrip, run_sklearn_checks
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread(_few_threads):
-    """Small networks on a shared 2-core machine: one thread is 10-40x faster than two under load
-    (measured: check_estimator on MLPClassifier 3 s with one thread, 65 s with two)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 SMALL = dict(hidden_layer_sizes=(32,), epochs=40, lr=1e-2, random_state=0)
 ALL = [MLPClassifier(**SMALL), SparseMLPClassifier(link_ratio=0.5, **SMALL), EWCClassifier(**SMALL),
        ReplayClassifier(buffer_size=20, **SMALL)]

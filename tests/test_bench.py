@@ -15,17 +15,6 @@ import torch
 from gradfree.bench import MODELS, SUITES, ModelEntry, run_bench
 from gradfree.bench.runner import PeakMemory
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread(_few_threads):
-    """Small networks on a shared 2-core machine: one thread is 10-40x faster than two under load
-    (measured: check_estimator on MLPClassifier 3 s with one thread, 65 s with two)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 SMALL_SUITES = ["split-manifolds", "emns-classification", "emns-regression"]
 
 

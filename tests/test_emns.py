@@ -18,14 +18,6 @@ from gradfree.emns.fast import HAVE_NUMBA
 FAST = dict(hidden_layer_sizes=(4,), population_size=4, max_evaluations=64, random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _regression(n=120, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 3)).astype(np.float32)

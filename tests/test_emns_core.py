@@ -20,15 +20,6 @@ SIZES = [3, 8, 5, 1]
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: intra-op threads only add contention (100x slower on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _state(sizes=SIZES, P=1, seed=0, mu=0.1):
     g = torch.Generator().manual_seed(seed)
     v, r, m = init_network(list(sizes), P, g, CPU)

@@ -15,26 +15,6 @@ from gradfree.core.checks import (
 from gradfree.data import load_digits
 from gradfree.wuxing import WuxingClassifier
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One thread for torch and numba: on a loaded 2-core machine, threaded small ops are ~20x slower."""
-    import torch
-
-    try:
-        import numba
-
-        nb = numba.get_num_threads()
-        numba.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        numba = None
-    nt = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(nt)
-    if numba is not None:
-        numba.set_num_threads(nb)
-
 # tiny and fast: check_estimator fits dozens of times
 SMALL = dict(hidden_layer_sizes=(12, 6), T=4.0, dt=0.5, epochs=2, batch_size=16, random_state=0)
 

@@ -10,26 +10,6 @@ from gradfree.wuxing.bsp import bsp_g1, fp_direction
 from gradfree.wuxing.dynamics import backward_coeffs, forward_coeffs, integrate, rhs
 from gradfree.wuxing.network import RunSpec, backward_run, forward_run
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One thread for torch and numba: on a loaded 2-core machine, threaded small ops are ~20x slower."""
-    import torch
-
-    try:
-        import numba
-
-        nb = numba.get_num_threads()
-        numba.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        numba = None
-    nt = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(nt)
-    if numba is not None:
-        numba.set_num_threads(nb)
-
 F64 = torch.float64
 
 

@@ -8,28 +8,12 @@ difficulty of telling more classes apart as tasks arrive.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from gradfree.baselines import NearestClassMean
-from gradfree.continual import class_incremental, run_stream
-from gradfree.data import load_digits, load_fashion_mnist
+from gradfree.continual import run_stream
+from gradfree.experiments.common import split_dataset
 from gradfree.experiments.plots import accuracy_matrix_heatmap, figure, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, experiment
-
-
-def split_dataset(name: str, seed: int, quick: bool):
-    """Train/test task streams (5 tasks x 2 classes) of a data set; quick mode subsamples Fashion-MNIST."""
-    if name == "digits":
-        X, y = load_digits()
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
-    else:
-        Xtr, ytr = load_fashion_mnist("train")
-        Xte, yte = load_fashion_mnist("test")
-        if quick:
-            rng = np.random.default_rng(seed)
-            tr, te = rng.choice(len(ytr), 6000, replace=False), rng.choice(len(yte), 2000, replace=False)
-            Xtr, ytr, Xte, yte = Xtr[tr], ytr[tr], Xte[te], yte[te]
-    return class_incremental(Xtr, ytr), class_incremental(Xte, yte)
 
 
 @experiment("ncm-split", "Nearest class mean, class-incremental on split digits and split Fashion-MNIST "

@@ -22,11 +22,10 @@ Every (data set, model, seed) is one checkpointed unit.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from gradfree.baselines import NearestClassMean
-from gradfree.continual import class_incremental, run_stream, task_accuracy
-from gradfree.data import load_digits, load_fashion_mnist
+from gradfree.continual import run_stream, task_accuracy
+from gradfree.experiments import common
 from gradfree.experiments.plots import accuracy_matrix_heatmap, figure, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, experiment
 from gradfree.rmn import RMNClassifier
@@ -37,19 +36,8 @@ STREAM_MODELS = ["RMN (paper)", "RMN (paper, centred)", "RMN-consolidating (ours
 
 
 def split_dataset(name: str, seed: int, quick: bool):
-    """Train/test task streams (5 tasks x 2 classes)."""
-    if name == "digits":
-        X, y = load_digits()
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
-    else:
-        Xtr, ytr = load_fashion_mnist("train")
-        Xte, yte = load_fashion_mnist("test")
-        if quick:
-            rng = np.random.default_rng(seed)
-            tr, te = rng.choice(len(ytr), 4000, replace=False), rng.choice(len(yte), 1000, replace=False)
-            Xtr, ytr, Xte, yte = Xtr[tr], ytr[tr], Xte[te], yte[te]
-    order = np.random.default_rng(seed).permutation(len(ytr))   # one shuffle; tasks keep that order
-    return class_incremental(Xtr[order], ytr[order]), class_incremental(Xte, yte)
+    """Train/test task streams (5 tasks x 2 classes); quick Fashion-MNIST: 4000/1000, stream shuffled."""
+    return common.split_dataset(name, seed, quick, quick_sizes=(4000, 1000), shuffle=True)
 
 
 def _mlp(seed: int, device: str, epochs: int):

@@ -1,0 +1,36 @@
+"""Data streams shared by the experiments."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from gradfree.continual import Task, class_incremental
+from gradfree.data import load_digits, load_fashion_mnist
+
+
+def split_dataset(name: str, seed: int, quick: bool, quick_sizes: tuple[int, int] = (6000, 2000),
+                  shuffle: bool = False) -> tuple[list[Task], list[Task]]:
+    """Class-incremental train/test streams (5 tasks x 2 classes) of ``"digits"`` or ``"fashion-mnist"``.
+
+    Digits: a stratified 70/30 split per seed. Fashion-MNIST: the full 60k/10k split, or in quick mode
+    ``quick_sizes`` random (train, test) samples. ``shuffle`` shuffles the training stream once per
+    seed (tasks keep that order).
+    """
+    if name == "digits":
+        X, y = load_digits()
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+    elif name == "fashion-mnist":
+        Xtr, ytr = load_fashion_mnist("train")
+        Xte, yte = load_fashion_mnist("test")
+        if quick:
+            rng = np.random.default_rng(seed)
+            tr = rng.choice(len(ytr), quick_sizes[0], replace=False)
+            te = rng.choice(len(yte), quick_sizes[1], replace=False)
+            Xtr, ytr, Xte, yte = Xtr[tr], ytr[tr], Xte[te], yte[te]
+    else:
+        raise ValueError(f"unknown data set {name!r}; use 'digits' or 'fashion-mnist'")
+    if shuffle:
+        order = np.random.default_rng(seed).permutation(len(ytr))
+        Xtr, ytr = Xtr[order], ytr[order]
+    return class_incremental(Xtr, ytr), class_incremental(Xte, yte)
