@@ -1,0 +1,23 @@
+"""Every registered experiment runs end to end in quick mode and writes its results, report and figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gradfree.experiments import all_experiments
+from gradfree.experiments.cli_runner import run_experiment
+
+
+@pytest.mark.parametrize("name", sorted(all_experiments()))
+def test_quick_run_writes_results_report_and_figures(name, tmp_path):
+    out = run_experiment(name, quick=True, seeds=1, out=tmp_path / name, progress=False)
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["experiment"] == name and results["results"]
+    report = (out / "report.md").read_text()
+    assert report.startswith(f"# {name}") and "Command: `gradfree run" in report
+    pngs = list(out.glob("*.png"))
+    assert pngs and all(p.stat().st_size > 2000 for p in pngs)
+    for png in pngs:
+        assert f"({png.name})" in report
