@@ -19,7 +19,7 @@ def normalise(X: torch.Tensor) -> torch.Tensor:
 
 def resonate(W: torch.Tensor, X: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Winners and their activations for a batch: a = relu(X W^T), top-k per row. Returns (B, k) each."""
-    A = torch.relu(X @ W.T)                                     # a_i = max(0, x . w_i)   (B, n)
+    A = (X @ W.T).clamp_min_(0)                                 # a_i = max(0, x . w_i)   (B, n)
     act, win = torch.topk(A, k, dim=1)                          # k-WTA                   (B, k)
     return win, act
 
