@@ -128,6 +128,19 @@ if HAVE_NUMBA:
     # fastmath without 'nnan'/'ninf' (the read-out masks with -inf): lets the dot products vectorise.
     _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
+    @numba.njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
+    def _rotate_row(M, i, g, v):  # pragma: no cover - compiled
+        """M[i] <- normalise(M[i] + g v), in place: the one update every rule here makes."""
+        nrm = np.float32(0.0)
+        for q in range(M.shape[1]):
+            x = M[i, q] + g * v[q]
+            M[i, q] = x
+            nrm += x * x
+        nrm = np.sqrt(nrm)
+        if nrm > 1e-12:
+            for q in range(M.shape[1]):
+                M[i, q] /= nrm
+
     @numba.njit(cache=True, nogil=True, fastmath=_FAST)
     def _topk_indices(a, k, out):  # pragma: no cover - compiled
         """Indices of the k largest entries of a (ties broken by the lowest index), in index order."""
@@ -191,15 +204,7 @@ if HAVE_NUMBA:
                 if ai <= 0.0 or ai < thr:
                     continue
                 g = np.float32(eta * plast[i] * ai)
-                nrm = np.float32(0.0)
-                for q in range(d):                              # erosion: w_i += eta a_i x
-                    v = W[i, q] + g * x[q]
-                    W[i, q] = v
-                    nrm += v * v
-                nrm = np.sqrt(nrm)
-                if nrm > 1e-12:
-                    for q in range(d):                          # re-normalisation
-                        W[i, q] /= nrm
+                _rotate_row(W, i, g, x)                         # erosion + re-normalisation
                 if plast_decay > 0.0:
                     plast[i] *= 1.0 - plast_decay * ai
                 if not dirty[i]:
@@ -214,15 +219,7 @@ if HAVE_NUMBA:
         for t in range(Yn.shape[0]):
             for j in range(C):
                 g = lr if j == c[t] else -push
-                nrm = 0.0
-                for q in range(D):
-                    v = P[j, q] + g * Yn[t, q]
-                    P[j, q] = v
-                    nrm += v * v
-                nrm = np.sqrt(nrm)
-                if nrm > 1e-12:
-                    for q in range(D):
-                        P[j, q] /= nrm
+                _rotate_row(P, j, np.float32(g), Yn[t])
 
     @numba.njit(cache=True, nogil=True, fastmath=_FAST)
     def readout_bind_numba(P, binding, counts, Yn, c, lr, vote_k, cap):  # pragma: no cover - compiled
@@ -266,15 +263,7 @@ if HAVE_NUMBA:
                         continue
                     binding[best] = ct                          # binding lock
                     counts[ct] += 1
-                nrm = 0.0
-                for q in range(D):
-                    v = P[best, q] + lr * Yn[t, q]
-                    P[best, q] = v
-                    nrm += v * v
-                nrm = np.sqrt(nrm)
-                if nrm > 1e-12:
-                    for q in range(D):
-                        P[best, q] /= nrm
+                _rotate_row(P, best, np.float32(lr), Yn[t])
 
 
 if HAVE_NUMBA:
@@ -321,32 +310,15 @@ if HAVE_NUMBA:
                 if b < 0:
                     break
                 s[b] = -np.inf
-                nrm = np.float32(0.0)
-                for q in range(D):
-                    v = P[b, q] + lr * Yn[t, q]
-                    P[b, q] = v
-                    nrm += v * v
-                nrm = np.sqrt(nrm)
-                if nrm > 1e-12:
-                    for q in range(D):
-                        P[b, q] /= nrm
+                _rotate_row(P, b, np.float32(lr), Yn[t])
 
     @numba.njit(cache=True, nogil=True, fastmath=_FAST)
     def thermal_noise_numba(W, idle, noise, epsilon, plast):  # pragma: no cover - compiled
         """w_i <- normalise(w_i + epsilon p_i noise_j) for the idle neurons i = idle[j], in place."""
-        d = W.shape[1]
         for j in range(idle.shape[0]):
             i = idle[j]
             g = np.float32(epsilon * plast[i])
-            nrm = np.float32(0.0)
-            for q in range(d):
-                v = W[i, q] + g * noise[j, q]
-                W[i, q] = v
-                nrm += v * v
-            nrm = np.sqrt(nrm)
-            if nrm > 1e-12:
-                for q in range(d):
-                    W[i, q] /= nrm
+            _rotate_row(W, i, g, noise[j])
 
 
 def as_numpy_view(t: torch.Tensor) -> np.ndarray:
