@@ -143,23 +143,49 @@ def test_steady_gain_and_element_aware_wiring():
     assert checked > 0
 
 
-def test_fused_kernel_matches_torch_path():
+@pytest.mark.parametrize("fan_in,mode,uniform", [(1, "fill", True), (3, "fill", False),
+                                                 (1, "one_out", False)])
+@pytest.mark.parametrize("clamp", [True, False])
+def test_fused_kernel_matches_torch_path(fan_in, mode, uniform, clamp):
+    """Every path of the numba kernel (forward, backward, linearised; dense and sparse rows; adders;
+    several chunks per group; rotated neurons; uniform or per-neuron K) against the torch Euler loop."""
     from gradfree.wuxing import kernels
+    from gradfree.wuxing.dynamics import linearised_coeffs
 
     if not kernels.available(torch.device("cpu"), torch.float32):
         pytest.skip("numba not available")
-    w = build_wiring((20, 30, 12, 4), "fill")
+    g = torch.Generator().manual_seed(fan_in)
+    w = build_wiring((40, kernels.CHUNK + 37, 30, 12, 4), mode, fan_in=fan_in, generator=g)
     S = 5 * w.n_neurons
-    g = torch.Generator().manual_seed(0)
-    c = torch.rand(w.src.numel(), generator=g) * 2 - 1
-    K = (1 + 0.05 * torch.rand(w.n_neurons, generator=g), torch.full((w.n_neurons,), 0.5),
+    c = (torch.rand(w.src.numel(), generator=g) * 2 - 1) * 0.7
+    K = (1 + (0 if uniform else 0.05) * torch.rand(w.n_neurons, generator=g), torch.full((w.n_neurons,), 0.5),
          torch.full((w.n_neurons,), 0.5))
-    u = torch.randn(S, 19, generator=g) * 0.3
-    for co, shift in [(forward_coeffs(*K, 1.0), 1), (backward_coeffs(*K), -1)]:
-        a = integrate(u, w.src, w.dst, c, co, shift=shift, dt=0.2, steps=60, fused=True)
-        b = integrate(u, w.src, w.dst, c, co, shift=shift, dt=0.2, steps=60, fused=False)
+    u = torch.randn(S, 19, generator=g) * (0.3 if clamp else 0.03) * (torch.rand(S, 1, generator=g) < 0.5)
+    fco = forward_coeffs(*K, 1.0)
+    Xf = integrate(u, w.src, w.dst, c, fco, shift=1, dt=0.2, steps=40, fused=False)[1]
+    lin = linearised_coeffs(fco, Xf)
+    cases = [(fco, 1, w.src, w.dst, None), (backward_coeffs(*K), -1, w.dst, w.src, None),
+             (backward_coeffs(*K), -1, w.dst, w.src, lin)]
+    for co, shift, gather, scatter, ln in cases:
+        assert kernels.plan_for(gather, scatter, w.n_neurons) is not None
+        kw = dict(shift=shift, dt=0.2, steps=60, clamp=clamp, lin=ln)
+        a = integrate(u, gather, scatter, c, co, fused=True, **kw)
+        b = integrate(u, gather, scatter, c, co, fused=False, **kw)
         for x, y in zip(a, b):
-            assert torch.allclose(x, y, atol=1e-5)
+            assert torch.allclose(x, y, atol=1e-5), (shift, ln is not None, (x - y).abs().max())
+
+
+def test_fused_kernel_declines_unlayered_connections():
+    """Connections that do not all point one way admit no in-place order: the torch path runs."""
+    from gradfree.wuxing import kernels
+
+    gather, scatter = torch.tensor([0, 12]), torch.tensor([7, 3])  # neuron 0 -> 1 and 2 -> 0
+    assert kernels.plan_for(gather, scatter, 3) is None
+    co = forward_coeffs(torch.ones(3), torch.full((3,), 0.5), torch.full((3,), 0.5), 1.0)
+    u = torch.rand(15, 4) * 0.1
+    a = integrate(u, gather, scatter, torch.tensor([0.5, -0.3]), co, shift=1, dt=0.2, steps=30)
+    b = integrate(u, gather, scatter, torch.tensor([0.5, -0.3]), co, shift=1, dt=0.2, steps=30, fused=False)
+    assert torch.equal(a[0], b[0])
 
 
 def test_rk4_agrees_with_euler_at_small_dt():

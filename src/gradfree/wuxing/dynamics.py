@@ -127,14 +127,16 @@ def integrate(u: torch.Tensor, gather: torch.Tensor, scatter: torch.Tensor, c: t
     non-finite state, naming the first bad step. ``fused``: use the numba kernel where it applies.
     """
     S, B = u.shape
-    if fused and method == "euler" and kernels.available(u.device, u.dtype):
+    plan = None
+    if fused and method == "euler" and shift in (1, -1) and kernels.available(u.device, u.dtype):
+        plan = kernels.plan_for(gather, scatter, S // 5)
+    if plan is not None:
         flat = lambda t: t.reshape(-1)  # noqa: E731
-        mean, end = kernels.integrate_fused(u, gather, scatter, c, flat(co.a1), flat(co.a0), flat(co.a2),
-                                            flat(co.k3), flat(co.lo), shift=shift, dt=dt, steps=steps,
-                                            clamp=clamp, lin=lin)
-        if bool(torch.isfinite(end).all()) and bool(torch.isfinite(mean).all()):
-            return mean, end
-        # replay on the torch path, which names the first non-finite step
+        out = kernels.integrate_fused(u, plan, c, flat(co.a1), flat(co.a0), flat(co.a2), flat(co.k3),
+                                      flat(co.lo), shift=shift, dt=dt, steps=steps, clamp=clamp, lin=lin)
+        if out is not None:
+            return out
+        # non-finite: replay on the torch path, which names the first non-finite step
     X = torch.zeros_like(u)
     acc = torch.zeros_like(u)
     lo = co.lo.expand(S // 5, 5, 1).reshape(S, 1)
