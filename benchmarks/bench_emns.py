@@ -1,8 +1,10 @@
 """EMNS goals (issue 3), measured. Run: ``python benchmarks/bench_emns.py [--quick]``.
 
 1. Reference regression (200 samples, 3 features, noise 0.1: the noise floor is MSE ~0.0100): train MSE
-   <= 0.0105 within 10,000 evaluations with the population strategy, per seed (the realised floor, the
-   MSE of the noiseless function on the same samples, is printed beside it).
+   <= 0.0105 within 10,000 evaluations with the population strategy, per seed, over ``--seeds`` seeds
+   (default 30). The realised floor of each seed, the MSE of the noiseless function on its 200 samples,
+   is printed beside it: with 200 samples it scatters by +-0.001 around 0.0100, so for some seeds it
+   is above 0.0105 itself; the script also counts runs within 0.0005 of their own floor.
 2. One mutate + evaluate step of the [3, 8, 5, 1] network on 200 samples <= 0.6 ms: torch (one
    thread), NumPy (the same vectorised forward) and the fused numba kernel, single step and amortised
    per candidate of a batched (1+16) generation.
@@ -112,8 +114,9 @@ def regression_goal(seeds: list[int], budget: int) -> list[dict]:
         m = EMNSRegressor((8, 5), max_evaluations=budget, random_state=seed, **POP).fit(X, y)
         secs = time.perf_counter() - t
         mse = float(np.mean((m.predict(X) - y) ** 2))
-        rows.append({"seed": seed, "train_mse": mse, "noise_floor": float(np.mean((y - f) ** 2)),
-                     "evaluations": m.n_evaluations_, "seconds": secs, "met": mse <= 0.0105})
+        floor = float(np.mean((y - f) ** 2))
+        rows.append({"seed": seed, "train_mse": mse, "noise_floor": floor, "evaluations": m.n_evaluations_,
+                     "seconds": secs, "met": mse <= 0.0105, "within_0.0005_of_floor": mse <= floor + 5e-4})
     return rows
 
 
@@ -131,6 +134,7 @@ def classification_goal(seeds: list[int], budget: int) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one seed, short timing loops")
+    ap.add_argument("--seeds", type=int, default=30, help="seeds of the regression goal")
     args = ap.parse_args()
     torch.set_num_threads(1)  # tiny tensors: threads only add overhead and contention
     seeds = [0] if args.quick else [0, 1, 2]
@@ -142,11 +146,15 @@ def main() -> None:
     verdict = "met" if best_single <= 6e-4 else "NOT met"
     print(f"goal: one step <= 0.6 ms -> best {best_single * 1e3:.3f} ms: {verdict}")
 
-    reg = regression_goal([0] if args.quick else [0, 1, 2, 3, 4], 10_000)
+    reg = regression_goal([0] if args.quick else list(range(args.seeds)), 10_000)
     print(f"\n{'seed':>4} {'train MSE':>10} {'noise floor':>12} {'evals':>7} {'s':>6}  (goal <= 0.0105)")
     for r in reg:
         print(f"{r['seed']:>4} {r['train_mse']:>10.5f} {r['noise_floor']:>12.5f} {r['evaluations']:>7} "
               f"{r['seconds']:>6.1f}  {'met' if r['met'] else 'NOT met'}")
+    n_met, n_near = sum(r["met"] for r in reg), sum(r["within_0.0005_of_floor"] for r in reg)
+    n_high = sum(r["noise_floor"] > 0.0105 for r in reg)
+    print(f"train MSE <= 0.0105: {n_met}/{len(reg)} seeds; within 0.0005 of the seed's own floor: "
+          f"{n_near}/{len(reg)}; seeds whose floor itself exceeds 0.0105: {n_high}")
     cls = classification_goal(seeds, 10_000)
     print(f"\n{'seed':>4} {'held-out accuracy':>18}  (goal >= 95 %)")
     for r in cls:
@@ -157,6 +165,7 @@ def main() -> None:
         "step_seconds": times, "step_goal_met": best_single <= 6e-4,
         "regression": reg, "regression_goal_met": all(r["met"] for r in reg),
         "regression_seeds_met": f"{sum(r['met'] for r in reg)}/{len(reg)}",
+        "regression_seeds_within_0.0005_of_floor": f"{n_near}/{len(reg)}",
         "classification": cls, "classification_goal_met": all(r["met"] for r in cls),
         "population_config": POP, "numba": HAVE_NUMBA, "torch_threads": 1,
         "machine": platform.node(), "date": time.strftime("%Y-%m-%d")}, indent=1))

@@ -21,8 +21,8 @@ def local_ray():
 
 
 def _model(**kw):
-    return EMNSRegressor(hidden_layer_sizes=(8, 5), selection="plus", population_size=8,
-                         max_evaluations=160, random_state=3, **kw)
+    return EMNSRegressor(**{**dict(hidden_layer_sizes=(8, 5), selection="plus", population_size=8,
+                                   max_evaluations=160, random_state=3), **kw})
 
 
 def _state_equal(a, b):
@@ -32,13 +32,21 @@ def _state_equal(a, b):
             and sa.n_evaluations == sb.n_evaluations)
 
 
-def test_population_on_ray_equals_in_process(local_ray):
+@pytest.mark.parametrize("kw", [{}, dict(selection="comma", recombination=3, mirrored=True)])
+def test_population_on_ray_equals_in_process(local_ray, kw):
     X, y = emns_regression(n_samples=100, random_state=0)
-    local = _model().fit(X, y)
-    remote = fit_on_ray(_model(), X, y, n_workers=2)
+    local = _model(**kw).fit(X, y)
+    remote = fit_on_ray(_model(**kw), X, y, n_workers=2)
     assert _state_equal(local, remote)
     np.testing.assert_array_equal(local.predict(X), remote.predict(X))
     assert local.history_["fitness"] == remote.history_["fitness"]
+
+
+def test_structure_changes_and_restarts_are_refused():
+    X, y = emns_regression(n_samples=50, random_state=0)
+    for kw in (dict(growth=True), dict(restart_patience=100)):
+        with pytest.raises(ValueError, match="not distributed"):
+            fit_on_ray(_model(**kw), X, y)
 
 
 def _wait_for_restart(worker, generation_before: int, timeout: float = 60.0) -> bool:

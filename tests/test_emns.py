@@ -147,10 +147,24 @@ def test_growth_grows_on_stagnation_and_records_it():
     assert m.predict(X).shape == (len(X),)
 
 
+def test_restart_on_a_plateau_keeps_the_elite_and_the_budget():
+    """restart_patience: a stale run starts again from a fresh network; the elite survives and the
+    evaluation budget holds."""
+    X, y = _regression()
+    m = EMNSRegressor(hidden_layer_sizes=(3,), selection="comma", population_size=4, recombination=2,
+                      mutation_rate=1e-7, mu_min=1e-7, restart_patience=40, keep_best=True,
+                      max_evaluations=400, random_state=0).fit(X, y)
+    restarts = [e for e in m.history_["events"] if e["event"] == "restart"]
+    assert restarts and m.n_evaluations_ <= 400
+    assert m.state_.elite_fitness >= max(m.history_["fitness"])
+    assert np.mean((m.predict(X) - y) ** 2) == pytest.approx(-m.state_.elite_fitness, rel=1e-4)
+
+
 def test_bad_parameters_raise():
     X, y = _regression()
     for bad in (dict(selection="best"), dict(preset="x"), dict(rate_rule="y"), dict(hidden_layer_sizes=(0,)),
-                dict(selection="comma", n_parents=5, population_size=2), dict(revert_prob=2.0)):
+                dict(selection="comma", n_parents=5, population_size=2), dict(revert_prob=2.0),
+                dict(restart_patience=-1)):
         with pytest.raises(ValueError):
             EMNSRegressor(**{**FAST, **bad}).fit(X, y)
     m = EMNSRegressor(**FAST).fit(X, y)

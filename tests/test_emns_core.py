@@ -285,14 +285,15 @@ def test_recombination_parent_rebuilds_from_ranked_seeds():
 
 
 @pytest.mark.parametrize("kw", [dict(selection="plus", M=1), dict(selection="plus", M=3),
-                                dict(selection="comma", M=3), dict(selection="comma", M=1, recombine=3)])
+                                dict(selection="comma", M=3), dict(selection="comma", M=1, recombine=3),
+                                dict(selection="comma", M=1, recombine=3, mirrored=True)])
 def test_generation_from_seeds_and_fitness_only_matches_in_process(kw):
     """What a distributed worker does: rebuild candidates from seeds, share only fitness values."""
-    from gradfree.emns.evolution import apply_generation, candidates, update_elite
+    from gradfree.emns.evolution import apply_generation, candidates, generation_seeds, update_elite
 
     X, Y = _data()
     ev = lambda v, m, s: fitness(v, m, s, X, Y)  # noqa: E731
-    p = make_params("paper", mutation_rate=0.1, self_adaptive=True)
+    p = make_params("paper", mutation_rate=0.1, self_adaptive=True, mirrored=kw.get("mirrored", False))
     M, recombine = kw["M"], kw.get("recombine", 0)
     a, g = _state(P=M)
     a.fitness = ev(a.values, a.masks, a.sizes)
@@ -302,10 +303,26 @@ def test_generation_from_seeds_and_fitness_only_matches_in_process(kw):
     for _ in range(4):
         step_population(a, ev, p, g, selection=kw["selection"], lam=6, rate_rule="success", damping=1.0,
                         recombine=recombine)
-        seeds = draw_seeds(gb, 6)
+        seeds = generation_seeds(gb, 6, p)
         halves = [ev(candidates(b, seeds, p, idx)[0], b.masks, b.sizes) for idx in ([0, 1, 2], [3, 4, 5])]
         apply_generation(b, seeds, torch.cat(halves), p, ev, selection=kw["selection"], rate_rule="success",
                          damping=1.0, recombine=recombine)
         for name in ("values", "resistances", "fitness", "elite_values"):
             assert torch.equal(getattr(a, name), getattr(b, name)), name
         assert a.mutation_rate == b.mutation_rate and a.n_evaluations == b.n_evaluations
+
+
+def test_mirrored_pairs_share_a_seed_and_mirror_the_value_step():
+    """Mirrored sampling: candidates 2k and 2k+1 share a seed (so their resistances) and step in
+    opposite directions from the same parent."""
+    from gradfree.emns.evolution import candidates, generation_seeds
+
+    p = make_params("paper", mutation_rate=0.1, mirrored=True)
+    st, g = _state()
+    seeds = generation_seeds(g, 7, p)
+    assert seeds[0::2][:3] == seeds[1::2] and len(set(seeds)) == 4
+    v, r = candidates(st, seeds, p)
+    assert torch.equal(r[0], r[1]) and torch.equal(r[4], r[5])
+    step = v - st.values
+    assert torch.allclose(step[0], -step[1], atol=1e-6) and not torch.allclose(step[0], step[2])
+    assert torch.equal(candidates(st, seeds, p, [5])[0][0], v[5])  # any subset rebuilds the same rows

@@ -19,8 +19,8 @@ results are identical to the in-process strategy for the same ``random_state``.
 Fault tolerance: actors are created with ``max_restarts`` / ``max_task_retries``. A restarted actor
 comes back with the state it was created with; on its next call it reports that it is behind, and the
 driver sends it the log of past generations (seeds and fitness values) to replay, so a killed worker
-costs time, never the run. Structural changes (growth, connection forming, pruning) are not
-distributed: ``fit_on_ray`` refuses them.
+costs time, never the run. Structural changes (growth, connection forming, pruning) and restarts
+are not distributed: ``fit_on_ray`` refuses them.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ import numpy as np
 import torch
 
 from gradfree.distributed.cluster import init_ray
-from gradfree.emns.evolution import EvoState, apply_generation, candidates
-from gradfree.emns.mutation import draw_seeds
+from gradfree.emns.evolution import EvoState, apply_generation, candidates, generation_seeds
 from gradfree.emns.params import EMNSParams
 
 POPULATION_SELECTIONS = ("plus", "comma", "(1+lambda)", "(mu+lambda)", "(mu,lambda)")
@@ -116,7 +115,7 @@ class RayPopulation:
         if not self.workers:
             self._spawn(options)
         gen = st.n_generations
-        seeds = draw_seeds(rng, lam)
+        seeds = generation_seeds(rng, lam, p)
         shares = [s.tolist() for s in np.array_split(np.arange(lam), len(self.workers))]
         pending = [(i, self.workers[i].fitness.remote(gen, seeds, s)) for i, s in enumerate(shares) if s]
         results = []
@@ -149,8 +148,9 @@ def fit_on_ray(model: Any, X: Any, y: Any, n_workers: int = 2, address: str | No
     if model.selection not in POPULATION_SELECTIONS:
         raise ValueError(f"fit_on_ray needs a population selection {POPULATION_SELECTIONS}, "
                          f"got {model.selection!r}")
-    if model.growth or model.connect or model.prune:
-        raise ValueError("growth, connection forming and pruning are not distributed; switch them off")
+    if model.growth or model.connect or model.prune or model.restart_patience:
+        raise ValueError("growth, connection forming, pruning and restarts are not distributed; "
+                         "switch them off")
     model._population_executor = lambda st, evaluate, p: RayPopulation(st, evaluate, p, n_workers, address)
     try:
         return model.fit(X, y)

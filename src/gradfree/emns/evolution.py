@@ -11,6 +11,9 @@
 Mutation-rate rules: ``"preset"`` (sec. 2.3 with the preset's alpha/beta/gamma; Delta P is the best
 fitness of this step minus the best fitness before it) or ``"success"`` (1/5th rule, ours).
 
+Option ``mirrored`` (ours, ``EMNSParams.mirrored``): candidates come in pairs that share a seed, the
+second with the value noise negated (mirrored sampling, Brockhoff et al. 2010).
+
 An *evaluation* is one forward pass of one candidate over the training data; budgets count those.
 """
 
@@ -134,14 +137,29 @@ def candidates(st: EvoState, seeds: list[int], p: EMNSParams, idx: list[int] | N
     if not idx:
         return st.values[:0], st.resistances[:0]
     parent = torch.tensor(idx, device=st.values.device) % M
-    noise = population_noise([seeds[i] for i in idx], n, st.values.device)  # (2, k, n)
-    return mutate(st.values[parent], st.resistances[parent], noise, st.mutation_rate, p)
+    return mutate(st.values[parent], st.resistances[parent], _noise(seeds, idx, n, p, st.values.device),
+                  st.mutation_rate, p)
+
+
+def _noise(seeds: list[int], idx: list[int], n: int, p: EMNSParams, device) -> torch.Tensor:
+    """(2, k, n) noise of candidates ``idx``; with ``p.mirrored`` odd candidates negate the value noise."""
+    noise = population_noise([seeds[i] for i in idx], n, device)
+    if p.mirrored:
+        noise[0] *= torch.tensor([-1.0 if i % 2 else 1.0 for i in idx], device=device)[:, None]
+    return noise
+
+
+def generation_seeds(rng: torch.Generator, lam: int, p: EMNSParams) -> list[int]:
+    """The ``lam`` candidate seeds of a generation (mirrored: each drawn seed used twice in a row)."""
+    if not p.mirrored:
+        return draw_seeds(rng, lam)
+    return [s for s in draw_seeds(rng, (lam + 1) // 2) for _ in (0, 1)][:lam]
 
 
 def step_population(st: EvoState, evaluate: Evaluate, p: EMNSParams, rng: torch.Generator, *,
                     selection: str, lam: int, rate_rule: str, damping: float, recombine: int = 0) -> float:
     """One generation of (mu+lambda) / (mu,lambda); returns the fraction of candidates beating a parent."""
-    seeds = draw_seeds(rng, lam)
+    seeds = generation_seeds(rng, lam, p)
     v, r = candidates(st, seeds, p)  # (lam, n)
     f = evaluate(v, st.masks, st.sizes)  # (lam,)  all candidates in one pass
     return apply_generation(st, seeds, f, p, evaluate, selection=selection, rate_rule=rate_rule,

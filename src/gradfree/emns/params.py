@@ -37,6 +37,7 @@ class EMNSParams:
     value_clip: float = math.inf  # |theta| bound after mutation (reference: 10)
     r_init: float = 0.1  # resistance of grown neurons / newly formed connections (sec. 6.1)
     self_adaptive: bool = False  # ours: mutate r first, then theta with the new r (see mutation.mutate)
+    mirrored: bool = False  # ours: candidates in pairs with opposite value noise (see evolution)
 
 
 PRESETS: dict[str, EMNSParams] = {

@@ -30,20 +30,30 @@ class ExactGradientWuxing(WuxingClassifier):
         return self._partial_fit(X, y, classes, epochs=1)
 
     def _train_batch(self, X: torch.Tensor, yi: torch.Tensor, spec: RunSpec) -> float:
-        w, n_pix = self.wiring_, self.wiring_.pix_src.numel()
-        c = self.coef_.detach().clone().requires_grad_(True)
-        target = torch.nn.functional.one_hot(yi, len(self.classes_)).to(self.dtype)
-        with torch.enable_grad():
-            co = forward_coeffs(self.K1_, self.K2_, self.K3_, self.b_ref_)
-            S, B = 5 * w.n_neurons, X.shape[0]
-            xs = X.T.index_select(0, w.pix_src) * (spec.input_scale * c[:n_pix, None])
-            u = torch.zeros(S, B, dtype=X.dtype).index_add(0, w.pix_dst, xs)
-            Xbar = integrate_functional(u, w.src, w.dst, c[n_pix:], co, shift=1, dt=spec.dt,
-                                        steps=spec.steps, clamp=spec.clamp)
-            y = Xbar.index_select(0, w.out_rows).T / spec.input_scale
-            loss = 0.5 * ((target - y) ** 2).sum(dim=1).mean()
-            (g,) = torch.autograd.grad(loss, c)
+        g, loss = exact_gradient(self, X, yi, spec)
         with torch.no_grad():
             self.coef_.add_(g, alpha=-float(self.step)).clamp_(-float(self.c_max), float(self.c_max))
         self.n_iter_ += 1
-        return float(loss.detach())
+        return loss
+
+
+def exact_gradient(model: WuxingClassifier, X: torch.Tensor, yi: torch.Tensor, spec: RunSpec
+                   ) -> tuple[torch.Tensor, float]:
+    """(dL/dC (M,), L) of L = mean over the batch of 1/2 |one_hot(y) - read-out|^2, by autograd
+    through the Euler integration of the fitted ``model``'s forward system."""
+    n = lambda t: t.clone() if t.is_inference() else t  # noqa: E731  (a model trained by BSP holds them)
+    w, n_pix = model.wiring_, model.wiring_.pix_src.numel()
+    c = model.coef_.detach().clone().requires_grad_(True)
+    target = torch.nn.functional.one_hot(n(yi), len(model.classes_)).to(model.dtype)
+    X = n(X)
+    with torch.enable_grad():
+        co = forward_coeffs(n(model.K1_), n(model.K2_), n(model.K3_), model.b_ref_)
+        S, B = 5 * w.n_neurons, X.shape[0]
+        xs = X.T.index_select(0, n(w.pix_src)) * (spec.input_scale * c[:n_pix, None])
+        u = torch.zeros(S, B, dtype=X.dtype).index_add(0, n(w.pix_dst), xs)
+        Xbar = integrate_functional(u, n(w.src), n(w.dst), c[n_pix:], co, shift=1, dt=spec.dt,
+                                    steps=spec.steps, clamp=spec.clamp)
+        y = Xbar.index_select(0, n(w.out_rows)).T / spec.input_scale
+        loss = 0.5 * ((target - y) ** 2).sum(dim=1).mean()
+        (g,) = torch.autograd.grad(loss, c)
+    return g, float(loss.detach())
