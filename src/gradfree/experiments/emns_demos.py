@@ -213,7 +213,7 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
     n = len(ctx.seeds)
     ctx.report(f"# EMNS demos\n\nBudget {results['budget']} evaluations per run, {n} seed(s); mean ± sd over "
                "seeds. Held-out data are fresh draws of the same generator. Timings (evaluations/s) are "
-               "in timings.json, measured on a shared machine.\n")
+               "in run_info.json (unit_seconds), measured on a shared machine.\n")
     verdict = []
     for strat in STRATEGIES:
         runs = {demo: _runs(results, demo, strat) for demo in DEMOS}

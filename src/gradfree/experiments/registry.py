@@ -104,8 +104,10 @@ class ExperimentContext:
         import json
 
         path = self.out / "checkpoints" / f"{_safe(key)}.json"
-        if path.exists():
-            return json.loads(path.read_text())["result"]
+        if path.exists():  # resumed: keep the time the unit took when it was computed
+            saved = json.loads(path.read_text())
+            self.timings.setdefault(key, float(saved.get("seconds", 0.0)))
+            return saved["result"]
         start = time.perf_counter()
         result = fn()
         self.timings[key] = time.perf_counter() - start

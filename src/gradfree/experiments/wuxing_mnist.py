@@ -236,12 +236,8 @@ def _figures(ctx: ExperimentContext, res: dict) -> None:
         _plot_curves(ax[0, 1], {f"LR {float(k) * 100:g} %": v for k, v in res["fig3"].items()}, "train",
                      "Fig. 3: sparse backprop MLP (MODEL1 sizes)")
     _plot_curves(ax[0, 2], res["fig4"], "test", "Fig. 4: MODEL1 vs MODEL2 (BSP)")
-    fans = sorted(res["adders"], key=int)
-    acc = [np.mean([r["final_test"] for r in res["adders"][f]]) * 100 for f in fans]
-    ax[0, 3].plot([int(f) for f in fans], acc, marker="o")
-    ax[0, 3].set_xlabel("adder fan-in")
-    ax[0, 3].set_ylabel("final test accuracy (%)")
-    ax[0, 3].set_title("Adders (MODEL1, BSP)", fontsize=9)
+    adders = {f"fan-in {f}": res["adders"][f] for f in sorted(res["adders"], key=int)}
+    _plot_curves(ax[0, 3], adders, "test", "Adders (MODEL1, BSP)")
     ctx.savefig(fig, "wuxing_figures")
     if res["beyond"]:
         fig, ax = figure(1)
