@@ -239,7 +239,7 @@ class Layout:
         sizes = np.diff(starts)
         nch = -(-sizes // CHUNK)  # chunks per group
         self.gch = np.concatenate([[0], np.cumsum(nch)]).astype(np.int64)
-        first = np.concatenate([[0], np.cumsum(nch)[:-1]])
+        first = self.gch[:-1]  # first chunk of each group
         self.cm = np.zeros(int(self.gch[-1]), dtype=np.int64)
         for g, sz in enumerate(sizes):
             full, rest = divmod(int(sz), CHUNK)
