@@ -76,6 +76,9 @@ if numba is not None:
         return a1 * xp - ld * x - lo * xpp
 
     _R1, _R2, _R3, _R4 = (np.uint64(k * _CR) for k in range(1, 5))
+    # Gather indices are uint32 masked to 31 bits: LLVM then proves them non-negative 32-bit values and
+    # gathers 16 lanes at a time with 32-bit offsets (0.30 vs 0.47 ns a slot with 64-bit indices).
+    _LOW31 = np.uint32(0x7FFFFFFF)
 
     @njit(inline="always")
     def _advance(X, acc, buf, n, d, dt, L, f0, f1, f2, f3, f4):  # pragma: no cover - jitted
@@ -154,7 +157,8 @@ if numba is not None:
                         for k in range(cfan[c, s]):
                             gi_k, gc_k = gidx[k], gcoef[k]
                             for i in range(m):
-                                buf[o + i] += gc_k[base + o + i] * X[gi_k[base + o + i]]
+                                g = uint64(gi_k[base + o + i] & _LOW31)  # 32-bit, top bit clear:
+                                buf[o + i] += gc_k[base + o + i] * X[g]  # 16-lane vgatherdps
                     q = uint64(0) if has else ZO  # the chunk's drive, or zeros
                     if mode == 2:  # linearised backward system
                         for i in range(m):
@@ -288,7 +292,9 @@ class Plan:
         self.F = F = max(int(counts.max(initial=0)), 1)
         self.dk = dk = lay.slot[d]
         gk = lay.slot[g]
-        self.gidx = np.full((F, lay.size), lay.size, dtype=np.uint64)
+        if lay.size >= 2**31:
+            raise OverflowError(f"{lay.size} states exceed the fused kernel's 31-bit indices")
+        self.gidx = np.full((F, lay.size), lay.size, dtype=np.uint32)
         self.gidx[rank, dk] = gk
         C = lay.cm.size
         key = dk // _CW * 5 + dk % _CW // _CR  # (chunk, row) of each connection
@@ -316,13 +322,16 @@ _PLANS: dict[int, tuple] = {}  # id(scatter) -> (weak reference to it, key, plan
 
 def plan_for(gather: torch.Tensor, scatter: torch.Tensor, n_neurons: int) -> Plan | None:
     """The :class:`Plan` of a wiring, or None when the fused kernel cannot run it (no in-place
-    order). Cached while ``scatter`` lives: wiring tensors are never changed in place."""
+    order, or over 2^31 states). Cached while ``scatter`` lives: wiring tensors never change in place."""
     key = (id(gather), gather.data_ptr(), scatter.data_ptr(), gather.numel(), n_neurons)
     hit = _PLANS.get(id(scatter))
     if hit is not None and hit[0]() is scatter and hit[1] == key:
         return hit[2]
     groups = update_groups(gather, scatter, n_neurons)
-    plan = None if groups is None else Plan(gather.cpu().numpy(), scatter.cpu().numpy(), *groups)
+    try:
+        plan = None if groups is None else Plan(gather.cpu().numpy(), scatter.cpu().numpy(), *groups)
+    except OverflowError:  # larger than the kernel indexes: the torch path runs
+        plan = None
     k = id(scatter)
     _PLANS[k] = (weakref.ref(scatter, lambda _: _PLANS.pop(k, None)), key, plan)
     return plan
