@@ -21,7 +21,7 @@ sum stay in L1/L2. Design, each choice measured on MODEL1 (``benchmarks/bench_wu
 * **Drive on the stack.** The drive of a chunk is built in a stack buffer, which LLVM knows aliases
   no array, so the gather loop (indirect loads of the state) vectorises.
 * **Unsigned indices**, so numba emits no negative-index wraparound, which hides the access pattern
-  from the vectoriser.
+  from the vectoriser; gather indices are 31-bit, so LLVM gathers 16 lanes with 32-bit offsets.
 
 It computes the Euler scheme of ``dynamics._euler_step_``, adding into a destination in the same order
 (the external drive, then the connections); tests compare the two. Used when the device is the CPU,
@@ -157,8 +157,8 @@ if numba is not None:
                         for k in range(cfan[c, s]):
                             gi_k, gc_k = gidx[k], gcoef[k]
                             for i in range(m):
-                                g = uint64(gi_k[base + o + i] & _LOW31)  # 32-bit, top bit clear:
-                                buf[o + i] += gc_k[base + o + i] * X[g]  # 16-lane vgatherdps
+                                src = uint64(gi_k[base + o + i] & _LOW31)  # 32-bit, top bit clear:
+                                buf[o + i] += gc_k[base + o + i] * X[src]  # 16-lane vgatherdps
                     q = uint64(0) if has else ZO  # the chunk's drive, or zeros
                     if mode == 2:  # linearised backward system
                         for i in range(m):
