@@ -172,18 +172,7 @@ class _MLPBase(GradFreeEstimator):
 class MLPClassifier(GradFreeClassifier, _MLPBase):
     """Dense backprop MLP classifier (ReLU, cross-entropy, Adam).
 
-    Parameters
-    ----------
-    hidden_layer_sizes : tuple of int
-        Units per hidden layer.
-    epochs : int
-        Passes over the data per ``fit`` / ``partial_fit`` call.
-    lr, batch_size, weight_decay : Adam learning rate, mini-batch size, L2 coefficient.
-    random_state : int, RandomState or None
-    device : {"cpu", "cuda", "auto"}
-
-    Fitted attributes: ``weights_`` / ``biases_`` (lists of tensors, (out, in) / (out,)), ``classes_``,
-    ``loss_curve_`` (mean loss per epoch, all calls), ``n_iter_``, ``rng_``.
+    Parameters and fitted attributes as in :class:`_MLPBase`, plus ``classes_``.
     """
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
