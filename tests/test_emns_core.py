@@ -326,3 +326,4 @@ def test_mirrored_pairs_share_a_seed_and_mirror_the_value_step():
     step = v - st.values
     assert torch.allclose(step[0], -step[1], atol=1e-6) and not torch.allclose(step[0], step[2])
     assert torch.equal(candidates(st, seeds, p, [5])[0][0], v[5])  # any subset rebuilds the same rows
+    assert torch.equal(regenerate(st.values[0], st.resistances[0], seeds[5], 0.1, p, index=5)[0], v[5])

@@ -141,7 +141,7 @@ def candidates(st: EvoState, seeds: list[int], p: EMNSParams, idx: list[int] | N
                   st.mutation_rate, p)
 
 
-def _noise(seeds: list[int], idx: list[int], n: int, p: EMNSParams, device) -> torch.Tensor:
+def _noise(seeds: list[int] | dict[int, int], idx: list[int], n: int, p: EMNSParams, device) -> torch.Tensor:
     """(2, k, n) noise of candidates ``idx``; with ``p.mirrored`` odd candidates negate the value noise."""
     noise = population_noise([seeds[i] for i in idx], n, device)
     if p.mirrored:
@@ -225,21 +225,26 @@ def recombination_weights(k: int, device: torch.device | str = "cpu") -> torch.T
 
 
 def regenerate(parent_values: torch.Tensor, parent_resistances: torch.Tensor, seed: int, mu: float,
-               p: EMNSParams) -> tuple[torch.Tensor, torch.Tensor]:
+               p: EMNSParams, index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Rebuild one candidate (values, resistances), each (n_params,), from its parent, seed and rate.
 
     This is all a distributed worker needs: parents are shared, and a generation's winners travel as
-    (seed, parent index = candidate index % mu, fitness) plus the one global mutation rate.
+    (seed, candidate index, fitness) plus the one global mutation rate; the parent is candidate index %
+    mu, and with ``p.mirrored`` an odd index is the mirrored twin.
     """
-    noise = candidate_noise(seed, parent_values.shape[-1], parent_values.device)
+    noise = _noise({index: seed}, [index], parent_values.shape[-1], p, parent_values.device)[:, 0]
     return mutate(parent_values, parent_resistances, noise, mu, p)
 
 
 def recombine_from_seeds(parent_values: torch.Tensor, parent_resistances: torch.Tensor,
-                         ranked_seeds: list[int], mu: float,
-                         p: EMNSParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """The parent after a ``recombination`` generation, rebuilt from the winners' seeds (best first)."""
-    cands = [regenerate(parent_values, parent_resistances, s, mu, p) for s in ranked_seeds]
+                         ranked_seeds: list[int], mu: float, p: EMNSParams,
+                         ranked_indices: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The parent after a ``recombination`` generation, rebuilt from the winners' seeds (best first) and,
+    with ``p.mirrored``, their candidate indices."""
+    if p.mirrored and ranked_indices is None:
+        raise ValueError("mirrored candidates need their indices (ranked_indices) to be rebuilt")
+    idx = ranked_indices or [0] * len(ranked_seeds)
+    cands = [regenerate(parent_values, parent_resistances, s, mu, p, i) for s, i in zip(ranked_seeds, idx)]
     w = recombination_weights(len(ranked_seeds), parent_values.device)[:, None]
     v = (w * torch.stack([c[0] for c in cands])).sum(0)
     r = (w * torch.stack([c[1] for c in cands])).sum(0).clamp_(p.r_min, p.r_max)
