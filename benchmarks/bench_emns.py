@@ -1,23 +1,28 @@
 """EMNS goals (issue 3), measured. Run: ``python benchmarks/bench_emns.py [--quick]``.
 
 1. Reference regression (200 samples, 3 features, noise 0.1: the noise floor is MSE ~0.0100): train MSE
-   <= 0.0105 within 10,000 evaluations with the population strategy, per seed, over ``--seeds`` seeds
-   (default 30). The realised floor of each seed, the MSE of the noiseless function on its 200 samples,
-   is printed beside it: with 200 samples it scatters by +-0.001 around 0.0100, so for some seeds it
-   is above 0.0105 itself; the script also counts runs within 0.0005 of their own floor.
+   <= 0.0105 within 10,000 evaluations with the population strategy (``TUNED``), per seed, over
+   ``--seeds`` seeds from ``--first-seed`` (default 0-29, the seeds ``TUNED`` was chosen on; 30-59
+   are held-out seeds). The realised floor of each seed, the MSE of the noiseless function on its
+   200 samples, is printed beside it (0.009-0.0125): it is no bound on the *training* error, which a
+   network of 347 parameters lowers by fitting noise. ``--gradient-reference`` also trains the same
+   network by gradient descent (Adam, autograd; a diagnostic of what the architecture can reach, not
+   part of the library), which ends at 0.0017-0.0048 on every one of seeds 0-29.
 2. One mutate + evaluate step of the [3, 8, 5, 1] network on 200 samples <= 0.6 ms: torch (one
    thread), NumPy (the same vectorised forward) and the fused numba kernel, single step and amortised
    per candidate of a batched (1+16) generation.
 3. >= 95 % held-out accuracy on x1 + x2 > 0 (200 training samples, 2,000 held-out).
 
-Prints a table and writes benchmarks/results/emns.json. Timings are on whatever machine runs it; on
-the project's shared 2-core machine other jobs compete for the CPU.
+Prints a table and writes benchmarks/results/emns.json (``emns-seedsA-B.json`` for other seeds).
+Timings are on whatever machine runs it; on the project's shared 2-core machine other jobs compete for
+the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -120,6 +125,28 @@ def regression_goal(seeds: list[int], budget: int) -> list[dict]:
     return rows
 
 
+def gradient_reference(seed: int, steps: int = 4000, restarts: int = 3) -> float:
+    """Best train MSE of full-batch Adam on the same [3, 8, 5, 1] network (autograd: a diagnostic only)."""
+    X, y = emns_regression(random_state=seed)
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.float32))[:, None]
+    g = torch.Generator().manual_seed(seed)
+    best = math.inf
+    for _ in range(restarts):
+        v, _, m = init_network([3, 8, 5, 1], 1, g, torch.device("cpu"))
+        v = (v + 0.05 * torch.randn(v.shape, generator=g)).requires_grad_()  # sqrt|s| has no slope at 0
+        opt = torch.optim.Adam([v], lr=3e-3)
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = -fitness(v, m, [3, 8, 5, 1], Xt, Yt)[0]
+            if not torch.isfinite(loss):
+                break
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([v], 1.0)
+            opt.step()
+            best = min(best, float(loss.detach()))
+    return best
+
+
 def classification_goal(seeds: list[int], budget: int) -> list[dict]:
     rows = []
     for seed in seeds:
@@ -135,6 +162,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one seed, short timing loops")
     ap.add_argument("--seeds", type=int, default=30, help="seeds of the regression goal")
+    ap.add_argument("--first-seed", type=int, default=0, help="first regression seed (30: held out)")
+    ap.add_argument("--gradient-reference", action="store_true",
+                    help="also train the same network by Adam (autograd) on each regression seed")
     args = ap.parse_args()
     torch.set_num_threads(1)  # tiny tensors: threads only add overhead and contention
     seeds = [0] if args.quick else [0, 1, 2]
@@ -146,25 +176,34 @@ def main() -> None:
     verdict = "met" if best_single <= 6e-4 else "NOT met"
     print(f"goal: one step <= 0.6 ms -> best {best_single * 1e3:.3f} ms: {verdict}")
 
-    reg = regression_goal([0] if args.quick else list(range(args.seeds)), 10_000)
-    print(f"\n{'seed':>4} {'train MSE':>10} {'noise floor':>12} {'evals':>7} {'s':>6}  (goal <= 0.0105)")
+    first = args.first_seed
+    reg = regression_goal([first] if args.quick else list(range(first, first + args.seeds)), 10_000)
+    if args.gradient_reference:
+        for r in reg:
+            r["adam_train_mse"] = gradient_reference(r["seed"])
+    adam = "  Adam MSE" if args.gradient_reference else ""
+    head = f"{'seed':>4} {'train MSE':>10} {'noise floor':>12} {'evals':>7} {'s':>6}"
+    print(f"\n{head}  (goal <= 0.0105){adam}")
     for r in reg:
+        extra = f"  {r['adam_train_mse']:.5f}" if "adam_train_mse" in r else ""
         print(f"{r['seed']:>4} {r['train_mse']:>10.5f} {r['noise_floor']:>12.5f} {r['evaluations']:>7} "
-              f"{r['seconds']:>6.1f}  {'met' if r['met'] else 'NOT met'}")
+              f"{r['seconds']:>6.1f}  {'met' if r['met'] else 'NOT met':<7}{extra}")
     n_met, n_near = sum(r["met"] for r in reg), sum(r["within_0.0005_of_floor"] for r in reg)
-    n_high = sum(r["noise_floor"] > 0.0105 for r in reg)
-    print(f"train MSE <= 0.0105: {n_met}/{len(reg)} seeds; within 0.0005 of the seed's own floor: "
-          f"{n_near}/{len(reg)}; seeds whose floor itself exceeds 0.0105: {n_high}")
+    mses = [r["train_mse"] for r in reg]
+    print(f"train MSE <= 0.0105: {n_met}/{len(reg)} seeds (median {np.median(mses):.5f}, worst "
+          f"{max(mses):.5f}); within 0.0005 of the seed's own floor: {n_near}/{len(reg)}")
     cls = classification_goal(seeds, 10_000)
     print(f"\n{'seed':>4} {'held-out accuracy':>18}  (goal >= 95 %)")
     for r in cls:
         print(f"{r['seed']:>4} {r['test_accuracy'] * 100:>17.1f}%  {'met' if r['met'] else 'NOT met'}")
-    out = Path(__file__).parent / "results" / "emns.json"
+    name = "emns.json" if first == 0 else f"emns-seeds{first}-{first + args.seeds - 1}.json"
+    out = Path(__file__).parent / "results" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({
         "step_seconds": times, "step_goal_met": best_single <= 6e-4,
         "regression": reg, "regression_goal_met": all(r["met"] for r in reg),
         "regression_seeds_met": f"{sum(r['met'] for r in reg)}/{len(reg)}",
+        "regression_median_train_mse": float(np.median(mses)),
         "regression_seeds_within_0.0005_of_floor": f"{n_near}/{len(reg)}",
         "classification": cls, "classification_goal_met": all(r["met"] for r in cls),
         "population_config": POP, "numba": HAVE_NUMBA, "torch_threads": 1,

@@ -164,7 +164,9 @@ def test_bad_parameters_raise():
     X, y = _regression()
     for bad in (dict(selection="best"), dict(preset="x"), dict(rate_rule="y"), dict(hidden_layer_sizes=(0,)),
                 dict(selection="comma", n_parents=5, population_size=2), dict(revert_prob=2.0),
-                dict(restart_patience=-1)):
+                dict(restart_patience=-1), dict(rate_rule="csa"), dict(resistance_rate=0.2),
+                dict(selection="revert", rate_rule="csa", recombination=2),
+                dict(recombination=2, resistance_rate=-0.1)):
         with pytest.raises(ValueError):
             EMNSRegressor(**{**FAST, **bad}).fit(X, y)
     m = EMNSRegressor(**FAST).fit(X, y)

@@ -10,7 +10,14 @@ import torch
 from sklearn.metrics import mutual_info_score
 
 from gradfree.emns import make_params, mutate, regenerate
-from gradfree.emns.evolution import EvoState, new_history, recombine_from_seeds, step_population, step_single
+from gradfree.emns.evolution import (
+    EvoState,
+    generation_seeds,
+    new_history,
+    recombine_from_seeds,
+    step_population,
+    step_single,
+)
 from gradfree.emns.fast import HAVE_NUMBA, fitness_numba
 from gradfree.emns.mutation import adapt_rate_preset, candidate_noise, draw_seeds, population_noise
 from gradfree.emns.network import fitness, forward, init_network, n_params, unpack, unpack_masks
@@ -260,10 +267,11 @@ def test_metrics_agree_with_independent_computations():
     assert stability_index([1.0, 1.0, 3.0], window=2) == pytest.approx(1.0)
 
 
-def test_recombination_parent_rebuilds_from_ranked_seeds():
+@pytest.mark.parametrize("opts", [dict(self_adaptive=True), dict(mirrored=True, resistance_rate=0.2)])
+def test_recombination_parent_rebuilds_from_ranked_seeds(opts):
     X, Y = _data()
     st, g = _state()
-    p = make_params("paper", mutation_rate=0.1, self_adaptive=True)
+    p = make_params("paper", mutation_rate=0.1, **opts)
     seen = []
 
     def ev(v, m, s):
@@ -276,9 +284,9 @@ def test_recombination_parent_rebuilds_from_ranked_seeds():
         pv, pr, mu, rng0 = st.values[0].clone(), st.resistances[0].clone(), st.mutation_rate, _clone(g)
         seen.clear()
         step_population(st, ev, p, g, selection="comma", lam=8, rate_rule="success", damping=1.0, recombine=3)
-        seeds = draw_seeds(rng0, 8)
-        ranked = [seeds[i] for i in torch.sort(seen[0], descending=True, stable=True).indices[:3].tolist()]
-        v, r = recombine_from_seeds(pv, pr, ranked, mu, p)
+        seeds = generation_seeds(rng0, 8, p)
+        best = torch.sort(seen[0], descending=True, stable=True).indices[:3].tolist()
+        v, r = recombine_from_seeds(pv, pr, [seeds[i] for i in best], mu, p, best)
         torch.testing.assert_close(st.values[0], v, rtol=0, atol=1e-6)
         torch.testing.assert_close(st.resistances[0], r, rtol=0, atol=1e-6)
         assert st.values.shape[0] == 1 and len(seen) == 2  # candidates in one pass + the new parent
@@ -286,29 +294,33 @@ def test_recombination_parent_rebuilds_from_ranked_seeds():
 
 @pytest.mark.parametrize("kw", [dict(selection="plus", M=1), dict(selection="plus", M=3),
                                 dict(selection="comma", M=3), dict(selection="comma", M=1, recombine=3),
-                                dict(selection="comma", M=1, recombine=3, mirrored=True)])
+                                dict(selection="comma", M=1, recombine=3, mirrored=True),
+                                dict(selection="comma", M=1, recombine=3, mirrored=True, rule="csa",
+                                     resistance_rate=0.2)])
 def test_generation_from_seeds_and_fitness_only_matches_in_process(kw):
     """What a distributed worker does: rebuild candidates from seeds, share only fitness values."""
     from gradfree.emns.evolution import apply_generation, candidates, generation_seeds, update_elite
 
     X, Y = _data()
     ev = lambda v, m, s: fitness(v, m, s, X, Y)  # noqa: E731
-    p = make_params("paper", mutation_rate=0.1, self_adaptive=True, mirrored=kw.get("mirrored", False))
-    M, recombine = kw["M"], kw.get("recombine", 0)
+    p = make_params("paper", mutation_rate=0.1, self_adaptive=True, mirrored=kw.get("mirrored", False),
+                    resistance_rate=kw.get("resistance_rate", 0.0))
+    M, recombine, rule = kw["M"], kw.get("recombine", 0), kw.get("rule", "success")
     a, g = _state(P=M)
     a.fitness = ev(a.values, a.masks, a.sizes)
     update_elite(a, reset=True)
     b = EvoState(**{k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in vars(a).items()})
     gb = _clone(g)
     for _ in range(4):
-        step_population(a, ev, p, g, selection=kw["selection"], lam=6, rate_rule="success", damping=1.0,
+        step_population(a, ev, p, g, selection=kw["selection"], lam=6, rate_rule=rule, damping=1.0,
                         recombine=recombine)
         seeds = generation_seeds(gb, 6, p)
         halves = [ev(candidates(b, seeds, p, idx)[0], b.masks, b.sizes) for idx in ([0, 1, 2], [3, 4, 5])]
-        apply_generation(b, seeds, torch.cat(halves), p, ev, selection=kw["selection"], rate_rule="success",
+        apply_generation(b, seeds, torch.cat(halves), p, ev, selection=kw["selection"], rate_rule=rule,
                          damping=1.0, recombine=recombine)
         for name in ("values", "resistances", "fitness", "elite_values"):
             assert torch.equal(getattr(a, name), getattr(b, name)), name
+        assert (a.path is None) == (rule != "csa") and (a.path is None or torch.equal(a.path, b.path))
         assert a.mutation_rate == b.mutation_rate and a.n_evaluations == b.n_evaluations
 
 
@@ -327,3 +339,62 @@ def test_mirrored_pairs_share_a_seed_and_mirror_the_value_step():
     assert torch.allclose(step[0], -step[1], atol=1e-6) and not torch.allclose(step[0], step[2])
     assert torch.equal(candidates(st, seeds, p, [5])[0][0], v[5])  # any subset rebuilds the same rows
     assert torch.equal(regenerate(st.values[0], st.resistances[0], seeds[5], 0.1, p, index=5)[0], v[5])
+
+
+def test_resistance_rate_freezes_random_resistance_mutation_and_adapts_from_the_selected_noise():
+    """Option resistance_rate: mutate leaves r alone (value noise still mu * (1 - r)); after selection
+    the step scale 1 - r follows sep-CMA's diagonal rule, checked against NumPy."""
+    from gradfree.emns.evolution import adapt_resistances, recombination_weights
+
+    p = make_params("paper", mutation_rate=0.1, resistance_rate=0.3, r_max=0.95)
+    st, _ = _state()
+    noise = candidate_noise(3, st.values.shape[1]).unsqueeze(1)
+    v, r = mutate(st.values, st.resistances, noise, 0.1, p)
+    assert torch.equal(r, st.resistances)
+    torch.testing.assert_close(v - st.values, noise[0] * 0.1 * (1 - st.resistances))
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(4, 40, generator=g)
+    z[:, :10] *= 3.0  # selected steps larger than expected there: the scale must grow (r falls)
+    z[:, 10:20] *= 0.1  # smaller: the scale must shrink (r rises)
+    r0 = torch.full((1, 40), 0.5)
+    w = recombination_weights(4)[:, None]
+    r1 = adapt_resistances(r0, z, w, p)
+    zz = (w.numpy() * z.numpy() ** 2).sum(0)
+    expect = np.clip(1 - 0.5 * np.exp(0.15 * (zz - 1)), 0.0, 0.95)
+    np.testing.assert_allclose(r1[0].numpy(), expect, rtol=1e-5, atol=1e-6)
+    assert (r1[0, :10] < 0.5).all() and (r1[0, 10:20] > 0.5).all()
+    assert float(r1.min()) >= 0.0 and float(r1.max()) <= 0.95
+
+
+def test_csa_grows_mu_on_a_straight_path_and_shrinks_it_on_a_random_one():
+    """rate_rule="csa": consistent selected steps lengthen the evolution path (mu grows), steps that
+    cancel shorten it (mu shrinks); one update agrees with the tutorial's eq. 31-32 written in NumPy."""
+    from gradfree.emns.evolution import adapt_rate_csa, recombination_weights
+
+    p = make_params("paper")
+    w = recombination_weights(8)[:, None]
+    n = 300
+    straight, _ = _state()
+    straight.mutation_rate = 0.1
+    d = torch.ones(n)  # the weighted mean of 8 selected steps that all point the same way
+    for _ in range(50):
+        adapt_rate_csa(straight, d, w, p)
+    assert straight.mutation_rate > 0.1
+    zigzag, _ = _state()
+    zigzag.mutation_rate = 0.1
+    for t in range(50):
+        adapt_rate_csa(zigzag, d * (-1) ** t * 0.1, w, p)
+    assert zigzag.mutation_rate < 0.1
+    # one step against NumPy
+    one, _ = _state()
+    one.mutation_rate = 0.2
+    zw = torch.randn(n, generator=torch.Generator().manual_seed(2))
+    adapt_rate_csa(one, zw, w, p)
+    mueff = 1 / float((w * w).sum())
+    cs = (mueff + 2) / (n + mueff + 5)
+    ds = 1 + 2 * max(0.0, math.sqrt((mueff - 1) / (n + 1)) - 1) + cs
+    ps = math.sqrt(cs * (2 - cs) * mueff) * zw.numpy()
+    chi = math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n))
+    expect = 0.2 * math.exp(cs / ds * (np.linalg.norm(ps) / chi - 1))
+    assert one.mutation_rate == pytest.approx(expect, rel=1e-5)
+    np.testing.assert_allclose(one.path.numpy(), ps, rtol=1e-5)

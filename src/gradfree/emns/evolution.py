@@ -9,7 +9,15 @@
   candidates only for "comma") become the parents. Resistance-scaled mutation is unchanged.
 
 Mutation-rate rules: ``"preset"`` (sec. 2.3 with the preset's alpha/beta/gamma; Delta P is the best
-fitness of this step minus the best fitness before it) or ``"success"`` (1/5th rule, ours).
+fitness of this step minus the best fitness before it), ``"success"`` (1/5th rule, ours) or ``"csa"``
+(ours, with ``recombine`` only: cumulative step-size adaptation, the CMA-ES rule for sigma, applied to
+mu; Hansen, "The CMA Evolution Strategy: A Tutorial", eq. 31-32 with C = I in the noise's coordinates).
+
+Option ``resistance_rate`` (ours, ``EMNSParams.resistance_rate``, with ``recombine`` only): the
+resistances stop mutating at random and are instead adapted from the value noise of the selected
+candidates (:func:`adapt_resistances`): sep-CMA-ES's diagonal update written on the step scale 1 - r.
+Both rules read the selected candidates' noise, rebuilt from their seeds, so a distributed worker that
+knows only seeds and fitness values reaches the same state.
 
 Option ``mirrored`` (ours, ``EMNSParams.mirrored``): candidates come in pairs that share a seed, the
 second with the value noise negated (mirrored sampling, Brockhoff et al. 2010).
@@ -38,7 +46,7 @@ from gradfree.emns.params import EMNSParams
 
 SELECTIONS = ("none", "revert", "plus", "comma")
 ALIASES = {"(1+lambda)": "plus", "(mu+lambda)": "plus", "(mu,lambda)": "comma"}
-RATE_RULES = ("preset", "success")
+RATE_RULES = ("preset", "success", "csa")
 HIST_BINS = 20
 # evaluate(values (P, n_params), masks, sizes) -> fitness (P,) on the current training data
 Evaluate = Callable[[torch.Tensor, torch.Tensor, list], torch.Tensor]
@@ -65,6 +73,7 @@ class EvoState:
     elite_values: torch.Tensor | None = None  # (1, n_params)
     elite_resistances: torch.Tensor | None = None
     elite_fitness: float = -math.inf
+    path: torch.Tensor | None = None  # (n_params,) evolution path of rate_rule="csa" (zeros when None)
 
 
 def update_elite(st: EvoState, reset: bool = False) -> None:
@@ -102,6 +111,8 @@ def _update_rate(st: EvoState, p: EMNSParams, rule: str, delta: float, success: 
                  damping: float) -> None:
     if rule == "preset":
         st.mutation_rate = adapt_rate_preset(st.mutation_rate, delta, p)  # sec. 2.3
+    elif rule == "csa":
+        raise ValueError('rate_rule="csa" needs a population with recombination')
     else:
         st.mutation_rate = adapt_rate_success(st.mutation_rate, success, p, damping)
 
@@ -199,8 +210,9 @@ def apply_generation(st: EvoState, seeds: list[int], f: torch.Tensor, p: EMNSPar
         order = torch.sort(f, descending=True, stable=True).indices[:recombine]
         v, r = rows(order)
         w = recombination_weights(recombine, v.device)[:, None]
-        st.values = (w * v).sum(0, keepdim=True)
-        st.resistances = (w * r).sum(0, keepdim=True).clamp_(p.r_min, p.r_max)
+        z = (_noise(seeds, order.tolist(), v.shape[1], p, v.device)[0]  # (k, n) the selected value noise
+             if p.resistance_rate > 0 or rate_rule == "csa" else None)
+        st.values, st.resistances = _recombine(st.resistances, v, r, z, w, p)
         st.fitness = evaluate(st.values, st.masks, st.sizes)  # one more evaluation
         st.n_evaluations += 1
     else:
@@ -214,8 +226,42 @@ def apply_generation(st: EvoState, seeds: list[int], f: torch.Tensor, p: EMNSPar
         cv, cr = rows(order[~is_parent] - off)
         v[~is_parent], r[~is_parent] = cv, cr
         st.values, st.resistances, st.fitness = v, r, allf[order]
-    _update_rate(st, p, rate_rule, float(st.fitness.max()) - best_before, success, damping)
+    if rate_rule == "csa" and recombine:  # without recombination _update_rate refuses "csa"
+        adapt_rate_csa(st, (w * z).sum(0), w, p)
+    else:
+        _update_rate(st, p, rate_rule, float(st.fitness.max()) - best_before, success, damping)
     return success
+
+
+def adapt_resistances(resistances: torch.Tensor, z: torch.Tensor, w: torch.Tensor,
+                      p: EMNSParams) -> torch.Tensor:
+    """Derandomised resistance update (ours, option ``resistance_rate``): (1, n) -> (1, n).
+
+    The step scale s = 1 - r of each parameter grows when the selected candidates' noise ``z`` (k, n)
+    (weights ``w`` (k, 1)) was larger than expected along it and shrinks when smaller:
+    s <- s * exp(c / 2 * (sum_k w_k z_k^2 - 1)) - sep-CMA-ES's rank-mu diagonal update of the variance
+    (Ros & Hansen 2008) in log form, on the resistance the paper scales every mutation with.
+    """
+    scale = (1.0 - resistances) * torch.exp(0.5 * p.resistance_rate * ((w * z * z).sum(0) - 1.0))
+    return (1.0 - scale).clamp_(p.r_min, p.r_max)
+
+
+def adapt_rate_csa(st: EvoState, zw: torch.Tensor, w: torch.Tensor, p: EMNSParams) -> None:
+    """Cumulative step-size adaptation of mu (ours, ``rate_rule="csa"``; CMA tutorial eq. 31-32).
+
+    ``zw`` (n,) is the weighted mean of the selected value noise; the path accumulates it, and mu grows
+    when the path is longer than a random walk's (steps in one direction) and shrinks when shorter.
+    """
+    n = zw.shape[0]
+    mueff = 1.0 / float((w * w).sum())
+    cs = (mueff + 2.0) / (n + mueff + 5.0)
+    ds = 1.0 + 2.0 * max(0.0, math.sqrt((mueff - 1.0) / (n + 1.0)) - 1.0) + cs
+    chi_n = math.sqrt(n) * (1.0 - 1.0 / (4.0 * n) + 1.0 / (21.0 * n * n))  # E||N(0, I)||
+    if st.path is None or st.path.shape != zw.shape:  # fresh, or the structure changed
+        st.path = torch.zeros_like(zw)
+    st.path = (1.0 - cs) * st.path + math.sqrt(cs * (2.0 - cs) * mueff) * zw  # eq. 31
+    mu = st.mutation_rate * math.exp(cs / ds * (float(st.path.norm()) / chi_n - 1.0))  # eq. 32
+    st.mutation_rate = float(min(max(mu, p.mu_min), p.mu_max))
 
 
 def recombination_weights(k: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -244,9 +290,22 @@ def recombine_from_seeds(parent_values: torch.Tensor, parent_resistances: torch.
     if p.mirrored and ranked_indices is None:
         raise ValueError("mirrored candidates need their indices (ranked_indices) to be rebuilt")
     idx = ranked_indices or [0] * len(ranked_seeds)
+    n, dev = parent_values.shape[-1], parent_values.device
     cands = [regenerate(parent_values, parent_resistances, s, mu, p, i) for s, i in zip(ranked_seeds, idx)]
-    w = recombination_weights(len(ranked_seeds), parent_values.device)[:, None]
-    v = (w * torch.stack([c[0] for c in cands])).sum(0)
-    r = (w * torch.stack([c[1] for c in cands])).sum(0).clamp_(p.r_min, p.r_max)
-    return v, r
+    z = (torch.stack([_noise({i: s}, [i], n, p, dev)[0, 0] for s, i in zip(ranked_seeds, idx)])  # (k, n)
+         if p.resistance_rate > 0 else None)
+    w = recombination_weights(len(ranked_seeds), dev)[:, None]
+    v, r = _recombine(parent_resistances.reshape(1, n), torch.stack([c[0] for c in cands]),
+                      torch.stack([c[1] for c in cands]), z, w, p)
+    return v[0], r[0]
+
+
+def _recombine(parent_r: torch.Tensor, v: torch.Tensor, r: torch.Tensor, z: torch.Tensor | None,
+               w: torch.Tensor, p: EMNSParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """The new parent (1, n) from the selected candidates' values and resistances (k, n), their value
+    noise z (k, n) and weights w (k, 1): weighted means, or with ``resistance_rate`` the parent's
+    resistances adapted by :func:`adapt_resistances`."""
+    if p.resistance_rate > 0:
+        return (w * v).sum(0, keepdim=True), adapt_resistances(parent_r, z, w, p)
+    return (w * v).sum(0, keepdim=True), (w * r).sum(0, keepdim=True).clamp_(p.r_min, p.r_max)
 

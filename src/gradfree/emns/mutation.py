@@ -51,15 +51,20 @@ def mutate(values: torch.Tensor, resistances: torch.Tensor, noise: torch.Tensor,
     Both use the resistance before this step, as the paper's ``EvolvableParameter.mutate`` does.
     With ``p.self_adaptive`` (ours) the resistance mutates first and the value uses the new one, the
     order of self-adaptive evolution strategies: selection then sees each step size with its effect.
+    With ``p.resistance_rate > 0`` (ours) the resistance is not mutated here: it is adapted after
+    selection from the selected value noise (:func:`gradfree.emns.evolution.adapt_resistances`).
     """
     step = mu * (1.0 - resistances)
+    if p.resistance_rate > 0:
+        return _clip_values(values + noise[0] * step, p), resistances.clone()
     r = (resistances + noise[1] * (step * p.resistance_factor)).clamp_(p.r_min, p.r_max)
     if p.self_adaptive:
         step = mu * (1.0 - r)
-    v = values + noise[0] * step
-    if math.isfinite(p.value_clip):
-        v = v.clamp_(-p.value_clip, p.value_clip)
-    return v, r
+    return _clip_values(values + noise[0] * step, p), r
+
+
+def _clip_values(v: torch.Tensor, p: EMNSParams) -> torch.Tensor:
+    return v.clamp_(-p.value_clip, p.value_clip) if math.isfinite(p.value_clip) else v
 
 
 def adapt_rate_preset(mu: float, delta: float, p: EMNSParams) -> float:

@@ -38,6 +38,9 @@ class EMNSParams:
     r_init: float = 0.1  # resistance of grown neurons / newly formed connections (sec. 6.1)
     self_adaptive: bool = False  # ours: mutate r first, then theta with the new r (see mutation.mutate)
     mirrored: bool = False  # ours: candidates in pairs with opposite value noise (see evolution)
+    # ours: rate of the derandomised resistance update (see evolution.adapt_resistances); 0 = off, the
+    # paper's random co-evolution. When > 0 the resistances no longer mutate at random.
+    resistance_rate: float = 0.0
 
 
 PRESETS: dict[str, EMNSParams] = {
@@ -54,6 +57,6 @@ def make_params(preset: str = "paper", **overrides: float | bool | None) -> EMNS
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     changes = {k: v for k, v in overrides.items() if v is not None}
     p = dataclasses.replace(PRESETS[preset], **changes)
-    if not (p.r_min <= p.r_max) or p.mutation_rate < 0:
+    if not (p.r_min <= p.r_max) or p.mutation_rate < 0 or p.resistance_rate < 0:
         raise ValueError(f"invalid EMNS parameters: {p}")
     return p

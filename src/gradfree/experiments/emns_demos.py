@@ -10,8 +10,10 @@ Strategies: ``none`` (the paper: every mutation kept, paper preset), ``revert`` 
 climber with its preset), ``plus`` ((1+8), success rule, self-adaptive resistances, mu >= 0.01),
 ``comma`` ((4,16), same options, resistances <= 0.95: with r = 1 reachable every parameter can
 freeze, all candidates tie and the success rule then drives mu to its bound) and ``recombine``
-(``gradfree.emns.TUNED``: (4/4_w,16) with intermediate recombination). On the reference regression
-also ``recombine`` with growth + connection formation, and with pruning + connection formation.
+(``gradfree.emns.TUNED``: (8/8_w,16) with intermediate recombination, mirrored sampling, mu adapted by
+cumulative step-size adaptation and resistances adapted from the selected mutations). On the reference
+regression also ``recombine`` with growth + connection formation, and with pruning + connection
+formation.
 
 A strategy "learns" a regression when its held-out R^2 > 0.5, the classification when held-out
 accuracy > 75 %, the continual pair when both tasks reach R^2 > 0.5 on their own data.
@@ -40,7 +42,9 @@ STRATEGIES = {
     "recombine": TUNED,
 }
 STRUCTURE = {
-    "recombine+growth": dict(TUNED, growth=True, connect=True, growth_patience=1024, structure_interval=256),
+    # growth_tol 1e-4: TUNED improves by small steps until the end, so with the default 1e-5 it never stalls
+    "recombine+growth": dict(TUNED, growth=True, connect=True, growth_patience=1024, growth_tol=1e-4,
+                             structure_interval=256),
     "recombine+prune": dict(TUNED, prune=True, connect=True, prune_threshold=0.02, structure_interval=256),
 }
 DEMOS = {  # name: (hidden layers, MSE threshold for the adaptation speed)
