@@ -306,6 +306,8 @@ def _recombine(parent_r: torch.Tensor, v: torch.Tensor, r: torch.Tensor, z: torc
     noise z (k, n) and weights w (k, 1): weighted means, or with ``resistance_rate`` the parent's
     resistances adapted by :func:`adapt_resistances`."""
     if p.resistance_rate > 0:
-        return (w * v).sum(0, keepdim=True), adapt_resistances(parent_r, z, w, p)
-    return (w * v).sum(0, keepdim=True), (w * r).sum(0, keepdim=True).clamp_(p.r_min, p.r_max)
+        new_r = adapt_resistances(parent_r, z, w, p)
+    else:
+        new_r = (w * r).sum(0, keepdim=True).clamp_(p.r_min, p.r_max)
+    return (w * v).sum(0, keepdim=True), new_r
 
