@@ -16,7 +16,7 @@ from gradfree.core.checks import (
     check_save_load_roundtrip,
     run_sklearn_checks,
 )
-from gradfree.core.io import load_estimator, save_estimator
+from gradfree.core.io import load_estimator, save_estimator, saveable
 
 
 def test_ncm_passes_sklearn_checks():
@@ -104,6 +104,7 @@ def test_device_resolution():
             resolve_device("cuda")
 
 
+@saveable
 @dataclasses.dataclass(frozen=True)
 class _State:
     w: torch.Tensor

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
+
+from gradfree.core.device import resolve_device
 
 
 def _parser() -> argparse.ArgumentParser:
+    from gradfree import __version__
+
     p = argparse.ArgumentParser(prog="gradfree", description="Neural networks that learn without backprop.")
+    p.add_argument("--version", action="version", version=f"gradfree {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="name every experiment with a one-line summary")
 
-    run = sub.add_parser("run", help="run one experiment (resumes if its output folder holds a cut-off run)")
-    run.add_argument("name", help="experiment name (see `gradfree list`)")
+    run = sub.add_parser("run", add_help=False,
+                         help="run one experiment (resumes if its output folder holds a cut-off run)")
+    run.add_argument("-h", "--help", action="store_true", help="this help; with NAME, also its --set options")
+    run.add_argument("name", nargs="?", help="experiment name (see `gradfree list`)")
     run.add_argument("--quick", action="store_true", help="small, fast version (under a minute)")
     run.add_argument("--seeds", type=int, default=None, help="number of seeds (0..N-1)")
     run.add_argument("--out", default=None, help="output folder (default runs/NAME[-quick])")
@@ -47,8 +56,61 @@ def _options(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _fail(message: str) -> int:
+    print(f"gradfree: {message}", file=sys.stderr)
+    return 2
+
+
+def _check_out(out: str | None) -> str | None:
+    """Why ``--out`` cannot be used (one line), or None when it can."""
+    if out is None:
+        return None
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        return f"--out {out} is a file, not a folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return f"--out {out} cannot be written ({exc.strerror or exc})"
+    return None
+
+
+def _run_help(parser: argparse.ArgumentParser, name: str | None) -> int:
+    from gradfree.experiments.registry import get_experiment
+
+    run = parser._subparsers._group_actions[0].choices["run"]  # noqa: SLF001 - argparse keeps them here
+    run.print_help()
+    if name is not None:
+        try:
+            exp = get_experiment(name)
+        except KeyError as exc:
+            return _fail(exc.args[0])
+        print(f"\n{exp.name}: {exp.summary}\n\noptions (--set KEY=VALUE):")
+        for opt in exp.options:
+            print(f"  {opt.describe()}")
+        if not exp.options:
+            print("  (none)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "run" and args.help:
+        return _run_help(parser, args.name)
+    if args.command == "run" and args.name is None:
+        return _fail("run needs an experiment NAME (see `gradfree list`)")
+    if args.command in ("run", "bench"):
+        problem = _check_out(args.out)
+        if problem is None:
+            try:
+                resolve_device(args.device)
+            except ValueError as exc:
+                problem = str(exc)
+        if problem is not None:
+            return _fail(problem)
     if args.command == "list":
         from gradfree.experiments.registry import all_experiments
 
@@ -72,25 +134,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 out = run_experiment(args.name, **kwargs)
         except (KeyError, ValueError, FileNotFoundError, ImportError) as exc:
-            print(f"gradfree: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
-            return 2
+            return _fail(exc.args[0] if isinstance(exc, KeyError) else str(exc))
         print(f"done in {time.perf_counter() - start:.1f} s: {out}/results.json, {out}/report.md")
         return 0
     if args.command == "bench":
-        try:
-            from gradfree.bench import run_bench
-        except ImportError as exc:  # pragma: no cover - until the bench lands
-            print(f"gradfree: the bench is not available ({exc})", file=sys.stderr)
-            return 2
+        from gradfree.bench import run_bench
+
         start = time.perf_counter()
         kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
                       progress=not args.no_progress, threads=args.threads)
-        if args.ray is not None:
-            from gradfree.distributed.bench import run_bench_on_ray
+        try:
+            if args.ray is not None:
+                from gradfree.distributed.bench import run_bench_on_ray
 
-            out = run_bench_on_ray(address=None if args.ray == "local" else args.ray, **kwargs)
-        else:
-            out = run_bench(**kwargs)
+                out = run_bench_on_ray(address=None if args.ray == "local" else args.ray, **kwargs)
+            else:
+                out = run_bench(**kwargs)
+        except (ValueError, ImportError) as exc:
+            return _fail(str(exc))
         print(f"done in {time.perf_counter() - start:.1f} s: {out}")
         return 0
     return 2  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from gradfree.core.base import GradFreeClassifier, no_grad_learning
@@ -13,7 +14,11 @@ class NearestClassMean(GradFreeClassifier):
     """Classify by the closest running class mean (Euclidean, or cosine after normalising).
 
     Each class keeps the exact mean of every sample seen so far, so learning new classes never changes
-    old ones: class-incremental by nature, and the reference point for forgetting.
+    old ones: class-incremental by nature, and the reference point for forgetting. ``predict_proba``
+    reads the means as isotropic Gaussians with the pooled within-class variance (equal priors); it
+    exists for ``metric="euclidean"`` only (cosine scores have no variance to read them with).
+    ``fit`` needs two classes; ``partial_fit`` accepts one class at a time (new labels become new
+    classes).
 
     Parameters
     ----------
@@ -23,6 +28,7 @@ class NearestClassMean(GradFreeClassifier):
     """
 
     _can_grow_classes = True
+    _proba_from = "softmax"
 
     def __init__(self, metric: str = "euclidean", device: str = "cpu") -> None:
         self.metric = metric
@@ -37,30 +43,39 @@ class NearestClassMean(GradFreeClassifier):
         """Forget everything and learn the class means of (X, y)."""
         for attr in ("n_features_in_", "classes_"):
             self.__dict__.pop(attr, None)
-        return self.partial_fit(X, y)
+        return self._learn(X, y, None, whole=True)
 
     @no_grad_learning
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NearestClassMean:
         """Add (X, y) to the running class means; new labels become new classes."""
+        return self._learn(X, y, classes, whole=False)
+
+    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> NearestClassMean:
         self._check_params()
         first = not self._is_fitted()
         if first:
             self._init_device()
         Xt, yn = self._validate(X, y, reset=first)
+        if whole and np.unique(yn).size < 2:
+            raise ValueError(f"NearestClassMean.fit needs samples of at least 2 classes; got 1 class: "
+                             f"{np.unique(yn).tolist()}")
         if first:
             self.sums_ = torch.zeros(0, Xt.shape[1], dtype=torch.float64, device=self.device_)
             self.counts_ = torch.zeros(0, dtype=torch.float64, device=self.device_)
+            self.sq_sums_ = torch.zeros(0, dtype=torch.float64, device=self.device_)
         yi = self._encode_labels(yn, classes, reset=first)
         if first and self.sums_.shape[0] < len(self.classes_):
             self._grow_classes(len(self.classes_) - self.sums_.shape[0])
         self.sums_.index_add_(0, yi, Xt.double())
         self.counts_ += torch.bincount(yi, minlength=len(self.classes_)).double()
+        self.sq_sums_.index_add_(0, yi, Xt.double().square().sum(1))
         return self
 
     def _grow_classes(self, n_new: int) -> None:
         d = self.sums_.shape[1]
         self.sums_ = torch.cat([self.sums_, self.sums_.new_zeros(n_new, d)])
         self.counts_ = torch.cat([self.counts_, self.counts_.new_zeros(n_new)])
+        self.sq_sums_ = torch.cat([self.sq_sums_, self.sq_sums_.new_zeros(n_new)])
 
     @property
     def means_(self) -> torch.Tensor:
@@ -73,5 +88,16 @@ class NearestClassMean(GradFreeClassifier):
         if self.metric == "cosine":
             s = torch.nn.functional.normalize(X, dim=1) @ torch.nn.functional.normalize(means, dim=1).T
         else:
-            s = -torch.cdist(X, means)
+            s = -0.5 * torch.cdist(X, means).square()  # same ranking as the distance, linear in x
         return s.masked_fill(self.counts_[None, :] == 0, float("-inf"))
+
+    def _has_proba(self) -> bool:
+        return self.metric == "euclidean"
+
+    def _proba_scores(self, X: torch.Tensor) -> torch.Tensor:
+        """Gaussian log-likelihoods up to a constant: -|x - mean|^2 / (2 var), var pooled over classes."""
+        n = self.counts_.sum()
+        within = (self.sq_sums_ - self.sums_.square().sum(1) / self.counts_.clamp_min(1)).sum()
+        var = (within / (n * self.n_features_in_)).clamp_min(1e-12)
+        d2 = torch.cdist(X.double(), self.means_.double()).square()
+        return (-d2 / (2 * var)).masked_fill(self.counts_[None, :] == 0, float("-inf"))

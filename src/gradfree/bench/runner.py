@@ -19,7 +19,6 @@ peak (``"ru_maxrss"``, a lower bound). On CUDA, ``torch.cuda.max_memory_allocate
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -35,7 +34,7 @@ from tqdm.auto import tqdm
 from gradfree.bench.models import MODELS, Setting
 from gradfree.bench.report import write_outputs
 from gradfree.bench.suites import SUITES, run_suite
-from gradfree.core.checkpoint import checkpoint_written, write_json_atomic
+from gradfree.core.checkpoint import checkpoint_written, read_checkpoint, write_checkpoint
 
 
 def _safe(key: str) -> str:
@@ -147,6 +146,12 @@ def run_unit(model: str, suite: str, seed: int, data: dict, *, quick: bool, devi
     return rec
 
 
+def _valid_record(rec: Any) -> bool:
+    """The shape a unit record must have to be reused (anything else is computed again)."""
+    return (isinstance(rec, dict) and isinstance(rec.get("status"), str)
+            and isinstance(rec.get("metrics"), dict) and isinstance(rec.get("params"), dict))
+
+
 def _expected_params(model: str, suite: str, seed: int, data: dict, quick: bool, device: str) -> dict | None:
     try:
         return _params(MODELS[model].make(_setting(suite, seed, data, quick, device)))
@@ -226,14 +231,14 @@ def _run_bench(quick: bool, seeds: int, out: Path, device: str, progress: bool, 
             for m in units:
                 bar.set_postfix_str(f"{m} / {s} / seed {seed}")
                 path = unit_path(ckpt_dir, m, s, seed)
-                rec = json.loads(path.read_text()) if path.exists() else None
+                rec = read_checkpoint(path, _valid_record)
                 if rec is not None and (rec["status"] != "ok" or  # a failed unit is retried, and so is
                                         rec.get("params") != _expected_params(m, s, seed, data, quick,
                                                                               device)):
                     rec = None  # one whose model configuration changed since
                 if rec is None:
                     rec = run_unit(m, s, seed, data, quick=quick, device=device, threads=threads)
-                    write_json_atomic(path, rec)
+                    write_checkpoint(path, rec)
                     checkpoint_written()
                 else:
                     resumed += 1
@@ -243,10 +248,11 @@ def _run_bench(quick: bool, seeds: int, out: Path, device: str, progress: bool, 
     duration = time.perf_counter() - t0
     # Every invocation into this folder is logged, so a resumed bench still states what the whole took.
     log_path = ckpt_dir / "invocations.json"
-    log = json.loads(log_path.read_text()) if log_path.exists() else []
+    log = read_checkpoint(log_path, lambda v: isinstance(v, list) and all(
+        isinstance(x, dict) and isinstance(x.get("duration_s"), (int, float)) for x in v)) or []
     log.append({"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
                 "duration_s": duration, "units_computed": len(todo) - resumed})
-    write_json_atomic(log_path, log)
+    write_checkpoint(log_path, log)
     meta = {"quick": quick, "seeds": seeds, "device": device, "models": model_names, "suites": suite_names,
             "started": log[-1]["started"], "duration_s": duration, "units": len(todo),
             "units_resumed": resumed,

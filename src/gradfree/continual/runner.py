@@ -15,7 +15,7 @@ run (the model's RNG state is part of what is saved).
 
 from __future__ import annotations
 
-import json
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,12 @@ from tqdm.auto import tqdm
 
 from gradfree.continual.metrics import average_accuracy, backward_transfer, forgetting
 from gradfree.continual.streams import Task
-from gradfree.core.checkpoint import checkpoint_written, write_json_atomic
+from gradfree.core.checkpoint import (
+    DamagedCheckpointWarning,
+    checkpoint_written,
+    read_checkpoint,
+    write_checkpoint,
+)
 
 SCENARIOS = ("class", "task")
 
@@ -58,6 +63,14 @@ class ContinualResult:
                 "average_accuracy": self.average_accuracy, "forgetting": self.forgetting.tolist(),
                 "mean_forgetting": float(self.forgetting.mean()) if len(self.forgetting) else 0.0,
                 "bwt": self.bwt}
+
+
+def _valid_rows(rows: Any, n_tasks: int) -> bool:
+    """A saved accuracy matrix prefix: row t has one accuracy in [0, 1] per task, at most n_tasks rows."""
+    return (isinstance(rows, list) and len(rows) <= n_tasks and all(
+        isinstance(r, list) and len(r) == n_tasks and all(
+            isinstance(a, (int, float)) and not isinstance(a, bool) and 0.0 <= a <= 1.0 for a in r)
+        for r in rows))
 
 
 def task_accuracy(model: Any, task: Task, scenario: str = "class") -> float:
@@ -95,9 +108,14 @@ def run_stream(model: Any, train_tasks: Sequence[Task], test_tasks: Sequence[Tas
     T = len(train_tasks)
     rows: list[list[float]] = []
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if ckpt is not None and (ckpt / "progress.json").exists():
-        rows = json.loads((ckpt / "progress.json").read_text())["rows"]
-        model = type(model).load(ckpt / "model")
+    saved = read_checkpoint(ckpt / "progress.json", lambda d: _valid_rows(d["rows"], T)) if ckpt else None
+    if saved is not None:
+        try:  # the model saved with the rows: after task t it is model-t, so the two always agree
+            model = type(model).load(ckpt / f"model-{len(saved['rows'])}")
+            rows = saved["rows"]
+        except (FileNotFoundError, ValueError) as exc:  # a damaged model checkpoint: start the stream over
+            warnings.warn(f"{ckpt}: damaged model checkpoint ({exc}); computing the stream again",
+                          DamagedCheckpointWarning, stacklevel=2)
     bar = tqdm(range(len(rows), T), desc="tasks", disable=not progress, leave=False,
                initial=len(rows), total=T)
     for t in bar:
@@ -107,8 +125,10 @@ def run_stream(model: Any, train_tasks: Sequence[Task], test_tasks: Sequence[Tas
         rows.append([task_accuracy(model, u, scenario) for u in test_tasks])
         bar.set_postfix(acc=f"{np.mean(rows[-1][: t + 1]):.3f}")
         if ckpt is not None:
-            model.save(ckpt / "model")
-            write_json_atomic(ckpt / "progress.json", {"rows": rows})
+            model.save(ckpt / f"model-{t + 1}")
+            write_checkpoint(ckpt / "progress.json", {"rows": rows})
+            for old in ckpt.glob(f"model-{t}.*"):  # the previous task's model is no longer needed
+                old.unlink()
             checkpoint_written()
         if on_task_end is not None:
             on_task_end(t, model)

@@ -6,9 +6,12 @@ Conventions (scikit-learn's, plus ours):
   ``partial_fit`` under a name ending in ``_``;
 * ``random_state`` is turned into a seed inside ``fit`` (``_init_rng``) and drives one
   ``torch.Generator`` (``rng_``) that is saved with the model, so a resumed run continues exactly;
-* inputs are NumPy arrays or torch tensors; ``_validate`` rejects NaN/inf, wrong shape, a feature
-  count that changes between ``partial_fit`` calls and empty input, with a ``ValueError`` saying
-  which (scikit-learn's ``validate_data`` does the checking);
+* inputs are NumPy arrays or torch tensors; ``_validate`` rejects NaN/inf, values too large for
+  float32 arithmetic, wrong shape, a feature count that changes between ``partial_fit`` calls and
+  empty input, with a ``ValueError`` saying which (scikit-learn's ``validate_data`` does most of it);
+* ``random_state`` is an int, a ``RandomState``, a ``numpy.random.Generator`` or None;
+* a classifier needs at least two classes (scikit-learn's rule): ``fit`` with one class is refused;
+  models that grow their label set (``_can_grow_classes``) accept one class per ``partial_fit``;
 * ``device`` is ``"cpu" | "cuda" | "auto"``; tensors live on ``device_``;
 * learning never touches autograd: subclasses wrap learning and inference in :func:`no_grad_learning`
   (``torch.inference_mode``), and :mod:`gradfree.core.checks` verifies it;
@@ -26,11 +29,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from gradfree.core.device import resolve_device
-from gradfree.core.io import load_estimator, save_estimator
+from gradfree.core.io import load_estimator, register_estimator, save_estimator
 
 F = TypeVar("F", bound=Callable[..., Any])
 E = TypeVar("E", bound="GradFreeEstimator")
@@ -54,11 +58,41 @@ def to_numpy(X: Any) -> Any:
     return X
 
 
+def seed_from(random_state: Any) -> int:
+    """One 31-bit seed from an int, a ``RandomState``, a ``numpy.random.Generator`` or None.
+
+    A ``Generator`` or ``RandomState`` is advanced by the draw, as scikit-learn does with instances.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**31 - 1))
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+def check_float32_range(A: np.ndarray, name: str) -> None:
+    """Refuse values whose squares overflow float32 once summed over a row (every model sums them).
+
+    The models compute in float32; an input of 1e30 passes NaN/inf checks in float64 but turns into
+    inf and NaN inside the first dot product, and the model then learns garbage silently.
+    """
+    if A.size == 0:
+        return
+    d = A.shape[1] if A.ndim == 2 else 1
+    limit = float(np.sqrt(np.finfo(np.float32).max / max(d, 1)))
+    largest = float(np.max(np.abs(A)))
+    if not largest <= limit:
+        raise ValueError(f"{name} has values up to {largest:.3g} in magnitude, beyond what float32 "
+                         f"arithmetic on {d} feature(s) can hold (|value| <= {limit:.3g}); rescale {name}")
+
+
 class GradFreeEstimator(BaseEstimator):
     """Shared machinery: validation, device, seeding, save/load. Subclasses implement the learning."""
 
     #: dtype of model tensors
     dtype = torch.float32
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_estimator(cls)  # the loader builds only registered types
 
     # ------------------------------------------------------------------ validation
     def _validate(self, X: Any, y: Any = "no_validation", *, reset: bool) -> Any:
@@ -69,9 +103,13 @@ class GradFreeEstimator(BaseEstimator):
         X = to_numpy(X)
         if isinstance(y, str) and y == "no_validation":
             Xn = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+            check_float32_range(Xn, "X")
             return self._as_tensor(Xn)
         Xn, yn = validate_data(self, X, to_numpy(y), reset=reset, dtype=[np.float32, np.float64],
                                y_numeric=isinstance(self, RegressorMixin))
+        check_float32_range(Xn, "X")
+        if isinstance(self, RegressorMixin):
+            check_float32_range(np.asarray(yn, dtype=np.float64).reshape(len(yn), -1), "y")
         return self._as_tensor(Xn), yn
 
     def _as_tensor(self, X: np.ndarray) -> torch.Tensor:
@@ -86,8 +124,8 @@ class GradFreeEstimator(BaseEstimator):
         return self.device_
 
     def _init_rng(self) -> torch.Generator:
-        """Seed ``rng_`` from ``random_state`` (int, RandomState or None -> fresh entropy)."""
-        self.seed_ = int(check_random_state(getattr(self, "random_state", None)).randint(0, 2**31 - 1))
+        """Seed ``rng_`` from ``random_state`` (int, RandomState, numpy Generator or None: fresh entropy)."""
+        self.seed_ = seed_from(getattr(self, "random_state", None))
         self.rng_ = torch.Generator(device=self.device_)
         self.rng_.manual_seed(self.seed_)
         return self.rng_
@@ -128,7 +166,11 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
             raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}")
         check_classification_targets(y)
         if reset:
-            self.classes_ = np.unique(np.asarray(classes) if classes is not None else y)
+            labels = np.unique(np.asarray(classes) if classes is not None else y)
+            if labels.size < 2 and not self._can_grow_classes:
+                raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes (in y or in "
+                                 f"`classes=`); got {labels.size} class: {labels.tolist()}")
+            self.classes_ = labels
         elif classes is not None and not np.array_equal(np.unique(classes), np.sort(self.classes_)):
             raise ValueError("`classes` must be the same on every partial_fit call; "
                              f"got {np.unique(classes)}, first call had {np.sort(self.classes_)}")
@@ -169,6 +211,32 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
 
     def _scores(self, X: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    #: How ``predict_proba`` reads ``_scores``: ``"softmax"`` (scores are logits or log-likelihoods) or
+    #: None (the scores are not on a scale that gives probabilities; ``predict_proba`` is then absent).
+    _proba_from: str | None = None
+
+    def _has_proba(self) -> bool:
+        return self._proba_from is not None
+
+    @available_if(lambda self: self._has_proba())
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        with torch.inference_mode():
+            p = torch.softmax(self._proba_scores(X).double(), dim=1)
+        return p.cpu().numpy()
+
+    def _proba_scores(self, X: torch.Tensor) -> torch.Tensor:
+        """Scores whose softmax is ``predict_proba`` (the decision scores unless a model says otherwise)."""
+        return self._scores(X)
+
+    @available_if(lambda self: self._has_proba())
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Most likely class label per sample."""

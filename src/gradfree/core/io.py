@@ -7,25 +7,71 @@ by type so that the round trip is exact:
 * ``torch.Tensor`` and numeric ``np.ndarray``   -> safetensors (bit-exact), referenced from JSON;
 * ``torch.Generator``                          -> its byte state in safetensors (RNG resumes exactly);
 * ``np.random.Generator``                      -> its bit-generator state in JSON;
-* dataclasses, dicts, lists, tuples            -> recursively, so explicit state objects survive;
+* registered dataclasses, dicts, lists, tuples  -> recursively, so explicit state objects survive;
 * Python / NumPy scalars, strings, None         -> JSON (Python's float repr round-trips exactly).
 
 Anything else raises ``TypeError`` naming the attribute, so a model never saves silently incomplete.
+
+Files are untrusted. Loading constructs only types on an allow-list (gradfree estimators, which
+register themselves, and the dataclasses marked :func:`saveable`); it never imports or calls anything
+a file names. The SHA-256 of the ``.safetensors`` file is recorded in the JSON and checked before the
+tensors are read; every field is checked (type, range, device) and every error is a
+:class:`ModelFileError` that names the file and the field.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import hashlib
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+T = TypeVar("T", bound=type)
+
+# The allow-list: the only types a file can make the loader construct ("module:qualname" -> type).
+_KNOWN_TYPES: dict[str, type] = {}
+
+# numpy bit generators a saved ``np.random.Generator`` may name.
+_BIT_GENERATORS = {c.__name__: c for c in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
+                                           np.random.Philox, np.random.SFC64)}
+# dtypes of arrays kept in JSON (labels): booleans, integers, floats, unicode strings.
+_JSON_ARRAY_KINDS = "biufU"
+
+
+class ModelFileError(ValueError):
+    """A saved model or checkpoint that cannot be loaded; the message names the file and the field."""
+
+    def __init__(self, file: str | Path, field: str, problem: str) -> None:
+        self.file, self.field, self.problem = str(file), field, problem
+        super().__init__(f"{file}: field {field!r}: {problem}")
+
+
+def qualname(obj_type: type) -> str:
+    """The name a type is saved under, ``module:qualname``."""
+    return f"{obj_type.__module__}:{obj_type.__qualname__}"
+
+
+def saveable(cls: T) -> T:
+    """Class decorator: allow the loader to rebuild this dataclass (a model's explicit state object)."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__} is not a dataclass")
+    _KNOWN_TYPES[qualname(cls)] = cls
+    return cls
+
+
+def register_estimator(cls: T) -> T:
+    """Allow the loader to rebuild estimators of class ``cls`` (the estimator base does this itself)."""
+    _KNOWN_TYPES[qualname(cls)] = cls
+    return cls
 
 
 def _split_path(path: str | Path) -> tuple[Path, Path]:
@@ -35,18 +81,7 @@ def _split_path(path: str | Path) -> tuple[Path, Path]:
     return path.with_name(path.name + ".json"), path.with_name(path.name + ".safetensors")
 
 
-def _qualname(obj_type: type) -> str:
-    return f"{obj_type.__module__}:{obj_type.__qualname__}"
-
-
-def _import(qualname: str) -> Any:
-    module, _, name = qualname.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
+# ------------------------------------------------------------------------------------------ saving
 def encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
     """Encode ``value`` as JSON, moving array data into ``tensors`` under names derived from ``key``."""
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -60,6 +95,8 @@ def encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
         if value.dtype.kind in "biuf" and value.dtype.itemsize <= 8 and value.dtype != np.uint16:
             tensors[key] = torch.from_numpy(np.ascontiguousarray(value).copy())
             return {"__ndarray__": key, "dtype": value.dtype.str}
+        if value.dtype.kind not in _JSON_ARRAY_KINDS:
+            raise TypeError(f"cannot save attribute {key!r}: arrays of dtype {value.dtype} are not supported")
         return {"__ndarray_json__": value.tolist(), "dtype": value.dtype.str}
     if isinstance(value, torch.Generator):
         tensors[key] = value.get_state()
@@ -69,9 +106,12 @@ def encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(value, torch.device):
         return {"__device__": str(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        name = qualname(type(value))
+        if _KNOWN_TYPES.get(name) is not type(value):
+            raise TypeError(f"cannot save attribute {key!r}: {name} is not marked @saveable")
         fields = {f.name: encode(getattr(value, f.name), f"{key}.{f.name}", tensors)
                   for f in dataclasses.fields(value)}
-        return {"__dataclass__": _qualname(type(value)), "fields": fields}
+        return {"__dataclass__": name, "fields": fields}
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             return {"__items__": [[encode(k, f"{key}.k{i}", tensors), encode(v, f"{key}.v{i}", tensors)]
@@ -83,39 +123,14 @@ def encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
     raise TypeError(f"cannot save attribute {key!r} of type {type(value).__name__}")
 
 
-def decode(obj: Any, tensors: dict[str, torch.Tensor], device: torch.device | None) -> Any:
-    """Inverse of :func:`encode`. Tensors go to ``device`` if given, else to where they were saved."""
-    if isinstance(obj, list):
-        return [decode(v, tensors, device) for v in obj]
-    if not isinstance(obj, dict):
-        return obj
-    if "__tensor__" in obj:
-        return tensors[obj["__tensor__"]].to(device or torch.device(obj["device"]))
-    if "__ndarray__" in obj:
-        return tensors[obj["__ndarray__"]].numpy().astype(np.dtype(obj["dtype"]), copy=False)
-    if "__ndarray_json__" in obj:
-        return np.asarray(obj["__ndarray_json__"], dtype=np.dtype(obj["dtype"]))
-    if "__generator__" in obj:
-        gen = torch.Generator(device=device or torch.device(obj["device"]))
-        gen.set_state(tensors[obj["__generator__"]])
-        return gen
-    if "__np_generator__" in obj:
-        state = obj["__np_generator__"]
-        gen = np.random.Generator(getattr(np.random, state["bit_generator"])())
-        gen.bit_generator.state = state
-        return gen
-    if "__device__" in obj:
-        return torch.device(obj["__device__"])
-    if "__dataclass__" in obj:
-        cls = _import(obj["__dataclass__"])
-        return cls(**{k: decode(v, tensors, device) for k, v in obj["fields"].items()})
-    if "__dict__" in obj:
-        return {k: decode(v, tensors, device) for k, v in obj["__dict__"].items()}
-    if "__items__" in obj:
-        return {decode(k, tensors, device): decode(v, tensors, device) for k, v in obj["__items__"]}
-    if "__tuple__" in obj:
-        return tuple(decode(v, tensors, device) for v in obj["__tuple__"])
-    raise ValueError(f"unrecognised saved value: {sorted(obj)}")
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def save_estimator(estimator: Any, path: str | Path) -> Path:
@@ -123,40 +138,291 @@ def save_estimator(estimator: Any, path: str | Path) -> Path:
     json_path, st_path = _split_path(path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
-    params = {k: encode(v, f"param.{k}", tensors) for k, v in estimator.get_params(deep=False).items()}
+    params = {k: encode(v, f"params.{k}", tensors) for k, v in estimator.get_params(deep=False).items()}
     state = {k: encode(v, k, tensors) for k, v in vars(estimator).items()
              if k.endswith("_") and not k.startswith("_")}
-    meta = {"format": FORMAT_VERSION, "class": _qualname(type(estimator)), "params": params, "state": state}
     # Write to temporaries first so an interrupted save never leaves a half-written pair behind.
     tmp_st, tmp_json = st_path.with_name(st_path.name + ".tmp"), json_path.with_name(json_path.name + ".tmp")
     save_file(tensors, str(tmp_st))
+    meta = {"format": FORMAT_VERSION, "class": qualname(type(estimator)), "tensors_sha256": _sha256(tmp_st),
+            "params": params, "state": state}
     tmp_json.write_text(json.dumps(meta, indent=1))
+    mode = _umask_mode()  # safetensors writes 0600; both files get the ordinary permissions
+    for tmp in (tmp_st, tmp_json):
+        os.chmod(tmp, mode)
     tmp_st.replace(st_path)
     tmp_json.replace(json_path)
     return json_path
 
 
+# ------------------------------------------------------------------------------------------ loading
+class _Decoder:
+    """Inverse of :func:`encode`, on untrusted input: every problem is a ``ModelFileError``."""
+
+    def __init__(self, file: Path, tensors: dict[str, torch.Tensor], device: torch.device | None) -> None:
+        self.file, self.tensors, self.device = file, tensors, device
+
+    def fail(self, field: str, problem: str) -> ModelFileError:
+        return ModelFileError(self.file, field, problem)
+
+    def _tensor(self, key: Any, field: str) -> torch.Tensor:
+        if not isinstance(key, str) or key not in self.tensors:
+            raise self.fail(field, f"refers to tensor {key!r}, which the .safetensors file does not hold")
+        return self.tensors[key]
+
+    def _device(self, name: Any, field: str) -> torch.device:
+        if self.device is not None:
+            return self.device
+        return checked_device(name, self.file, field)
+
+    def decode(self, obj: Any, field: str) -> Any:
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return obj
+        if isinstance(obj, list):
+            return [self.decode(v, f"{field}[{i}]") for i, v in enumerate(obj)]
+        if not isinstance(obj, dict):
+            raise self.fail(field, f"unexpected JSON value of type {type(obj).__name__}")
+        tags = [k for k in obj if k.startswith("__")]
+        if len(tags) != 1:
+            raise self.fail(field, f"expected one type tag, found {sorted(obj)}")
+        handler = _HANDLERS.get(tags[0])
+        if handler is None:
+            raise self.fail(field, f"unknown type tag {tags[0]!r}")
+        return getattr(self, handler)(obj, field)
+
+    def _saved_tensor(self, obj: dict, field: str) -> torch.Tensor:
+        return self._tensor(obj["__tensor__"], field).to(self._device(obj.get("device"), field))
+
+    def _ndarray(self, obj: dict, field: str) -> np.ndarray:
+        dtype = self._dtype(obj.get("dtype"), field, "biuf")
+        t = self._tensor(obj["__ndarray__"], field)
+        return t.numpy().astype(dtype, copy=False)
+
+    def _ndarray_json(self, obj: dict, field: str) -> np.ndarray:
+        dtype = self._dtype(obj.get("dtype"), field, _JSON_ARRAY_KINDS)
+        try:
+            return np.asarray(obj["__ndarray_json__"], dtype=dtype)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise self.fail(field, f"not an array of {dtype}: {exc}") from None
+
+    def _dtype(self, name: Any, field: str, kinds: str) -> np.dtype:
+        try:
+            dtype = np.dtype(name) if isinstance(name, str) else None
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.kind not in kinds or dtype.hasobject:
+            raise self.fail(field, f"unsupported array dtype {name!r}")
+        return dtype
+
+    def _generator(self, obj: dict, field: str) -> torch.Generator:
+        state = self._tensor(obj["__generator__"], field)
+        gen = torch.Generator(device=self._device(obj.get("device"), field))
+        try:
+            gen.set_state(state)
+        except (RuntimeError, TypeError) as exc:
+            raise self.fail(field, f"not a valid torch.Generator state ({exc})") from None
+        return gen
+
+    def _np_generator(self, obj: dict, field: str) -> np.random.Generator:
+        state = obj["__np_generator__"]
+        name = state.get("bit_generator") if isinstance(state, dict) else None
+        if name not in _BIT_GENERATORS:
+            raise self.fail(field, f"unknown numpy bit generator {name!r}; known: {sorted(_BIT_GENERATORS)}")
+        bit_gen = _BIT_GENERATORS[name]()
+        try:
+            bit_gen.state = state
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise self.fail(field, f"not a valid {name} state ({exc})") from None
+        return np.random.Generator(bit_gen)
+
+    def _saved_device(self, obj: dict, field: str) -> torch.device:
+        return self._device(obj["__device__"], field)
+
+    def _dataclass(self, obj: dict, field: str) -> Any:
+        name = obj["__dataclass__"]
+        cls = _KNOWN_TYPES.get(name) if isinstance(name, str) else None
+        if cls is None or not dataclasses.is_dataclass(cls):
+            raise self.fail(field, f"type {name!r} is not a gradfree state type; refusing to build it")
+        fields = obj.get("fields")
+        expected = {f.name for f in dataclasses.fields(cls) if f.init}
+        if not isinstance(fields, dict) or set(fields) != expected:
+            got = sorted(fields) if isinstance(fields, dict) else fields
+            raise self.fail(field, f"{cls.__name__} needs fields {sorted(expected)}, the file has {got}")
+        try:
+            return cls(**{k: self.decode(v, f"{field}.{k}") for k, v in fields.items()})
+        except ModelFileError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise self.fail(field, f"invalid {cls.__name__}: {exc}") from None
+
+    def _dict(self, obj: dict, field: str) -> dict:
+        d = obj["__dict__"]
+        if not isinstance(d, dict):
+            raise self.fail(field, "a saved dict must be a JSON object")
+        return {k: self.decode(v, f"{field}.{k}") for k, v in d.items()}
+
+    def _items(self, obj: dict, field: str) -> dict:
+        items = obj["__items__"]
+        if not isinstance(items, list) or not all(isinstance(p, list) and len(p) == 2 for p in items):
+            raise self.fail(field, "saved items must be a list of [key, value] pairs")
+        out = {}
+        for i, (k, v) in enumerate(items):
+            key = self.decode(k, f"{field}.k{i}")
+            try:
+                out[key] = self.decode(v, f"{field}.v{i}")
+            except TypeError:  # an unhashable key
+                raise self.fail(f"{field}.k{i}", "a dict key must be hashable") from None
+        return out
+
+    def _tuple(self, obj: dict, field: str) -> tuple:
+        items = obj["__tuple__"]
+        if not isinstance(items, list):
+            raise self.fail(field, "a saved tuple must be a JSON list")
+        return tuple(self.decode(v, f"{field}[{i}]") for i, v in enumerate(items))
+
+
+# type tag -> the _Decoder method that rebuilds it
+_HANDLERS = {
+    "__tensor__": "_saved_tensor", "__ndarray__": "_ndarray", "__ndarray_json__": "_ndarray_json",
+    "__generator__": "_generator", "__np_generator__": "_np_generator", "__device__": "_saved_device",
+    "__dataclass__": "_dataclass", "__dict__": "_dict", "__items__": "_items", "__tuple__": "_tuple",
+}
+
+
+def checked_device(name: Any, file: str | Path, field: str) -> torch.device:
+    """A device named in a file, refused unless it exists on this machine."""
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ModelFileError(file, field, f"not a device: {name!r}") from None
+    if dev.type == "cpu":
+        return torch.device("cpu")
+    if dev.type != "cuda":
+        raise ModelFileError(file, field, f"unsupported device {name!r} (cpu or cuda only)")
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if (dev.index or 0) >= n:
+        raise ModelFileError(file, field, f"saved on {name!r}, which this machine does not have "
+                             f"({n} CUDA device(s)); load with device='cpu'")
+    return dev
+
+
+def read_json(path: Path, what: str = "file") -> Any:
+    """Parse a JSON file, with an error that names it (truncated, empty, not UTF-8...)."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(path, "<whole file>", f"not a valid JSON {what}: {exc}") from None
+
+
+def _check_int(file: Path, field: str, value: Any, low: int, high: int | None = None) -> None:
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if not is_int or value < low or (high is not None and value > high):
+        bound = f">= {low}" + (f" and <= {high}" if high is not None else "")
+        raise ModelFileError(file, field, f"must be an integer {bound}, got {value!r}")
+
+
+def _check_state_field(file: Path, name: str, value: Any) -> None:
+    """Rules for the fitted attributes every estimator shares."""
+    if name in ("n_features_in_", "n_outputs_"):
+        _check_int(file, name, value, 1)
+    elif name == "seed_":
+        _check_int(file, name, value, 0, 2**32 - 1)
+    elif name == "classes_":
+        if not isinstance(value, np.ndarray) or value.ndim != 1 or value.size < 1:
+            raise ModelFileError(file, name, "must be a non-empty 1-D array of labels")
+        if np.unique(value).size != value.size:
+            raise ModelFileError(file, name, "labels must be distinct")
+    elif name == "device_" and not isinstance(value, torch.device):
+        raise ModelFileError(file, name, f"must be a device, got {type(value).__name__}")
+
+
 def load_estimator(path: str | Path, device: str | torch.device | None = None,
                    expected: type | None = None) -> Any:
-    """Load what :func:`save_estimator` wrote. ``expected`` guards against loading the wrong model."""
+    """Load what :func:`save_estimator` wrote, treating both files as untrusted.
+
+    ``expected`` (a class) is checked before anything else is read. Raises ``FileNotFoundError`` for a
+    missing file and :class:`ModelFileError` (a ``ValueError``) for anything wrong inside one.
+    """
     json_path, st_path = _split_path(path)
     for p in (json_path, st_path):
         if not p.exists():
             raise FileNotFoundError(f"no saved model at {p}")
-    meta = json.loads(json_path.read_text())
-    if meta.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{json_path}: unsupported format {meta.get('format')!r}")
-    cls = _import(meta["class"])
+    meta = read_json(json_path, "model file")
+    if not isinstance(meta, dict):
+        raise ModelFileError(json_path, "<whole file>", "must be a JSON object")
+    name = meta.get("class")
+    cls = _KNOWN_TYPES.get(name) if isinstance(name, str) else None
+    if cls is None or dataclasses.is_dataclass(cls):
+        raise ModelFileError(json_path, "class", f"{name!r} is not a gradfree estimator; refusing to load it")
     if expected is not None and not issubclass(cls, expected):
-        raise ValueError(f"{json_path} holds a {cls.__name__}, not a {expected.__name__}")
-    tensors = load_file(str(st_path))
+        raise ModelFileError(json_path, "class", f"holds a {cls.__name__}, not a {expected.__name__}")
+    if meta.get("format") != FORMAT_VERSION:
+        raise ModelFileError(json_path, "format", f"unsupported format {meta.get('format')!r} "
+                             f"(this gradfree reads format {FORMAT_VERSION}; re-save the model)")
+    for key in ("params", "state"):
+        if not isinstance(meta.get(key), dict):
+            raise ModelFileError(json_path, key, "missing or not a JSON object")
+    digest = meta.get("tensors_sha256")
+    if not isinstance(digest, str):
+        raise ModelFileError(json_path, "tensors_sha256", "missing: cannot check the tensors' integrity")
+    if _sha256(st_path) != digest:
+        raise ModelFileError(st_path, "<whole file>", "checksum mismatch: the tensors were changed or "
+                             f"damaged after saving (SHA-256 {digest[:12]}... expected by {json_path.name})")
+    try:
+        tensors = load_file(str(st_path))
+    except (SafetensorError, OSError, ValueError) as exc:  # pragma: no cover - checksum catches damage first
+        raise ModelFileError(st_path, "<whole file>", f"not a valid safetensors file ({exc})") from None
     dev = torch.device(device) if device is not None else None
-    params = {k: decode(v, tensors, dev) for k, v in meta["params"].items()}
+    dec = _Decoder(json_path, tensors, dev)
+    known_params = set(cls().get_params(deep=False)) if _default_constructible(cls) else None
+    if known_params is not None and set(meta["params"]) != known_params:
+        extra, missing = set(meta["params"]) - known_params, known_params - set(meta["params"])
+        raise ModelFileError(json_path, "params", f"{cls.__name__} has no parameter(s) {sorted(extra)}"
+                             if extra else f"missing parameter(s) {sorted(missing)}")
+    params = {k: dec.decode(v, f"params.{k}") for k, v in meta["params"].items()}
     if dev is not None and "device" in params:
         params["device"] = str(dev)
-    est = cls(**params)
-    for name, value in meta["state"].items():
-        setattr(est, name, decode(value, tensors, dev))
+    try:
+        est = cls(**params)
+        if hasattr(est, "_check_params"):
+            est._check_params()
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(json_path, "params", str(exc)) from None
+    for name_, value in meta["state"].items():
+        if not (isinstance(name_, str) and name_.endswith("_") and not name_.startswith("_")
+                and name_.isidentifier()):
+            raise ModelFileError(json_path, f"state.{name_}", "not a fitted-attribute name")
+        decoded = dec.decode(value, f"state.{name_}")
+        _check_state_field(json_path, name_, decoded)
+        attr = getattr(cls, name_, None)
+        if isinstance(attr, property) or callable(attr):
+            raise ModelFileError(json_path, f"state.{name_}", f"{cls.__name__}.{name_} is not stored state")
+        setattr(est, name_, decoded)
     if dev is not None and hasattr(est, "device_"):
         est.device_ = dev
+    _check_consistent(est, json_path)
     return est
+
+
+def _default_constructible(cls: type) -> bool:
+    try:
+        cls()
+    except TypeError:
+        return False
+    return True
+
+
+def _check_consistent(est: Any, file: Path) -> None:
+    """Fitted state that cannot predict (wrong shapes, missing pieces) is refused at load, not later."""
+    hook = getattr(est, "_check_loaded_state", None)
+    try:
+        if hook is not None:
+            hook()
+        n = getattr(est, "n_features_in_", None)
+        if n is not None and hasattr(est, "predict"):
+            est.predict(np.zeros((1, n), dtype=np.float32))
+    except ModelFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure here means the saved state is inconsistent
+        raise ModelFileError(file, "state", f"the fitted state is inconsistent and cannot predict "
+                             f"({type(exc).__name__}: {exc})") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gradfree.core.checkpoint import write_json_atomic
+from gradfree.core.checkpoint import write_checkpoint
 from gradfree.distributed.cluster import init_ray
 
 
@@ -54,6 +54,6 @@ def run_bench_on_ray(quick: bool = False, seeds: int = 3, out: str | Path = "run
                 refs.append(remote.remote(suite, seed, todo, quick, device, threads))
     for records in ray.get(refs):
         for rec in records:
-            write_json_atomic(unit_path(ckpt, rec["model"], rec["suite"], rec["seed"]), rec)
+            write_checkpoint(unit_path(ckpt, rec["model"], rec["suite"], rec["seed"]), rec)
     return run_bench(quick=quick, seeds=seeds, out=out, device=device, progress=progress, threads=threads,
                      models=models, suites=suites)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from gradfree.core.checkpoint import write_text_atomic
 from gradfree.distributed.cluster import init_ray
 from gradfree.experiments.cli_runner import default_out, run_experiment, seed_list
 
@@ -43,10 +44,7 @@ def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None =
     refs = [remote.remote(name, quick, s, device, options, done) for s in seeds_]
     for files in ray.get(refs):
         for fname, text in files.items():
-            target = ckpt / fname
-            if not target.exists():
-                tmp = target.with_name(fname + ".tmp")
-                tmp.write_text(text)
-                tmp.replace(target)
+            if not (ckpt / fname).exists():
+                write_text_atomic(ckpt / fname, text)
     return run_experiment(name, quick=quick, seeds=seeds_, out=out, device=device, progress=progress,
                           options=options)

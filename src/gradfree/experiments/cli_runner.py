@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from pathlib import Path
 
-from gradfree.core.checkpoint import write_json_atomic
+from gradfree.core.checkpoint import read_checkpoint, write_json_atomic
+from gradfree.core.device import resolve_device
 from gradfree.experiments.registry import ExperimentContext, get_experiment
 
 
@@ -33,6 +33,8 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
     machine go to ``run_info.json``.
     """
     exp = get_experiment(name)
+    exp.check_options(dict(options or {}))
+    resolve_device(device)  # "cuda" without CUDA is refused before anything runs
     seeds = list(seeds) if isinstance(seeds, (list, tuple)) else seed_list(name, seeds)
     n_seeds = len(seeds)
     out = Path(out) if out is not None else default_out(name, quick)
@@ -41,7 +43,8 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
     config = {"experiment": name, "quick": quick, "seeds": ctx.seeds, "device": device,
               "options": ctx.options}
     cfg_path = out / "config.json"
-    if cfg_path.exists() and json.loads(cfg_path.read_text()) != config:
+    saved = read_checkpoint(cfg_path, lambda c: isinstance(c, dict))
+    if saved is not None and saved != config:
         raise ValueError(f"{out} holds a run with other settings ({cfg_path}); choose another --out "
                          "or delete it")
     write_json_atomic(cfg_path, config)

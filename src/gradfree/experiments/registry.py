@@ -24,31 +24,76 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from gradfree.core.checkpoint import checkpoint_written, write_json_atomic
+from gradfree.core.checkpoint import checkpoint_written, read_checkpoint, write_checkpoint
 
 _NOT_EXPERIMENTS = {"registry", "plots", "cli_runner", "common"}
 
 
 @dataclass(frozen=True)
+class Option:
+    """An option an experiment accepts as ``--set NAME=VALUE``: its type, range and what it does."""
+
+    name: str
+    type: type
+    help: str
+    low: float | None = None
+    choices: tuple[str, ...] | None = None
+    many: bool = False  # a comma-separated list of ``choices``
+
+    def parse(self, text: str) -> Any:
+        """The value of ``text``; a ``ValueError`` naming the option says what is wrong."""
+        if self.many or self.choices:
+            values = text.split(",") if self.many else [text]
+            bad = [v for v in values if v not in (self.choices or ())]
+            if bad or not text:
+                raise ValueError(f"--set {self.name}={text!r}: expected "
+                                 f"{'a comma-separated list of ' if self.many else 'one of '}"
+                                 f"{', '.join(self.choices or ())}")
+            return values if self.many else text
+        try:
+            value = self.type(text)
+        except ValueError:
+            raise ValueError(f"--set {self.name}={text!r}: expected {self.type.__name__}") from None
+        if self.low is not None and value < self.low:
+            raise ValueError(f"--set {self.name}={text}: must be >= {self.low:g}")
+        return value
+
+    def describe(self) -> str:
+        kind = ",".join(self.choices) if self.choices else self.type.__name__
+        rng = f", >= {self.low:g}" if self.low is not None else ""
+        return f"{self.name}=<{kind}{rng}>  {self.help}"
+
+
+@dataclass(frozen=True)
 class Experiment:
-    """A registered experiment: its name, one-line summary, default seed count and function."""
+    """A registered experiment: its name, summary, default seed count, ``--set`` options and function."""
 
     name: str
     summary: str
     fn: Callable[[ExperimentContext], dict]
     default_seeds: int = 3
+    options: tuple[Option, ...] = ()
+
+    def check_options(self, given: dict[str, str]) -> dict[str, Any]:
+        """Parse ``--set`` values against the declared options; unknown names are errors."""
+        known = {o.name: o for o in self.options}
+        for key in given:
+            if key not in known:
+                raise ValueError(f"--set {key}: {self.name} has no option {key!r}; "
+                                 + (f"its options: {', '.join(known)}" if known else "it takes none"))
+        return {k: known[k].parse(v) for k, v in given.items()}
 
 
 _REGISTRY: dict[str, Experiment] = {}
 
 
-def experiment(name: str, summary: str, default_seeds: int = 3) -> Callable:
-    """Decorator registering ``fn(ctx) -> dict`` as experiment ``name``."""
+def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[Option, ...] = ()) -> Callable:
+    """Decorator registering ``fn(ctx) -> dict`` as experiment ``name`` (``options``: its ``--set`` keys)."""
 
     def register(fn: Callable[[ExperimentContext], dict]) -> Callable[[ExperimentContext], dict]:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise ValueError(f"experiment {name!r} is registered twice")
-        _REGISTRY[name] = Experiment(name, summary, fn, default_seeds)
+        _REGISTRY[name] = Experiment(name, summary, fn, default_seeds, tuple(options))
         return fn
 
     return register
@@ -104,17 +149,18 @@ class ExperimentContext:
         import json
 
         path = self.out / "checkpoints" / f"{_safe(key)}.json"
-        if path.exists():  # resumed: keep the time the unit took when it was computed
-            saved = json.loads(path.read_text())
+        saved = read_checkpoint(path, lambda d: isinstance(d, dict) and "result" in d
+                                and isinstance(d.get("seconds", 0.0), (int, float)))
+        if saved is not None:  # resumed: keep the time the unit took when it was computed
             self.timings.setdefault(key, float(saved.get("seconds", 0.0)))
             return saved["result"]
         start = time.perf_counter()
         result = fn()
         self.timings[key] = time.perf_counter() - start
-        write_json_atomic(path, {"result": result, "seconds": self.timings[key]})
+        write_checkpoint(path, {"result": result, "seconds": self.timings[key]})
         checkpoint_written()
         # Round-trip through JSON so a fresh and a resumed run hand the experiment identical values.
-        return json.loads(path.read_text())["result"]
+        return json.loads(json.dumps(result))
 
     def progress(self, iterable: Iterable, desc: str = "", total: int | None = None) -> Iterable:
         return tqdm(iterable, desc=desc, total=total, disable=not self.show_progress)
