@@ -36,7 +36,8 @@ def test_csv_has_one_row_per_model_suite_seed_metric(bench_out):
     assert {k[3] for k in keys if k[1] == "split-manifolds"} == {"average_accuracy", "mean_forgetting", "bwt"}
     assert sum(1 for k in keys if k[:2] == ("ncm", "emns-classification")) == 4
     for r in ok:
-        assert float(r["wall_s"]) >= 0 and float(r["cpu_s"]) >= 0 and float(r["peak_mb"]) >= 0
+        assert float(r["wall_s"]) > 0 and float(r["cpu_s"]) > 0
+        assert float(r["peak_mb"]) < 24 * 1024  # a unit's peak above its start, below the machine's memory
         assert r["mem_method"]
         assert np.isfinite(float(r["value"]))
     skipped = {(r["model"], r["suite"]): r["note"] for r in rows if r["status"] == "skipped"}
@@ -70,8 +71,6 @@ def test_every_model_and_suite_either_runs_or_says_why():
         for s in SUITES:
             reason = entry.reason(s)
             assert reason is None or (isinstance(reason, str) and reason), (m, s)
-    missing = ModelEntry("ghost", "a system that has not landed", lambda s: None, needs="NoSuchModel")
-    assert missing.reason("digits").startswith("not installed yet")
     reg = ModelEntry("r", "a regressor", lambda s: None, task="regressor")
     assert reg.reason("split-digits") == "regressor: no class predictions"
     assert reg.reason("emns-regression") is None
@@ -97,10 +96,9 @@ def test_peak_memory_sees_an_allocation():
     with PeakMemory() as mem:
         a = np.ones(20_000_000)  # 160 MB
         del a
-    if mem.method == "vmhwm":
-        assert 140 < mem.peak_mb < 400
-    else:
-        assert mem.peak_mb >= 0
+    if mem.method != "vmhwm":
+        pytest.skip("no /proc/self/clear_refs here: ru_maxrss cannot see a peak below an earlier one")
+    assert 140 < mem.peak_mb < 400
 
 
 def test_unknown_names_and_bad_seeds_raise(tmp_path):

@@ -2,17 +2,16 @@
 
 Every entry builds a fresh estimator from a :class:`Setting` (suite, quick, seed, device, data shape).
 Where a model cannot run a suite, :meth:`ModelEntry.reason` says why, and the bench's table shows it:
-a regressor has no class predictions, a classifier no real-valued output, a continual method on a single
-task is just its base model, and a system whose module cannot be imported yet is "not installed yet".
+a regressor has no class predictions, a classifier no real-valued output, and a continual method on a
+single task is just its base model.
 
-The systems (RMN, EMNS, Wuxing) are imported lazily from ``gradfree`` so the bench runs with whatever
-has landed. Their configurations here are chosen to be fast (a bench, not a tuning run); the paper's
-own experiments live in ``gradfree run``.
+Each factory imports its model when it is called, so reading the table imports no system. The
+configurations here are chosen to be fast (a bench, not a tuning run); the paper's own experiments live
+in ``gradfree run``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +41,7 @@ class ModelEntry:
     ``task``: "classifier" | "regressor" | "both" (the factory picks by ``setting.kind``).
     ``continual``: "stream" (``partial_fit`` task by task),
     "joint" (one ``fit`` on all tasks: the upper bound) or "none" (with the reason in ``cannot``).
-    ``needs``: the name in ``gradfree`` that must import for the model to exist. ``cannot``: suite ->
+    ``cannot``: suite ->
     reason, for anything beyond the generic rules. ``too_slow`` / ``too_slow_quick``: suites left out
     of every run / of ``--quick`` runs because one unit would take far longer than the bench's budget
     (``slow_why`` says how long).
@@ -53,7 +52,6 @@ class ModelEntry:
     make: Callable[[Setting], Any]
     task: str = "classifier"
     continual: str = "stream"
-    needs: str | None = None
     cannot: dict[str, str] = field(default_factory=dict)
     too_slow: tuple[str, ...] = ()
     too_slow_quick: tuple[str, ...] = ()
@@ -62,11 +60,6 @@ class ModelEntry:
     def reason(self, suite: str, quick: bool = False) -> str | None:
         """Why this model does not run ``suite`` (``None`` when it does)."""
         kind = SUITES[suite].kind
-        if self.needs is not None:
-            try:
-                getattr(importlib.import_module("gradfree"), self.needs)
-            except Exception as exc:  # noqa: BLE001 - any import failure means "not there yet"
-                return f"not installed yet ({self.needs}: {type(exc).__name__})"
         if self.task == "regressor" and kind in CLASSIFICATION_KINDS:
             return "regressor: no class predictions"
         if self.task == "classifier" and kind == "regression":  # "both" runs either
@@ -79,10 +72,6 @@ class ModelEntry:
             return ("too slow for the " + ("--quick " if suite not in self.too_slow else "") + "budget"
                     + (f" ({self.slow_why})" if self.slow_why else ""))
         return None
-
-
-def _system(name: str) -> Any:
-    return getattr(importlib.import_module("gradfree"), name)
 
 
 # ---------------------------------------------------------------------------------------- baselines
@@ -141,12 +130,16 @@ FASHION_SUITES = ("split-fashion", "fashion")
 
 def _rmn(s: Setting) -> Any:
     """The paper's defaults (1000 neurons, k 5 %, overcomplete read-out, one pass)."""
-    return _system("RMNClassifier")(random_state=s.seed, device=s.device)
+    from gradfree.rmn import RMNClassifier
+
+    return RMNClassifier(random_state=s.seed, device=s.device)
 
 
 def _rmn_consolidating(s: Setting) -> Any:
     """The RMN module's own extension preset (centred inputs, consolidation; see its docstring)."""
-    return _system("RMNClassifier").consolidating(random_state=s.seed, device=s.device)
+    from gradfree.rmn import RMNClassifier
+
+    return RMNClassifier.consolidating(random_state=s.seed, device=s.device)
 
 
 def _emns_budget(s: Setting) -> int:
@@ -157,17 +150,23 @@ def _emns_budget(s: Setting) -> int:
 
 
 def _emns_classifier(s: Setting) -> Any:
-    return _system("EMNSClassifier")(max_evaluations=_emns_budget(s), random_state=s.seed, device=s.device)
+    from gradfree.emns import EMNSClassifier
+
+    return EMNSClassifier(max_evaluations=_emns_budget(s), random_state=s.seed, device=s.device)
 
 
 def _emns_regressor(s: Setting) -> Any:
-    return _system("EMNSRegressor")(max_evaluations=_emns_budget(s), random_state=s.seed, device=s.device)
+    from gradfree.emns import EMNSRegressor
+
+    return EMNSRegressor(max_evaluations=_emns_budget(s), random_state=s.seed, device=s.device)
 
 
 def _wuxing(s: Setting) -> Any:
-    """MODEL1's hidden layers; fanout 12 and input scale 0.05 (SPEC.md's digits prototype setting)."""
-    return _system("WuxingClassifier")(hidden_layer_sizes=(200, 62, 20), fanout=12, input_scale=0.05,
-                                       epochs=1 if s.quick else 2, random_state=s.seed, device=s.device)
+    """MODEL1's hidden layers; fanout 12 and input scale 0.05 (the digits prototype setting of docs/decisions.md, Wuxing)."""
+    from gradfree.wuxing import WuxingClassifier
+
+    return WuxingClassifier(hidden_layer_sizes=(200, 62, 20), fanout=12, input_scale=0.05,
+                            epochs=1 if s.quick else 2, random_state=s.seed, device=s.device)
 
 
 _SINGLE_TASK = "continual-learning method: on one task it is the MLP"
@@ -187,16 +186,16 @@ MODELS: dict[str, ModelEntry] = {m.name: m for m in [
     ModelEntry("replay", "backprop MLP + experience replay (reservoir buffer of 200)", _replay,
                cannot={k: _SINGLE_TASK for k in ("digits", "fashion", "emns-classification")}),
     ModelEntry("rmn", "Resonant Manifold Network, the paper's defaults (1000 neurons, overcomplete "
-               "read-out, one pass)", _rmn, needs="RMNClassifier"),
+               "read-out, one pass)", _rmn),
     ModelEntry("rmn-consolidating", "RMN with the module's consolidating extension preset "
-               "(`RMNClassifier.consolidating`)", _rmn_consolidating, needs="RMNClassifier"),
+               "(`RMNClassifier.consolidating`)", _rmn_consolidating),
     ModelEntry("emns", "Evolvable Modular Neural System classifier, hidden (8, 4), (1+16) selection; "
                "5000 evaluations per fit on the demo (1000 quick), 500 per fit / task on digits and "
                "manifolds, 100 on Fashion and in --quick (a token budget: ~0.3 s per evaluation on the "
                "Fashion subset)",
-               _emns_classifier, needs="EMNSClassifier"),
+               _emns_classifier),
     ModelEntry("emns-regressor", "Evolvable Modular Neural System regressor, hidden (8, 4), 5000 evaluations "
-               "(1000 quick)", _emns_regressor, task="regressor", needs="EMNSRegressor"),
+               "(1000 quick)", _emns_regressor, task="regressor"),
     ModelEntry("wuxing", "Wuxing network (MODEL1 hidden layers 200-62-20, fanout 12, input scale 0.05), "
-               "BSP, 2 epochs (1 quick)", _wuxing, needs="WuxingClassifier"),
+               "BSP, 2 epochs (1 quick)", _wuxing),
 ]}

@@ -54,12 +54,9 @@ def _stratified(y: np.ndarray, per_class: int, rng: np.random.Generator) -> np.n
 
 
 def _digits(seed: int, quick: bool) -> dict:
-    from sklearn.model_selection import train_test_split
+    from gradfree.data import digits_split
 
-    from gradfree.data import load_digits
-
-    X, y = load_digits()
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+    Xtr, Xte, ytr, yte = digits_split(seed)
     return {"Xtr": Xtr, "ytr": ytr, "Xte": Xte, "yte": yte}
 
 

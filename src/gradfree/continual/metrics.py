@@ -1,4 +1,5 @@
-"""Continual-learning metrics on an accuracy matrix ``R`` (SPEC.md; Lopez-Paz & Ranzato 2017).
+"""Continual-learning metrics on an accuracy matrix ``R`` (docs/decisions.md; Lopez-Paz & Ranzato
+2017, "Gradient Episodic Memory for Continual Learning", arXiv:1706.08840).
 
 ``R[t, u]`` is the accuracy on task ``u`` after training task ``t`` (0-based here; tasks 1..T in the
 paper notation). With ``T`` tasks:

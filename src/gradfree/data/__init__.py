@@ -3,6 +3,7 @@
 from gradfree.data.idx import parse_idx, read_idx
 from gradfree.data.images import (
     DatasetNotFoundError,
+    digits_split,
     load_digits,
     load_fashion_mnist,
     load_mnist,
@@ -17,6 +18,7 @@ from gradfree.data.synthetic import (
 
 __all__ = [
     "DatasetNotFoundError",
+    "digits_split",
     "emns_classification",
     "emns_continual_tasks",
     "emns_regression",

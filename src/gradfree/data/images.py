@@ -43,6 +43,15 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     return (X / 16.0).astype(np.float32), y.astype(np.int64)
 
 
+def digits_split(seed: int, test_size: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The digits split every experiment and the bench use: stratified, ``test_size`` held out, drawn
+    from ``seed``. Returns ``(X_train, X_test, y_train, y_test)``, pixels in [0, 1]."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits()
+    return tuple(train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y))
+
+
 def _candidate_dirs(name: str, data_dir: str | Path | None, extra: tuple[Path, ...] = ()) -> list[Path]:
     if data_dir is not None:
         return [Path(data_dir).expanduser()]

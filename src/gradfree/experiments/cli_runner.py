@@ -6,7 +6,7 @@ import platform
 import time
 from pathlib import Path
 
-from gradfree.core.checkpoint import read_checkpoint, write_json_atomic
+from gradfree.core.checkpoint import read_checkpoint, write_checkpoint, write_json_atomic
 from gradfree.core.device import resolve_device
 from gradfree.experiments.registry import ExperimentContext, get_experiment
 
@@ -38,27 +38,31 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
     seeds = list(seeds) if isinstance(seeds, (list, tuple)) else seed_list(name, seeds)
     n_seeds = len(seeds)
     out = Path(out) if out is not None else default_out(name, quick)
-    ctx = ExperimentContext(out=out, quick=quick, seeds=seeds, device=device,
-                            show_progress=progress, options=dict(options or {}))
-    config = {"experiment": name, "quick": quick, "seeds": ctx.seeds, "device": device,
-              "options": ctx.options}
+    config = {"experiment": name, "quick": quick, "seeds": seeds, "device": device,
+              "options": dict(options or {})}
     cfg_path = out / "config.json"
     saved = read_checkpoint(cfg_path, lambda c: isinstance(c, dict))
     if saved is not None and saved != config:
         raise ValueError(f"{out} holds a run with other settings ({cfg_path}); choose another --out "
                          "or delete it")
-    write_json_atomic(cfg_path, config)
+    write_checkpoint(cfg_path, config)
+    ctx = ExperimentContext(out=out, quick=quick, seeds=seeds, device=device,
+                            show_progress=progress, options=dict(options or {}), title=name)
     start = time.perf_counter()
-    results = exp.fn(ctx)
-    write_json_atomic(out / "results.json", {"config": config, "results": results})
-    sets = "".join(f" --set {k}={v}" for k, v in sorted(ctx.options.items()))
-    command = f"gradfree run {name}{' --quick' if quick else ''} --seeds {n_seeds}{sets}"
-    header = (f"# {name}\n\n{exp.summary}\n\nSeeds: {ctx.seeds}; quick: {quick}; device: {device}. "
-              f"Command: `{command}`.\n")
-    figs = "".join(f"\n![{f}]({f})\n" for f in ctx.figures)
-    (out / "report.md").write_text(header + "\n" + "\n".join(ctx.report_parts) + figs)
-    write_json_atomic(out / "run_info.json", {
-        "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
-        "python": platform.python_version(), "machine": platform.machine(), "node": platform.node(),
-        "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+    try:
+        results = exp.fn(ctx)
+        ctx.stage("writing results and report")
+        write_json_atomic(out / "results.json", {"config": config, "results": results})
+        sets = "".join(f" --set {k}={v}" for k, v in sorted(ctx.options.items()))
+        command = f"gradfree run {name}{' --quick' if quick else ''} --seeds {n_seeds}{sets}"
+        header = (f"# {name}\n\n{exp.summary}\n\nSeeds: {ctx.seeds}; quick: {quick}; device: {device}. "
+                  f"Command: `{command}`.\n")
+        figs = "".join(f"\n![{f}]({f})\n" for f in ctx.figures)
+        (out / "report.md").write_text(header + "\n" + "\n".join(ctx.report_parts) + figs)
+        write_json_atomic(out / "run_info.json", {
+            "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
+            "python": platform.python_version(), "machine": platform.machine(), "node": platform.node(),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+    finally:
+        ctx.close()
     return out

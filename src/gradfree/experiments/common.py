@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from gradfree.continual import Task, class_incremental
-from gradfree.data import load_digits, load_fashion_mnist
+from gradfree.data import digits_split, load_fashion_mnist
 
 
 def split_dataset(name: str, seed: int, quick: bool, quick_sizes: tuple[int, int] = (6000, 2000),
@@ -18,8 +17,7 @@ def split_dataset(name: str, seed: int, quick: bool, quick_sizes: tuple[int, int
     seed (tasks keep that order).
     """
     if name == "digits":
-        X, y = load_digits()
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+        Xtr, Xte, ytr, yte = digits_split(seed)
     elif name == "fashion-mnist":
         Xtr, ytr = load_fashion_mnist("train")
         Xte, yte = load_fashion_mnist("test")

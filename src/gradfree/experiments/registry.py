@@ -8,7 +8,10 @@ adding a file. The context gives it:
 * ``ctx.unit(key, fn)`` - a checkpointed unit of work: its JSON result is stored under
   ``out/checkpoints/`` and a resumed run returns it without recomputing;
 * ``ctx.checkpoint_dir(key)`` - a folder for finer checkpoints (e.g. ``run_stream``'s);
-* ``ctx.progress(iterable, desc)`` - a tqdm bar; ``ctx.savefig(fig, name)``; ``ctx.report(md)``;
+* one progress bar for the whole run: it ticks once per unit (computed or resumed), ``ctx.expect(n)``
+  gives it a total, ``ctx.progress(iterable, desc)`` names the stage it is in, and the runner keeps it
+  open through the figures and the report;
+* ``ctx.savefig(fig, name)``; ``ctx.report(md)``;
   ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible.
 """
 
@@ -25,8 +28,6 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from gradfree.core.checkpoint import checkpoint_written, read_checkpoint, write_checkpoint
-
-_NOT_EXPERIMENTS = {"registry", "plots", "cli_runner", "common"}
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,8 @@ def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[O
 def _discover() -> None:
     import gradfree.experiments as pkg
 
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name not in _NOT_EXPERIMENTS and not info.name.startswith("_"):
+    for info in pkgutil.iter_modules(pkg.__path__):  # a module that registers nothing adds nothing
+        if not info.name.startswith("_"):
             importlib.import_module(f"gradfree.experiments.{info.name}")
 
 
@@ -134,10 +135,25 @@ class ExperimentContext:
     report_parts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
+    title: str = "run"
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
+        self.bar = tqdm(desc=self.title, unit="unit", disable=not self.show_progress, total=None)
+
+    def expect(self, n_units: int) -> None:
+        """Tell the run's progress bar how many units the whole run holds."""
+        self.bar.total = int(n_units)
+        self.bar.refresh()
+
+    def stage(self, text: str) -> None:
+        """Show what the run is doing now (beside the unit count)."""
+        self.bar.set_postfix_str(text, refresh=True)
+
+    def close(self) -> None:
+        self.stage("done")
+        self.bar.close()
 
     def checkpoint_dir(self, key: str) -> Path:
         path = self.out / "checkpoints" / _safe(key)
@@ -153,21 +169,28 @@ class ExperimentContext:
                                 and isinstance(d.get("seconds", 0.0), (int, float)))
         if saved is not None:  # resumed: keep the time the unit took when it was computed
             self.timings.setdefault(key, float(saved.get("seconds", 0.0)))
+            self.bar.update(1)
             return saved["result"]
+        self.stage(key)
         start = time.perf_counter()
         result = fn()
         self.timings[key] = time.perf_counter() - start
         write_checkpoint(path, {"result": result, "seconds": self.timings[key]})
         checkpoint_written()
+        self.bar.update(1)
         # Round-trip through JSON so a fresh and a resumed run hand the experiment identical values.
         return json.loads(json.dumps(result))
 
     def progress(self, iterable: Iterable, desc: str = "", total: int | None = None) -> Iterable:
-        return tqdm(iterable, desc=desc, total=total, disable=not self.show_progress)
+        """Iterate, naming each step on the run's bar (``desc: item``); units move the bar itself."""
+        for item in iterable:
+            self.stage(f"{desc}: {item}" if desc else str(item))
+            yield item
 
     def savefig(self, fig: Any, name: str) -> Path:
         import matplotlib.pyplot as plt
 
+        self.stage(f"figure {name}")
         path = self.out / f"{name}.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)

@@ -1,0 +1,48 @@
+"""The layering of docs/architecture.md, checked on the source: imports only point down."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import gradfree
+
+SRC = Path(gradfree.__file__).parent
+FLOOR = {"core": 0, "data": 0, "continual": 0, "rmn": 1, "emns": 1, "wuxing": 1, "baselines": 1,
+         "experiments": 2, "bench": 2, "distributed": 2, "cli": 3, "__main__": 3}
+
+
+def _imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def _violations():
+    bad = []
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC)
+        pkg = rel.parts[0].removesuffix(".py")
+        if pkg == "__init__":
+            continue
+        assert pkg in FLOOR, f"{rel}: package {pkg!r} has no floor in docs/architecture.md"
+        for mod in _imports(path):
+            if mod == "gradfree" and FLOOR[pkg] < 3:
+                bad.append(f"{rel} imports the package root")
+            if not mod.startswith("gradfree.") or (target := mod.split(".")[1]) == pkg:
+                continue
+            if FLOOR[target] > FLOOR[pkg] or (FLOOR[target] == FLOOR[pkg] == 1) or \
+                    (FLOOR[pkg] == 0 and FLOOR[target] != 0):
+                bad.append(f"{rel} ({pkg}, floor {FLOOR[pkg]}) imports {mod} (floor {FLOOR[target]})")
+    return bad
+
+
+def test_imports_only_point_down():
+    assert _violations() == []
+
+
+def test_every_package_is_placed():
+    packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages <= set(FLOOR)
