@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gradfree.bench import MODELS, SUITES, ModelEntry, run_bench
-from gradfree.bench.runner import PeakMemory
+from gradfree.bench.units import PeakMemory
 
 SMALL_SUITES = ["split-manifolds", "emns-classification", "emns-regression"]
 
@@ -46,7 +46,7 @@ def test_csv_has_one_row_per_model_suite_seed_metric(bench_out):
 
 
 def test_markdown_figures_and_json(bench_out):
-    md = (bench_out / "bench.md").read_text()
+    md = (bench_out / "report.md").read_text()
     assert "Duration: " in md and "machine:" in md and "±" in md
     assert "*n/a: classifier: no real-valued output*" in md
     assert (bench_out / "accuracy_matrices_split-manifolds.png").stat().st_size > 0
@@ -89,7 +89,9 @@ def test_a_failing_model_is_recorded_and_the_bench_goes_on(tmp_path, monkeypatch
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert any(r["model"] == "boom" and r["status"] == "error" and "deliberate" in r["note"] for r in rows)
     assert any(r["model"] == "ncm" and r["status"] == "ok" for r in rows)
-    assert "*error: RuntimeError: deliberate*" in (out / "bench.md").read_text()
+    assert "*error: RuntimeError: deliberate*" in (out / "report.md").read_text()
+    # a failed unit is not checkpointed: a resumed bench tries it again
+    assert not any("boom" in p.name for p in (out / "checkpoints").glob("*.json"))
 
 
 def test_peak_memory_sees_an_allocation():
@@ -102,30 +104,42 @@ def test_peak_memory_sees_an_allocation():
 
 
 def test_unknown_names_and_bad_seeds_raise(tmp_path):
-    with pytest.raises(ValueError, match="unknown name"):
+    with pytest.raises(ValueError, match="models"):
         run_bench(quick=True, out=tmp_path, models=["nope"], progress=False)
     with pytest.raises(ValueError, match="seeds"):
-        run_bench(quick=True, seeds=0, out=tmp_path, progress=False)
+        run_bench(quick=True, seeds=0, out=tmp_path / "b", progress=False)
 
 
-def test_killed_bench_resumes_with_the_same_results(tmp_path):
-    code = ("from gradfree.bench import run_bench; "
-            "run_bench(quick=True, seeds=1, out={out!r}, progress=False, models=['ncm', 'mlp-seq'], "
-            "suites=['split-manifolds', 'emns-classification'])")
-    env = {**os.environ, "GRADFREE_KILL_AFTER_CHECKPOINTS": "2"}
-    killed = subprocess.run([sys.executable, "-c", code.format(out=str(tmp_path / "a"))], env=env)
+BENCH_ARGS = ["bench", "--quick", "--seeds", "1", "--set", "models=ncm,mlp-seq",
+              "--set", "suites=split-manifolds,emns-classification", "--no-progress"]
+
+
+def test_killed_bench_resumes_to_identical_results(tmp_path):
+    run = lambda out, env=None: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "gradfree", *BENCH_ARGS, "--out", str(out)], capture_output=True, text=True,
+        env={**os.environ, **(env or {})})
+    killed = run(tmp_path / "a", {"GRADFREE_KILL_AFTER_CHECKPOINTS": "2"})
     assert killed.returncode != 0  # SIGKILLed after two units
-    assert not (tmp_path / "a" / "bench.json").exists()
-    resumed = run_bench(quick=True, seeds=1, out=tmp_path / "a", progress=False, models=["ncm", "mlp-seq"],
-                        suites=["split-manifolds", "emns-classification"])
-    fresh = run_bench(quick=True, seeds=1, out=tmp_path / "b", progress=False, models=["ncm", "mlp-seq"],
-                      suites=["split-manifolds", "emns-classification"])
-    a, b = (json.loads((p / "bench.json").read_text()) for p in (resumed, fresh))
+    assert not (tmp_path / "a" / "results.json").exists()
+    assert run(tmp_path / "a").returncode == 0
+    assert run(tmp_path / "b").returncode == 0
+    a, b = (json.loads((tmp_path / p / "bench.json").read_text()) for p in "ab")
     assert a["meta"]["units_resumed"] == 2 and b["meta"]["units_resumed"] == 0
-    assert len(a["meta"]["invocations"]) == 1  # the killed run never got to log itself
-    assert "resumed from checkpoints" in (resumed / "bench.md").read_text()
-    strip = lambda recs: [(r["model"], r["suite"], r["seed"], r["metrics"], r["extra"]) for r in recs]  # noqa: E731
-    assert strip(a["records"]) == strip(b["records"])
+    assert "resumed from checkpoints" in (tmp_path / "a" / "report.md").read_text()
+    assert (tmp_path / "a" / "results.json").read_text() == (tmp_path / "b" / "results.json").read_text()
+
+
+def test_changed_model_configuration_is_not_resumed(tmp_path, monkeypatch):
+    from gradfree.baselines import NearestClassMean
+
+    kw = dict(quick=True, seeds=1, out=tmp_path, progress=False, models=["ncm"],
+              suites=["emns-classification"])
+    run_bench(**kw)
+    cosine = ModelEntry("ncm", "cosine now", lambda s: NearestClassMean(metric="cosine"))
+    monkeypatch.setitem(MODELS, "ncm", cosine)
+    run_bench(**kw)
+    meta = json.loads((tmp_path / "bench.json").read_text())["meta"]
+    assert meta["units_resumed"] == 0
 
 
 def test_thread_count_is_reapplied_before_every_unit(tmp_path, monkeypatch):
@@ -146,14 +160,3 @@ def test_thread_count_is_reapplied_before_every_unit(tmp_path, monkeypatch):
               suites=["emns-classification"], threads=1)
     assert seen == [1, 1, 1]  # warm-up, seed 0, seed 1
     assert torch.get_num_threads() == before
-
-
-def test_outputs_can_be_rerendered_from_bench_json(bench_out):
-    from gradfree.bench.report import rerender
-
-    md = (bench_out / "bench.md").read_text()
-    csv_text = (bench_out / "results.csv").read_text()
-    (bench_out / "bench.md").unlink()
-    rerender(bench_out)
-    assert (bench_out / "bench.md").read_text() == md
-    assert (bench_out / "results.csv").read_text() == csv_text

@@ -123,19 +123,12 @@ def test_seed_sweep_on_ray_matches_local(local_ray, tmp_path):
 
 
 def test_bench_on_ray_matches_local(local_ray, tmp_path):
-    import csv
+    from gradfree.cli import main
 
-    from gradfree.bench import run_bench
-    from gradfree.distributed.bench import run_bench_on_ray
-
-    kw = dict(quick=True, seeds=2, progress=False, models=["ncm", "mlp-joint"], suites=["split-digits"])
-    local = run_bench(out=tmp_path / "local", **kw)
-    remote = run_bench_on_ray(out=tmp_path / "ray", **kw)
-
-    def metrics(folder):
-        with open(folder / "results.csv") as f:
-            return sorted((r["model"], r["suite"], r["seed"], r["metric"], r["value"], r["status"])
-                          for r in csv.DictReader(f))
-
-    assert metrics(remote) == metrics(local)
-    assert (remote / "bench.md").exists()
+    args = ["bench", "--quick", "--seeds", "2", "--no-progress", "--set", "models=ncm,mlp-joint",
+            "--set", "suites=split-digits"]
+    assert main([*args, "--out", str(tmp_path / "local")]) == 0
+    assert main([*args, "--out", str(tmp_path / "ray"), "--ray"]) == 0
+    local, remote = ((tmp_path / p / "results.json").read_text() for p in ("local", "ray"))
+    assert remote == local
+    assert (tmp_path / "ray" / "report.md").exists()

@@ -36,13 +36,15 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="every system and baseline side by side on the same data and seeds")
     bench.add_argument("--quick", action="store_true", help="small version (under 3 minutes)")
-    bench.add_argument("--seeds", type=int, default=3)
-    bench.add_argument("--out", default="runs/bench")
+    bench.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3)")
+    bench.add_argument("--out", default=None, help="output folder (default runs/bench[-quick])")
     bench.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     bench.add_argument("--threads", type=int, default=1, help="torch CPU threads while timing (default 1)")
+    bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="models=a,b or suites=x,y to run part of the table (repeatable)")
     bench.add_argument("--no-progress", action="store_true")
     bench.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                       help="spread (suite, seed) groups over a Ray cluster (local if no address)")
+                       help="spread seeds over a Ray cluster (local if no address); gradfree[distributed]")
     return p
 
 
@@ -119,42 +121,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, exp in exps.items():
             print(f"{name:<{width}}  {exp.summary}")
         return 0
-    if args.command == "run":
-        from gradfree.experiments.cli_runner import run_experiment
+    if args.command == "bench":  # the bench is the experiment "bench"; its threads are an option
+        args.name, args.set = "bench", [f"threads={args.threads}", *args.set]
+    from gradfree.experiments.cli_runner import run_experiment
 
-        start = time.perf_counter()
-        kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
-                      progress=not args.no_progress, options=_options(args.set))
-        try:
-            if args.ray is not None:
-                from gradfree.distributed import run_experiment_on_ray
+    start = time.perf_counter()
+    kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
+                  progress=not args.no_progress, options=_options(args.set))
+    try:
+        if args.ray is not None:
+            from gradfree.distributed import run_experiment_on_ray
 
-                out = run_experiment_on_ray(args.name, address=None if args.ray == "local" else args.ray,
-                                            **kwargs)
-            else:
-                out = run_experiment(args.name, **kwargs)
-        except (KeyError, ValueError, FileNotFoundError, ImportError) as exc:
-            return _fail(exc.args[0] if isinstance(exc, KeyError) else str(exc))
-        print(f"done in {time.perf_counter() - start:.1f} s: {out}/results.json, {out}/report.md")
-        return 0
-    if args.command == "bench":
-        from gradfree.bench import run_bench
-
-        start = time.perf_counter()
-        kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
-                      progress=not args.no_progress, threads=args.threads)
-        try:
-            if args.ray is not None:
-                from gradfree.distributed.bench import run_bench_on_ray
-
-                out = run_bench_on_ray(address=None if args.ray == "local" else args.ray, **kwargs)
-            else:
-                out = run_bench(**kwargs)
-        except (ValueError, ImportError) as exc:
-            return _fail(str(exc))
-        print(f"done in {time.perf_counter() - start:.1f} s: {out}")
-        return 0
-    return 2  # pragma: no cover
+            address = None if args.ray == "local" else args.ray
+            out = run_experiment_on_ray(args.name, address=address, **kwargs)
+        else:
+            out = run_experiment(args.name, **kwargs)
+    except (KeyError, ValueError, FileNotFoundError, ImportError) as exc:
+        return _fail(exc.args[0] if isinstance(exc, KeyError) else str(exc))
+    print(f"done in {time.perf_counter() - start:.1f} s: {out}/results.json, {out}/report.md")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

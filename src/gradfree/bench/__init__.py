@@ -1,14 +1,30 @@
-"""Side-by-side bench: every system and every baseline on the same data, seeds and budget.
+"""The bench's data: suites, the model table, one unit of work, and the report.
 
-``run_bench(quick=False, seeds=3, out="runs/bench", device="cpu")`` runs the model table
-(:data:`gradfree.bench.models.MODELS`) on the suites (:data:`gradfree.bench.suites.SUITES`) and writes
-``results.csv``, ``bench.md``, ``bench.json`` and the figures into ``out``. The CLI's
-``gradfree bench [--quick] [--seeds N] [--out DIR] [--device D]`` calls it; so does
-``python -m gradfree.bench``.
+The bench itself is the experiment ``bench`` (:mod:`gradfree.experiments.bench`): ``gradfree bench``
+(or ``gradfree run bench``) runs the model table (:data:`MODELS`) on the suites (:data:`SUITES`) and
+writes ``results.json``, ``report.md``, ``results.csv``, ``bench.json`` and the figures.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
 from gradfree.bench.models import MODELS, ModelEntry, Setting
-from gradfree.bench.runner import run_bench
 from gradfree.bench.suites import SUITES, Suite
 
 __all__ = ["MODELS", "SUITES", "ModelEntry", "Setting", "Suite", "run_bench"]
+
+
+def run_bench(*, quick: bool = False, seeds: int = 3, out: str | Path | None = None, device: str = "cpu",
+              progress: bool = True, models: list[str] | None = None, suites: list[str] | None = None,
+              threads: int = 1) -> Path:
+    """Run the bench experiment (a subset of ``models`` / ``suites`` if given); returns its folder."""
+    from gradfree.experiments.cli_runner import run_experiment
+
+    options = {"threads": str(threads)}
+    if models:
+        options["models"] = ",".join(models)
+    if suites:
+        options["suites"] = ",".join(suites)
+    return run_experiment("bench", quick=quick, seeds=seeds, out=out, device=device, progress=progress,
+                          options=options)

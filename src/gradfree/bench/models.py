@@ -162,7 +162,7 @@ def _emns_regressor(s: Setting) -> Any:
 
 
 def _wuxing(s: Setting) -> Any:
-    """MODEL1's hidden layers; fanout 12 and input scale 0.05 (the digits prototype setting of docs/decisions.md, Wuxing)."""
+    """MODEL1's hidden layers; fanout 12, input scale 0.05 (docs/decisions.md, Wuxing: digits prototype)."""
     from gradfree.wuxing import WuxingClassifier
 
     return WuxingClassifier(hidden_layer_sizes=(200, 62, 20), fanout=12, input_scale=0.05,

@@ -38,18 +38,21 @@ class Option:
     type: type
     help: str
     low: float | None = None
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None  # a callable: read when parsing
     many: bool = False  # a comma-separated list of ``choices``
+
+    def allowed(self) -> tuple[str, ...]:
+        return tuple(self.choices() if callable(self.choices) else self.choices or ())
 
     def parse(self, text: str) -> Any:
         """The value of ``text``; a ``ValueError`` naming the option says what is wrong."""
         if self.many or self.choices:
             values = text.split(",") if self.many else [text]
-            bad = [v for v in values if v not in (self.choices or ())]
+            bad = [v for v in values if v not in self.allowed()]
             if bad or not text:
                 raise ValueError(f"--set {self.name}={text!r}: expected "
                                  f"{'a comma-separated list of ' if self.many else 'one of '}"
-                                 f"{', '.join(self.choices or ())}")
+                                 f"{', '.join(self.allowed())}")
             return values if self.many else text
         try:
             value = self.type(text)
@@ -60,7 +63,7 @@ class Option:
         return value
 
     def describe(self) -> str:
-        kind = ",".join(self.choices) if self.choices else self.type.__name__
+        kind = ",".join(self.allowed()) if self.choices else self.type.__name__
         rng = f", >= {self.low:g}" if self.low is not None else ""
         return f"{self.name}=<{kind}{rng}>  {self.help}"
 
@@ -136,6 +139,7 @@ class ExperimentContext:
     timings: dict[str, float] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
     title: str = "run"
+    n_resumed: int = 0
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -160,8 +164,12 @@ class ExperimentContext:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def unit(self, key: str, fn: Callable[[], Any]) -> Any:
-        """Return ``fn()``, computing it at most once across interrupted and resumed runs."""
+    def unit(self, key: str, fn: Callable[[], Any], keep: Callable[[Any], bool] | None = None) -> Any:
+        """Return ``fn()``, computing it at most once across interrupted and resumed runs.
+
+        ``keep(result)`` False leaves the result unsaved, so a resumed run computes it again (the bench
+        uses it to retry units that failed).
+        """
         import json
 
         path = self.out / "checkpoints" / f"{_safe(key)}.json"
@@ -169,17 +177,21 @@ class ExperimentContext:
                                 and isinstance(d.get("seconds", 0.0), (int, float)))
         if saved is not None:  # resumed: keep the time the unit took when it was computed
             self.timings.setdefault(key, float(saved.get("seconds", 0.0)))
+            self.n_resumed += 1
             self.bar.update(1)
             return saved["result"]
         self.stage(key)
         start = time.perf_counter()
         result = fn()
         self.timings[key] = time.perf_counter() - start
+        if keep is not None and not keep(result):
+            self.bar.update(1)
+            return json.loads(json.dumps(result, sort_keys=True))
         write_checkpoint(path, {"result": result, "seconds": self.timings[key]})
         checkpoint_written()
         self.bar.update(1)
         # Round-trip through JSON so a fresh and a resumed run hand the experiment identical values.
-        return json.loads(json.dumps(result))
+        return json.loads(json.dumps(result, sort_keys=True))
 
     def progress(self, iterable: Iterable, desc: str = "", total: int | None = None) -> Iterable:
         """Iterate, naming each step on the run's bar (``desc: item``); units move the bar itself."""

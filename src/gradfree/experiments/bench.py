@@ -1,0 +1,85 @@
+"""The bench: every system and baseline on the same suites, seeds and budgets, side by side.
+
+An experiment like the others (one checkpointed unit per (model, suite, seed), resumable, spread over
+Ray by seed with ``--ray``): the suites (:mod:`gradfree.bench.suites`) and the model table
+(:mod:`gradfree.bench.models`) are data, one unit is :func:`gradfree.bench.units.run_unit`. A unit's key
+carries a digest of the model's parameters, so a checkpoint made with another configuration is not
+reused; a unit that failed is not saved, so a resumed bench retries it.
+
+``results.json`` holds what the models computed (metrics, accuracy matrices, parameters), reproducible
+for given seeds; what was measured (wall and CPU time, peak memory) goes to ``bench.json`` and
+``results.csv`` beside the report, as it changes from run to run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import torch
+
+from gradfree.bench.models import MODELS
+from gradfree.bench.report import figures, markdown, write_csv, write_json
+from gradfree.bench.suites import SUITES
+from gradfree.bench.units import machine_info, params_of, run_unit, setting
+from gradfree.experiments.registry import ExperimentContext, Option, experiment
+
+MEASURED = ("wall_s", "cpu_s", "peak_mb", "peak_cuda_mb", "mem_method", "traceback")
+
+
+def _config_digest(model: str, suite: str, seed: int, data: dict, ctx: ExperimentContext) -> str:
+    """A digest of the model's parameters for this unit (of the error, if it cannot even be built)."""
+    try:
+        params = params_of(MODELS[model].make(setting(suite, seed, data, ctx.quick, ctx.device)))
+    except Exception as exc:  # noqa: BLE001 - the unit itself will record the error
+        params = {"error": f"{type(exc).__name__}: {exc}"}
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+
+
+@experiment("bench", "Every system and baseline side by side on the same suites, seeds and budgets",
+            default_seeds=3, options=(
+                Option("threads", int, "torch CPU threads while timing (default 1)", low=1),
+                Option("models", str, "models to run (default: the whole table)", choices=lambda: MODELS,
+                       many=True),
+                Option("suites", str, "suites to run (default: all)", choices=lambda: SUITES, many=True)))
+def run(ctx: ExperimentContext) -> dict:
+    threads = int(ctx.options.get("threads", 1))
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)  # every model timed alike; restored afterwards
+    try:
+        return _run(ctx, threads)
+    finally:
+        torch.set_num_threads(old)
+
+
+def _run(ctx: ExperimentContext, threads: int) -> dict:
+    opt = ctx.options
+    model_names = opt["models"].split(",") if opt.get("models") else list(MODELS)
+    suite_names = opt["suites"].split(",") if opt.get("suites") else list(SUITES)
+    skipped = {(m, s): MODELS[m].reason(s, ctx.quick) for m in model_names for s in suite_names}
+    ctx.expect(sum(r is None for r in skipped.values()) * len(ctx.seeds))
+    started, t0 = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.perf_counter()
+    records = []
+    for s in suite_names:
+        for seed in ctx.seeds:
+            units = [m for m in model_names if skipped[(m, s)] is None]
+            if not units:
+                continue
+            data = SUITES[s].load(seed, ctx.quick)
+            for m in units:
+                records.append(ctx.unit(
+                    f"{m}__{s}__seed{seed}__{_config_digest(m, s, seed, data, ctx)}",
+                    lambda m=m, s=s, seed=seed, data=data: run_unit(m, s, seed, data, quick=ctx.quick,
+                                                                    device=ctx.device, threads=threads),
+                    keep=lambda rec: rec["status"] == "ok"))
+    meta = {"quick": ctx.quick, "seeds": ctx.seeds, "device": ctx.device, "models": model_names,
+            "suites": suite_names, "started": started, "duration_s": time.perf_counter() - t0,
+            "units": len(records), "units_resumed": ctx.n_resumed,
+            "machine": {**machine_info(ctx.device), "torch_threads": threads}}
+    write_csv(ctx.out / "results.csv", records, skipped)
+    write_json(ctx.out / "bench.json", records, skipped, meta)
+    figures(ctx.savefig, records, meta)
+    ctx.report(markdown(records, skipped, meta))
+    return {"records": [{k: v for k, v in r.items() if k not in MEASURED} for r in records],
+            "skipped": [[m, s, r] for (m, s), r in skipped.items() if r is not None]}
