@@ -175,6 +175,8 @@ class MLPClassifier(GradFreeClassifier, _MLPBase):
     Parameters and fitted attributes as in :class:`_MLPBase`, plus ``classes_``.
     """
 
+    _proba_from = "softmax"  # predict_proba: softmax of the logits the cross-entropy was trained on
+
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
         """Continue training on (X, y) for ``epochs`` passes; ``classes`` (all labels) on the first call."""
         return self._learn(X, y, classes)
@@ -192,15 +194,6 @@ class MLPClassifier(GradFreeClassifier, _MLPBase):
     @no_grad_learning
     def _scores(self, X: torch.Tensor) -> torch.Tensor:
         return self._forward(X)  # (N, C) logits
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Softmax of the logits, shape (n_samples, n_classes)."""
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self)
-        X = self._validate(X, reset=False)
-        with torch.inference_mode():
-            return torch.softmax(self._scores(X).double(), dim=1).cpu().numpy()
 
 
 class SparseMLPClassifier(MLPClassifier):
