@@ -117,3 +117,22 @@ def test_predict_proba_where_offered(cls):
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
     assert np.all(p >= 0)
     np.testing.assert_array_equal(m.classes_[p.argmax(1)], m.predict(X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_hyper_parameters_are_declared_and_keyword_only(cls):
+    params = list(inspect.signature(cls).parameters.values())[1:]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params), cls.__name__
+    assert set(cls._parameter_constraints) == {p.name for p in [*params, *list(
+        inspect.signature(cls).parameters.values())[:1]]}
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=ids)
+def test_fit_forgets_everything_partial_fit_learned(cls):
+    X, y = _data()
+    y = y.astype(float) if cls in REGRESSORS else y
+    kw = {} if cls in REGRESSORS else {"classes": np.unique(y)}
+    m = _make(cls).partial_fit(X, y, **kw)
+    m.stale_ = "left over"
+    m.fit(X[:, :4], y)
+    assert m.n_features_in_ == 4 and not hasattr(m, "stale_")

@@ -19,10 +19,12 @@ a call's data after training on it, so replay during task t shows tasks < t.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 
 from gradfree.baselines import _mlp_core as core
 from gradfree.baselines.mlp import MLPClassifier
@@ -40,18 +42,16 @@ class EWCClassifier(MLPClassifier):
     ``anchor_b_`` (Fisher-weighted anchors), ``n_tasks_``.
     """
 
-    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), epochs: int = 5, lr: float = 1e-3,
+    _parameter_constraints = {**MLPClassifier._parameter_constraints,
+                              "ewc_lambda": [Interval(Real, 0, None, closed="left")]}
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), *, epochs: int = 5, lr: float = 1e-3,
                  batch_size: int = 128, weight_decay: float = 0.0, ewc_lambda: float = 1000.0,
                  random_state: Any = None, device: str = "cpu") -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, epochs=epochs, lr=lr,
                          batch_size=batch_size, weight_decay=weight_decay, random_state=random_state,
                          device=device)
         self.ewc_lambda = ewc_lambda
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not self.ewc_lambda >= 0:
-            raise ValueError(f"ewc_lambda must be >= 0, got {self.ewc_lambda!r}")
 
     def _init_state(self) -> None:
         self.fisher_w_ = [torch.zeros_like(w) for w in self.weights_]
@@ -98,18 +98,16 @@ class ReplayClassifier(MLPClassifier):
     are filled).
     """
 
-    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), epochs: int = 5, lr: float = 1e-3,
+    _parameter_constraints = {**MLPClassifier._parameter_constraints,
+                              "buffer_size": [Interval(Integral, 0, None, closed="left")]}
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), *, epochs: int = 5, lr: float = 1e-3,
                  batch_size: int = 128, weight_decay: float = 0.0, buffer_size: int = 200,
                  random_state: Any = None, device: str = "cpu") -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, epochs=epochs, lr=lr,
                          batch_size=batch_size, weight_decay=weight_decay, random_state=random_state,
                          device=device)
         self.buffer_size = buffer_size
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if int(self.buffer_size) != self.buffer_size or self.buffer_size < 0:
-            raise ValueError(f"buffer_size must be a non-negative integer, got {self.buffer_size!r}")
 
     def _init_state(self) -> None:
         d = self.weights_[0].shape[1]

@@ -24,14 +24,22 @@ term: EWC) and ``_end_task`` (after each ``partial_fit``: consolidation, buffer 
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval
 
 from gradfree.baselines import _mlp_core as core
-from gradfree.core.base import GradFreeClassifier, GradFreeEstimator, GradFreeRegressor, no_grad_learning
+from gradfree.core.base import (
+    RANDOM_STATE,
+    GradFreeClassifier,
+    GradFreeEstimator,
+    GradFreeRegressor,
+    no_grad_learning,
+)
 
 
 class _MLPBase(GradFreeEstimator):
@@ -51,7 +59,17 @@ class _MLPBase(GradFreeEstimator):
     ``loss_curve_`` (mean loss per epoch, all calls), ``n_iter_`` (epochs so far), ``rng_``.
     """
 
-    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), epochs: int = 5, lr: float = 1e-3,
+    _parameter_constraints = {
+        "hidden_layer_sizes": [tuple, list],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "random_state": RANDOM_STATE,
+        "device": [str],
+    }
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), *, epochs: int = 5, lr: float = 1e-3,
                  batch_size: int = 128, weight_decay: float = 0.0, random_state: Any = None,
                  device: str = "cpu") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -64,17 +82,9 @@ class _MLPBase(GradFreeEstimator):
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
-        sizes = tuple(self.hidden_layer_sizes)
-        if any(int(h) != h or h < 1 for h in sizes):
+        super()._check_params()
+        if any(isinstance(h, bool) or int(h) != h or h < 1 for h in self.hidden_layer_sizes):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
-        if int(self.epochs) != self.epochs or self.epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
 
     def _link_ratio(self) -> float | None:
         """Fraction of connections kept per layer; ``None`` = dense."""
@@ -85,13 +95,8 @@ class _MLPBase(GradFreeEstimator):
         return getattr(self, "masks_", None)
 
     # ------------------------------------------------------------------ learning
-    def fit(self, X: Any, y: Any) -> Any:
-        """Train from scratch on (X, y): ``epochs`` passes."""
-        for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, attr)
-        return self._learn(X, y, None)
-
-    def _learn(self, X: Any, y: Any, classes: Any) -> Any:
+    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> Any:
+        """``epochs`` passes of Adam over (X, y), from scratch (``fit``) or from the current weights."""
         self._check_params()
         first = not self._is_fitted()
         if first:
@@ -177,10 +182,6 @@ class MLPClassifier(GradFreeClassifier, _MLPBase):
 
     _proba_from = "softmax"  # predict_proba: softmax of the logits the cross-entropy was trained on
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
-        """Continue training on (X, y) for ``epochs`` passes; ``classes`` (all labels) on the first call."""
-        return self._learn(X, y, classes)
-
     def _targets(self, yn: np.ndarray, classes: Any, first: bool) -> torch.Tensor:
         return self._encode_labels(yn, classes, reset=first)  # (N,) class indices
 
@@ -204,18 +205,16 @@ class SparseMLPClassifier(MLPClassifier):
     overall ratio kept / possible over all layers.
     """
 
-    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), epochs: int = 5, lr: float = 1e-3,
+    _parameter_constraints = {**_MLPBase._parameter_constraints,
+                              "link_ratio": [Interval(Real, 0, 1, closed="right")]}
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), *, epochs: int = 5, lr: float = 1e-3,
                  batch_size: int = 128, weight_decay: float = 0.0, link_ratio: float = 1.0,
                  random_state: Any = None, device: str = "cpu") -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, epochs=epochs, lr=lr,
                          batch_size=batch_size, weight_decay=weight_decay, random_state=random_state,
                          device=device)
         self.link_ratio = link_ratio
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not 0 < self.link_ratio <= 1:
-            raise ValueError(f"link_ratio must be in (0, 1], got {self.link_ratio!r}")
 
     def _link_ratio(self) -> float | None:
         return float(self.link_ratio)
@@ -230,10 +229,6 @@ class MLPRegressor(GradFreeRegressor, _MLPBase):
 
     ``partial_fit(X, y)`` continues training for ``epochs`` passes. ``score`` is R^2.
     """
-
-    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
-        """Continue training on (X, y) for ``epochs`` passes."""
-        return self._learn(X, y, None)
 
     def _targets(self, yn: np.ndarray, classes: Any, first: bool) -> torch.Tensor:
         return self._encode_targets(yn, reset=first)  # (N, outputs)

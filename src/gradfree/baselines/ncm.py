@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
+from sklearn.utils._param_validation import StrOptions
 
 from gradfree.core.base import GradFreeClassifier, no_grad_learning
 
@@ -30,35 +30,20 @@ class NearestClassMean(GradFreeClassifier):
     _can_grow_classes = True
     _proba_from = "softmax"
 
-    def __init__(self, metric: str = "euclidean", device: str = "cpu") -> None:
+    _parameter_constraints = {"metric": [StrOptions({"euclidean", "cosine"})], "device": [str]}
+
+    def __init__(self, metric: str = "euclidean", *, device: str = "cpu") -> None:
         self.metric = metric
         self.device = device
 
-    def _check_params(self) -> None:
-        if self.metric not in ("euclidean", "cosine"):
-            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
-
     @no_grad_learning
-    def fit(self, X: Any, y: Any) -> NearestClassMean:
-        """Forget everything and learn the class means of (X, y)."""
-        for attr in ("n_features_in_", "classes_"):
-            self.__dict__.pop(attr, None)
-        return self._learn(X, y, None, whole=True)
-
-    @no_grad_learning
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NearestClassMean:
-        """Add (X, y) to the running class means; new labels become new classes."""
-        return self._learn(X, y, classes, whole=False)
-
     def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> NearestClassMean:
+        """Add (X, y) to the running class means; new labels become new classes. ``fit`` needs two."""
         self._check_params()
         first = not self._is_fitted()
         if first:
             self._init_device()
         Xt, yn = self._validate(X, y, reset=first)
-        if whole and np.unique(yn).size < 2:
-            raise ValueError(f"NearestClassMean.fit needs samples of at least 2 classes; got 1 class: "
-                             f"{np.unique(yn).tolist()}")
         if first:
             self.sums_ = torch.zeros(0, Xt.shape[1], dtype=torch.float64, device=self.device_)
             self.counts_ = torch.zeros(0, dtype=torch.float64, device=self.device_)

@@ -2,8 +2,11 @@
 
 Conventions (scikit-learn's, plus ours):
 
-* the constructor stores hyper-parameters only; everything learned is set in ``fit`` /
-  ``partial_fit`` under a name ending in ``_``;
+* the constructor stores hyper-parameters only (every one after the first keyword-only), declared
+  with scikit-learn's ``_parameter_constraints``; everything learned is set under a name ending in
+  ``_``;
+* one life cycle: ``fit`` forgets every fitted attribute (``_reset``) and runs ``_learn(whole=True)``;
+  ``partial_fit`` runs ``_learn(whole=False)``; a model implements ``_learn`` only;
 * ``random_state`` is turned into a seed inside ``fit`` (``_init_rng``) and drives one
   ``torch.Generator`` (``rng_``) that is saved with the model, so a resumed run continues exactly;
 * inputs are NumPy arrays or torch tensors; ``_validate`` rejects NaN/inf, values too large for
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from numbers import Integral
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,6 +60,10 @@ def to_numpy(X: Any) -> Any:
     if isinstance(X, torch.Tensor):
         return X.detach().cpu().numpy()
     return X
+
+
+#: the ``_parameter_constraints`` entry of every ``random_state`` (scikit-learn's, plus numpy Generators)
+RANDOM_STATE = [None, Integral, np.random.RandomState, np.random.Generator]
 
 
 def seed_from(random_state: Any) -> int:
@@ -133,6 +141,35 @@ class GradFreeEstimator(BaseEstimator):
     def _is_fitted(self) -> bool:
         return hasattr(self, "n_features_in_")
 
+    # ------------------------------------------------------------------ life cycle
+    #: scikit-learn parameter constraints (``sklearn.utils._param_validation``), checked by
+    #: :meth:`_check_params` at the start of every ``fit`` / ``partial_fit`` and when a model is loaded.
+    _parameter_constraints: dict = {}
+
+    def _check_params(self) -> None:
+        """Check the constructor's parameters against ``_parameter_constraints`` (models may add
+        checks that involve several parameters)."""
+        self._validate_params()
+
+    def _reset(self) -> None:
+        """Forget everything learned: every fitted attribute (a public name ending in ``_``)."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+
+    def fit(self, X: Any, y: Any = None) -> Any:
+        """Learn from scratch: forget everything, then the steps ``partial_fit`` takes, on all of (X, y)
+        with every pass ``fit`` makes (see each model's ``_learn``)."""
+        self._reset()
+        self._in_fit = True  # a classifier's fit needs two classes even where partial_fit takes one
+        try:
+            return self._learn(X, y, None, whole=True)
+        finally:
+            del self._in_fit
+
+    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> Any:
+        """The one learning path: ``whole`` is True for ``fit`` (all passes), False for ``partial_fit``."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Save to ``<path>.safetensors`` + ``<path>.json``; returns the JSON path."""
@@ -159,6 +196,10 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
 
     _can_grow_classes = False
 
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
+        """Continue learning from (X, y); ``classes`` (every label) on the first call, as in scikit-learn."""
+        return self._learn(X, y, classes, whole=False)
+
     def _encode_labels(self, y: np.ndarray, classes: Any = None, *, reset: bool) -> torch.Tensor:
         """Map labels to indices 0..C-1 (a long tensor on ``device_``), updating ``classes_``."""
         y = np.asarray(y)
@@ -167,7 +208,7 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
         check_classification_targets(y)
         if reset:
             labels = np.unique(np.asarray(classes) if classes is not None else y)
-            if labels.size < 2 and not self._can_grow_classes:
+            if labels.size < 2 and (not self._can_grow_classes or getattr(self, "_in_fit", False)):
                 raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes (in y or in "
                                  f"`classes=`); got {labels.size} class: {labels.tolist()}")
             self.classes_ = labels
@@ -256,6 +297,10 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
 
 class GradFreeRegressor(RegressorMixin, GradFreeEstimator):
     """Regressor conventions: 1-D or 2-D targets, ``score`` is R^2 (scikit-learn's)."""
+
+    def partial_fit(self, X: Any, y: Any) -> Any:
+        """Continue learning from (X, y)."""
+        return self._learn(X, y, None, whole=False)
 
     def _encode_targets(self, y: np.ndarray, *, reset: bool) -> torch.Tensor:
         y = np.asarray(y, dtype=np.float64)
