@@ -16,6 +16,9 @@ from gradfree.emns import TUNED, EMNSClassifier, EMNSRegressor
 from gradfree.emns.fast import HAVE_NUMBA
 
 FAST = dict(hidden_layer_sizes=(4,), population_size=4, max_evaluations=64, random_state=0)
+# EMNSClassifier() is the wide-MLP preset (SCALE); these tests are about the paper's network, built with
+# EMNSClassifier.paper() and the former default selection "(1+lambda)".
+PLUS = dict(selection="plus")
 
 
 def _regression(n=120, seed=0):
@@ -46,7 +49,7 @@ def test_sklearn_checks_regressor():
 
 
 def test_sklearn_checks_classifier():
-    run_sklearn_checks(EMNSClassifier(**FAST), expected_failed_checks={
+    run_sklearn_checks(EMNSClassifier.paper(**FAST, **PLUS), expected_failed_checks={
         "check_classifiers_train": "a 64-evaluation evolution does not reach 0.83 accuracy on the blobs",
         **ORDER})
 
@@ -56,8 +59,8 @@ def test_no_autograd_and_deterministic():
     check_no_autograd(EMNSRegressor(**FAST), X, y)
     check_deterministic(EMNSRegressor(**FAST), X, y)
     Xc, yc = _classification()
-    check_no_autograd(EMNSClassifier(**FAST), Xc, yc)
-    check_deterministic(EMNSClassifier(**FAST, selection="revert"), Xc, yc)
+    check_no_autograd(EMNSClassifier.paper(**FAST, **PLUS), Xc, yc)
+    check_deterministic(EMNSClassifier.paper(**FAST, selection="revert"), Xc, yc)
 
 
 @pytest.mark.parametrize("kw", [dict(selection="plus", population_size=4),
@@ -88,8 +91,8 @@ def test_save_load_resume_continues_exactly(tmp_path, kw):
 def test_torch_backend_learns_and_is_deterministic():
     X, y = _classification()
     kw = dict(FAST, backend="torch", max_evaluations=400, hidden_layer_sizes=(6,), rate_rule="success")
-    check_deterministic(EMNSClassifier(**kw), X, y)
-    assert EMNSClassifier(**kw).fit(X, y).score(X, y) > 0.7
+    check_deterministic(EMNSClassifier.paper(**kw, **PLUS), X, y)
+    assert EMNSClassifier.paper(**kw, **PLUS).fit(X, y).score(X, y) > 0.7
 
 
 def test_none_accepts_every_mutation_and_revert_one_never_worsens():
@@ -127,13 +130,13 @@ def test_population_learns_regression_beyond_the_mean_predictor():
 def test_classifier_beats_chance_on_held_out_data():
     X, y = _classification(seed=0)
     Xt, yt = _classification(seed=1)
-    m = EMNSClassifier(hidden_layer_sizes=(8, 4), rate_rule="success", population_size=8,
+    m = EMNSClassifier.paper(hidden_layer_sizes=(8, 4), rate_rule="success", population_size=8, **PLUS,
                        max_evaluations=800, random_state=0).fit(X, y)
     assert m.score(Xt, yt) > 0.75
     assert m.decision_function(Xt).shape == (len(Xt),)
     Xm = np.random.default_rng(0).normal(size=(90, 2)).astype(np.float32)
     ym = np.repeat([0, 1, 2], 30)
-    m3 = EMNSClassifier(**FAST).fit(Xm, ym)
+    m3 = EMNSClassifier.paper(**FAST, **PLUS).fit(Xm, ym)
     assert m3.decision_function(Xm).shape == (90, 3) and m3.state_.sizes[-1] == 3
 
 

@@ -23,5 +23,14 @@ def test_one_unit_per_demo_is_json_and_scored_on_held_out_data(demo):
         assert key in r
     held_out = {"classification": "test_accuracy", "continual": "task1_mse_after_task2"}.get(demo, "test_mse")
     assert held_out in r
-    assert isinstance(learns(demo, r), bool)
     assert r["curve"]["resistance_hist"] and len(r["curve"]["resistance_hist"][0]) == 20
+
+
+@pytest.mark.parametrize("demo, good, bad", [
+    ("classification", {"test_accuracy": 0.9}, {"test_accuracy": 0.6}),
+    ("continual", {"task1_r2_after_task1": 0.8, "task2_r2_after_task2": 0.7},
+     {"task1_r2_after_task1": 0.8, "task2_r2_after_task2": 0.1}),
+    ("regression", {"test_r2": 0.9}, {"test_r2": 0.2}),
+])
+def test_learns_reads_the_held_out_score(demo, good, bad):
+    assert learns(demo, good) and not learns(demo, bad)

@@ -35,7 +35,7 @@ def _task(X, y, t):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_weights_and_prototypes_stay_unit_norm(manifolds, backend):
     X, y = manifolds
-    m = RMNClassifier(n_neurons=(200, 100), k=10, backend=backend, random_state=0).fit(X, y)
+    m = RMNClassifier.paper(n_neurons=(200, 100), k=10, backend=backend, random_state=0).fit(X, y)
     for W in m.weights_:
         torch.testing.assert_close(W.norm(dim=1), torch.ones(W.shape[0]), atol=1e-5, rtol=0)
     P = m.prototypes_
@@ -71,8 +71,9 @@ def test_backends_agree(manifolds):
     if not kernels.HAVE_NUMBA:
         pytest.skip("numba not installed")
     X, y = manifolds
-    a = RMNClassifier(n_neurons=150, k=8, backend="torch", random_state=0).partial_fit(X, y)
-    b = RMNClassifier(n_neurons=150, k=8, backend="numba", random_state=0).partial_fit(X, y)
+    kw = dict(n_neurons=150, k=8, homeostasis_interval=100, random_state=0)  # same random numbers
+    a = RMNClassifier.paper(**kw, backend="torch").partial_fit(X, y)
+    b = RMNClassifier.paper(**kw, backend="numba").partial_fit(X, y)
     torch.testing.assert_close(a.weights_[0], b.weights_[0], atol=1e-4, rtol=0)
     torch.testing.assert_close(a.activity_[0], b.activity_[0], atol=1e-5, rtol=0)
     assert torch.equal(a.binding_, b.binding_)
@@ -81,7 +82,7 @@ def test_backends_agree(manifolds):
 
 def test_homeostasis_only_touches_idle_neurons(manifolds):
     X, y = manifolds
-    m = RMNClassifier(n_neurons=100, k=5, random_state=0).fit(X[:50], y[:50])
+    m = RMNClassifier.paper(n_neurons=100, k=5, random_state=0).partial_fit(X[:50], y[:50], classes=np.arange(10))
     with torch.inference_mode():
         m.activity_[0][:] = torch.linspace(0, 2 * m.theta, 100)
         before = m.weights_[0].clone()
@@ -97,7 +98,7 @@ def test_homeostasis_only_touches_idle_neurons(manifolds):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_bound_prototype_never_updated_by_another_class(manifolds, backend):
     X, y = manifolds
-    m = RMNClassifier(**{**SMALL, "backend": backend})
+    m = RMNClassifier.paper(**{**SMALL, "backend": backend})
     m.partial_fit(*_task(X, y, 0), classes=np.arange(10))
     bound = m.binding_.clone()
     P = m.prototypes_.clone()
@@ -111,13 +112,13 @@ def test_bound_prototype_never_updated_by_another_class(manifolds, backend):
 
 def test_prototype_cap_limits_bindings(manifolds):
     X, y = manifolds
-    m = RMNClassifier(**{**SMALL, "prototype_cap": 2}).fit(X, y)
+    m = RMNClassifier.paper(**{**SMALL, "prototype_cap": 2}).fit(X, y)
     assert m.binding_distribution().max() <= 2
 
 
 def test_orthogonal_task2_leaves_task1_winners_unchanged(manifolds):
     X, y = manifolds
-    m = RMNClassifier(n_neurons=400, k=20, homeostasis=False, random_state=0)
+    m = RMNClassifier.paper(n_neurons=400, k=20, homeostasis=False, random_state=0)
     X1, y1 = _task(X, y, 0)
     m.partial_fit(X1, y1, classes=np.arange(10))
     before = m.winners(X1)
@@ -134,7 +135,7 @@ def test_orthogonal_task2_leaves_task1_winners_unchanged(manifolds):
 
 def test_overcomplete_beats_chance_and_remembers_orthogonal_tasks(manifolds):
     X, y = manifolds
-    m = RMNClassifier(n_neurons=300, k=15, random_state=0)
+    m = RMNClassifier.paper(n_neurons=300, k=15, random_state=0)
     for t in range(5):
         m.partial_fit(*_task(X, y, t), classes=np.arange(10))
     assert m.score(*_task(X, y, 0)) > 0.9  # first task still known after four more
@@ -148,13 +149,13 @@ def test_digits_better_than_chance():
     idx = rng.permutation(len(X))
     tr, te = idx[:1200], idx[1200:]
     for readout in ("overcomplete", "simple"):
-        m = RMNClassifier(n_neurons=300, k=15, readout=readout, random_state=0).fit(X[tr], y[tr])
+        m = RMNClassifier.paper(n_neurons=300, k=15, readout=readout, random_state=0).fit(X[tr], y[tr])
         assert m.score(X[te], y[te]) > 0.5  # chance 0.1
 
 
 def test_analysis_helpers(manifolds):
     X, y = manifolds
-    m = RMNClassifier(n_neurons=200, k=10, random_state=0)
+    m = RMNClassifier.paper(n_neurons=200, k=10, random_state=0)
     tasks = [_task(X, y, t) for t in range(5)]
     for Xt, yt in tasks:
         m.partial_fit(Xt, yt, classes=np.arange(10))
@@ -171,7 +172,7 @@ def test_analysis_helpers(manifolds):
 
 # ------------------------------------------------------------------ estimator contract
 def test_sklearn_checks():
-    run_sklearn_checks(RMNClassifier(**SMALL, max_iter=5), expected_failed_checks={
+    run_sklearn_checks(RMNClassifier.paper(**SMALL, max_iter=5), expected_failed_checks={
         "check_classifiers_train": "inputs are normalised to directions; the tiny 2-d blob set is not "
                                    "separable by direction alone after one fit",
     })
@@ -179,13 +180,13 @@ def test_sklearn_checks():
 
 def test_no_autograd(manifolds):
     X, y = manifolds
-    check_no_autograd(RMNClassifier(**SMALL), X, y)
-    check_no_autograd(RMNClassifier(**SMALL, readout="simple", backend="torch"), X, y)
+    check_no_autograd(RMNClassifier.paper(**SMALL), X, y)
+    check_no_autograd(RMNClassifier.paper(**SMALL, readout="simple", backend="torch"), X, y)
 
 
 def test_save_load_roundtrip_and_resume(manifolds, tmp_path):
     X, y = manifolds
-    m = RMNClassifier(**SMALL, plasticity_decay=0.1, homeostasis_interval=7)
+    m = RMNClassifier.paper(**SMALL, plasticity_decay=0.1, homeostasis_interval=7)
     m.partial_fit(*_task(X, y, 0), classes=np.arange(10))
     loaded = check_save_load_roundtrip(m, X, tmp_path / "rmn")
     assert torch.equal(loaded.binding_, m.binding_) and torch.equal(loaded.activity_[0], m.activity_[0])
@@ -198,8 +199,8 @@ def test_save_load_roundtrip_and_resume(manifolds, tmp_path):
 
 def test_deterministic(manifolds):
     X, y = manifolds
-    check_deterministic(RMNClassifier(**SMALL), X, y)
-    check_deterministic(RMNClassifier(**SMALL, readout="simple", representation="code"), X, y)
+    check_deterministic(RMNClassifier.paper(**SMALL), X, y)
+    check_deterministic(RMNClassifier.paper(**SMALL, readout="simple", representation="code"), X, y)
 
 
 @pytest.mark.parametrize("bad", [dict(readout="x"), dict(k=0), dict(k=500), dict(representation="z"),
@@ -207,4 +208,4 @@ def test_deterministic(manifolds):
 def test_bad_parameters_raise(manifolds, bad):
     X, y = manifolds
     with pytest.raises(ValueError):
-        RMNClassifier(**{**SMALL, **bad}).fit(X, y)
+        RMNClassifier.paper(**{**SMALL, **bad}).fit(X, y)

@@ -14,7 +14,7 @@ from gradfree.rmn.layer import normalise
 
 EXT = dict(n_neurons=200, k=10, representation="code", n_prototypes=60, prototype_cap=5,
            recruit_threshold=0.8, pull_k=1, vote_k=1, plasticity_decay=0.3, erode_k=3, center_inputs=True,
-           random_state=0)
+           readout="overcomplete", homeostasis=True, homeostasis_interval=100, random_state=0)
 
 
 @pytest.fixture(scope="module")

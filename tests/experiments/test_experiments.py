@@ -10,9 +10,15 @@ from gradfree.experiments import all_experiments
 from gradfree.experiments.cli_runner import run_experiment
 
 
+# The bench's quick form runs every model (about 90 s); here it runs a part of its table, and
+# tests/bench covers the rest of it.
+OPTIONS = {"bench": {"models": "ncm,mlp-seq", "suites": "split-manifolds,emns-classification"}}
+
+
 @pytest.mark.parametrize("name", sorted(all_experiments()))
 def test_quick_run_writes_results_report_and_figures(name, tmp_path):
-    out = run_experiment(name, quick=True, seeds=1, out=tmp_path / name, progress=False)
+    out = run_experiment(name, quick=True, seeds=1, out=tmp_path / name, progress=False,
+                         options=OPTIONS.get(name))
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["experiment"] == name and results["results"]
     report = (out / "report.md").read_text()

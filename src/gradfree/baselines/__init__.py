@@ -5,13 +5,18 @@
   fine-tuning (the forgetting lower bound);
 * :class:`MLPRegressor` - the same network with a squared-error loss (for the regression demos);
 * :class:`SparseMLPClassifier` - backprop MLP with a fixed random mask at a given link ratio;
+* :class:`SETMLPClassifier` - sparse backprop MLP whose mask is pruned and regrown every epoch (SET);
 * :class:`EWCClassifier`, :class:`ReplayClassifier` - continual-learning baselines (EWC, experience
-  replay with a small reservoir buffer).
+  replay with a small reservoir buffer);
+* :class:`SLDAClassifier` - streaming linear discriminant analysis (Hayes & Kanan 2020), on the raw
+  input or on frozen random ReLU features (``random_features=n``).
 """
 
 from gradfree.baselines.continual import EWCClassifier, ReplayClassifier
 from gradfree.baselines.mlp import MLPClassifier, MLPRegressor, SparseMLPClassifier
 from gradfree.baselines.ncm import NearestClassMean
+from gradfree.baselines.slda import SLDAClassifier
+from gradfree.baselines.set_mlp import SETMLPClassifier
 
 __all__ = ["EWCClassifier", "MLPClassifier", "MLPRegressor", "NearestClassMean", "ReplayClassifier",
-           "SparseMLPClassifier"]
+           "SETMLPClassifier", "SLDAClassifier", "SparseMLPClassifier"]

@@ -129,10 +129,33 @@ FASHION_SUITES = ("split-fashion", "fashion")
 
 
 def _rmn(s: Setting) -> Any:
-    """The paper's defaults (1000 neurons, k 5 %, overcomplete read-out, one pass)."""
+    """The paper's configuration (``RMNClassifier.paper()``: 1000 neurons, k 5 %, homeostasis every
+    sample, overcomplete read-out, one pass)."""
+    from gradfree.rmn import RMNClassifier
+
+    return RMNClassifier.paper(random_state=s.seed, device=s.device)
+
+
+def _rmn_defaults(s: Setting) -> Any:
+    """The constructor's defaults (centred inputs, 1000 frozen resonance neurons, discriminant read-out)."""
     from gradfree.rmn import RMNClassifier
 
     return RMNClassifier(random_state=s.seed, device=s.device)
+
+
+RF_FEATURES = 1000  # rf-slda's size: the RMN defaults' neuron count
+
+
+def _slda(s: Setting) -> Any:
+    from gradfree.baselines import SLDAClassifier
+
+    return SLDAClassifier(device=s.device)
+
+
+def _rf_slda(s: Setting) -> Any:
+    from gradfree.baselines import SLDAClassifier
+
+    return SLDAClassifier(random_features=RF_FEATURES, random_state=s.seed, device=s.device)
 
 
 def _rmn_consolidating(s: Setting) -> Any:
@@ -162,11 +185,12 @@ def _emns_regressor(s: Setting) -> Any:
 
 
 def _wuxing(s: Setting) -> Any:
-    """MODEL1's hidden layers; fanout 12, input scale 0.05 (docs/decisions.md, Wuxing: digits prototype)."""
+    """The library's defaults (adders of fan-in 3, element-aware wiring, stabilised BSP update, inputs
+    scaled by the estimator) on MODEL1-like hidden layers 200-62-20, fanout 12 (docs/decisions.md, Wuxing)."""
     from gradfree.wuxing import WuxingClassifier
 
-    return WuxingClassifier(hidden_layer_sizes=(200, 62, 20), fanout=12, input_scale=0.05,
-                            epochs=1 if s.quick else 2, random_state=s.seed, device=s.device)
+    return WuxingClassifier(hidden_layer_sizes=(200, 62, 20), fanout=12, epochs=1 if s.quick else 2,
+                            random_state=s.seed, device=s.device)
 
 
 _SINGLE_TASK = "continual-learning method: on one task it is the MLP"
@@ -185,8 +209,14 @@ MODELS: dict[str, ModelEntry] = {m.name: m for m in [
                cannot={k: _SINGLE_TASK for k in ("digits", "fashion", "emns-classification")}),
     ModelEntry("replay", "backprop MLP + experience replay (reservoir buffer of 200)", _replay,
                cannot={k: _SINGLE_TASK for k in ("digits", "fashion", "emns-classification")}),
-    ModelEntry("rmn", "Resonant Manifold Network, the paper's defaults (1000 neurons, overcomplete "
-               "read-out, one pass)", _rmn),
+    ModelEntry("slda", "streaming LDA (Hayes & Kanan 2020) on the raw input: class means + shared "
+               "covariance, Ledoit-Wolf shrinkage, one pass", _slda),
+    ModelEntry(f"rf-slda-{RF_FEATURES}", f"streaming LDA on {RF_FEATURES} frozen random ReLU features of the "
+               "centred input", _rf_slda),
+    ModelEntry("rmn", "Resonant Manifold Network, the paper's configuration (`RMNClassifier.paper()`: "
+               "1000 neurons, homeostasis every sample, overcomplete read-out, one pass)", _rmn),
+    ModelEntry("rmn-defaults", "`RMNClassifier()` defaults: centred input, 1000 frozen resonance neurons, "
+               "discriminant read-out (streaming class means + shared covariance)", _rmn_defaults),
     ModelEntry("rmn-consolidating", "RMN with the module's consolidating extension preset "
                "(`RMNClassifier.consolidating`)", _rmn_consolidating),
     ModelEntry("emns", "Evolvable Modular Neural System classifier, hidden (8, 4), (1+16) selection; "
@@ -196,6 +226,6 @@ MODELS: dict[str, ModelEntry] = {m.name: m for m in [
                _emns_classifier),
     ModelEntry("emns-regressor", "Evolvable Modular Neural System regressor, hidden (8, 4), 5000 evaluations "
                "(1000 quick)", _emns_regressor, task="regressor"),
-    ModelEntry("wuxing", "Wuxing network (MODEL1 hidden layers 200-62-20, fanout 12, input scale 0.05), "
-               "BSP, 2 epochs (1 quick)", _wuxing),
+    ModelEntry("wuxing", "Wuxing network, `WuxingClassifier` defaults (adders fan-in 3, element-aware "
+               "wiring, stabilised BSP), hidden 200-62-20, fanout 12, 2 epochs (1 quick)", _wuxing),
 ]}

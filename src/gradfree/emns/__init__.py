@@ -5,8 +5,9 @@ growth, connection formation and pruning.
 Modules: :mod:`~gradfree.emns.params` (hyper-parameters, presets), :mod:`~gradfree.emns.network`
 (flat-tensor state, batched forward), :mod:`~gradfree.emns.fast` (fused CPU kernel),
 :mod:`~gradfree.emns.mutation` (the universal rule, seed-addressable noise, mutation-rate rules),
-:mod:`~gradfree.emns.evolution` (explicit state, selection strategies), :mod:`~gradfree.emns.structure`
-(sec. 6), :mod:`~gradfree.emns.metrics` (sec. 8.2), :mod:`~gradfree.emns.estimators`.
+:mod:`~gradfree.emns.evolution` (explicit state, selection strategies), :mod:`~gradfree.emns.scale`
+(wide MLPs: batched mirrored population, ours), :mod:`~gradfree.emns.structure` (sec. 6),
+:mod:`~gradfree.emns.metrics` (sec. 8.2), :mod:`~gradfree.emns.estimators`.
 
 Distributed populations (seed trick): every candidate's mutation is a pure function of an integer
 seed drawn from the estimator's ``rng_`` (:func:`draw_seeds`). One generation split over workers:
@@ -18,11 +19,11 @@ seeds - the same state as the in-process ``step_population``. Only seeds, fitnes
 mutation rate travel. ``regenerate`` / ``recombine_from_seeds`` rebuild one candidate / parent.
 """
 
-from gradfree.emns.estimators import TUNED, EMNSClassifier, EMNSRegressor
+from gradfree.emns.estimators import CONTINUAL, PAPER, SCALE, TUNED, EMNSClassifier, EMNSRegressor
 from gradfree.emns.evolution import EvoState, apply_generation, candidates, recombine_from_seeds, regenerate
 from gradfree.emns.mutation import candidate_noise, draw_seeds, mutate
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
 
-__all__ = ["EMNSRegressor", "EMNSClassifier", "TUNED", "EMNSParams", "PRESETS", "make_params", "EvoState",
+__all__ = ["EMNSRegressor", "EMNSClassifier", "TUNED", "SCALE", "PAPER", "CONTINUAL", "EMNSParams", "PRESETS", "make_params", "EvoState",
            "candidate_noise", "draw_seeds", "mutate", "regenerate", "recombine_from_seeds", "candidates",
            "apply_generation"]

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from gradfree.core.io import saveable
 from gradfree.emns.mutation import (
     adapt_rate_preset,
     adapt_rate_success,
@@ -52,6 +53,7 @@ HIST_BINS = 20
 Evaluate = Callable[[torch.Tensor, torch.Tensor, list], torch.Tensor]
 
 
+@saveable
 @dataclass
 class EvoState:
     """Everything an EMNS run needs to continue exactly (saved whole by ``save``)."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 
 N_BASES = 5
-# Initial values and resistances of the reference implementation (SPEC.md, EMNS section).
+# Initial values and resistances of the reference implementation (docs/decisions.md, EMNS section).
 AGG_INIT = (1.0, 0.0, 0.0, 0.0, 0.0)
 AGG_R = (0.3, 0.1, 0.1, 0.05, 0.05)
 ACT_INIT = (1.0, 0.0, 0.0, 0.0, 0.0)

@@ -108,12 +108,12 @@ def run_unit(demo: str, kw: dict, seed: int, budget: int, ctx: ExperimentContext
     common = dict(hidden_layer_sizes=hidden, max_evaluations=budget, random_state=seed,
                   hist_every=max(1, budget // (lam * 40)), **kw)
     if demo == "classification":
-        m = EMNSClassifier(**common).fit(*train)
+        m = EMNSClassifier.paper(**common).fit(*train)
         out = {"test_accuracy": float(m.score(*test)), "train_accuracy": float(m.score(*train))}
     elif demo == "continual":
         (X1, y1), (X2, y2) = train
         (T1, t1), (T2, t2) = test
-        m = EMNSRegressor(**common).fit(X1, y1)
+        m = EMNSRegressor.paper(**common).fit(X1, y1)
         mse1_after1 = float(np.mean((m.predict(T1) - t1) ** 2))
         r2_1 = _r2(t1, m.predict(T1))
         m.partial_fit(X2, y2)
@@ -122,7 +122,7 @@ def run_unit(demo: str, kw: dict, seed: int, budget: int, ctx: ExperimentContext
                "task2_mse_after_task2": float(np.mean((m.predict(T2) - t2) ** 2)),
                "task2_r2_after_task2": _r2(t2, m.predict(T2))}
     else:
-        m = EMNSRegressor(**common).fit(*train)
+        m = EMNSRegressor.paper(**common).fit(*train)
         p = m.predict(test[0])
         out = {"test_mse": float(np.mean((p - test[1]) ** 2)), "test_r2": _r2(test[1], p),
                "noise_floor_test": float(np.var(test[1] - _noiseless(demo, test[0])))}

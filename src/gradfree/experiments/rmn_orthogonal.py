@@ -4,7 +4,7 @@ Setup (paper, section "Experiment Design"): 100-d input, 1000 neurons, k = 5 %, 
 orthogonal directions, tasks {1,2}, {3,4}, ..., {9,10}, no replay, no task id. Decisions the paper
 leaves open: 300 samples per cluster (200 train / 100 test), ``spread = 0.05``, the training set is
 shuffled once and keeps that order inside each task, every other hyper-parameter is
-:class:`~gradfree.rmn.RMNClassifier`'s default. Variants: read-out {simple, overcomplete} x
+:meth:`~gradfree.rmn.RMNClassifier.paper`'s (homeostasis after every sample, as the paper states it). Variants: read-out {simple, overcomplete} x
 homeostasis {on, off}; each (variant, seed) is one checkpointed unit.
 
 Metrics: ``R[t, u]`` accuracy matrix (class-incremental); average accuracy (last row); task-1 final
@@ -31,7 +31,7 @@ VARIANTS = {  # name -> RMNClassifier overrides
     "overcomplete, no homeostasis": dict(readout="overcomplete", homeostasis=False),
 }
 
-PAPER = {  # numbers the paper reports (SPEC.md), set beside ours, never tuned to
+PAPER = {  # numbers the paper reports ("Experimental Results"), set beside ours, never tuned to
     "simple": {"task1_final": 6.6, "task1_forgetting": 93.4, "average": 24.5},
     "overcomplete": {"task1_final": 100.0, "task1_forgetting": 0.0, "average": 100.0},
     "homeostasis": {"average": 95.2, "task1_forgetting": 7.4, "dead": 792},
@@ -61,7 +61,7 @@ def make_streams(seed: int, quick: bool, cosine: float = 0.0):
 def run_variant(name: str, seed: int, quick: bool, device: str, cosine: float = 0.0) -> dict:
     train, test, _ = make_streams(seed, quick, cosine)
     model = (RMNClassifier.consolidating(random_state=seed, device=device) if name == CONSOLIDATING
-             else RMNClassifier(**VARIANTS[name], random_state=seed, device=device))
+             else RMNClassifier.paper(**VARIANTS[name], random_state=seed, device=device))
     res = run_stream(model, train, test, progress=False)
     model = res.model
     freq = task_activation_frequency(model, [t.X for t in test])
@@ -126,6 +126,7 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
                "(the paper does not say which read-out that table used).\n\n" + markdown_table(
                    ["variant", "avg acc", "paper", "task-1 final", "paper", "task-1 forgetting", "paper",
                     "dead neurons", "paper"], rows))
+    ctx.report(_verdicts(V))
     orows = []
     for name, runs in V.items():
         adj = np.array([r["overlap"]["adjacent"] for r in runs]) * 100
@@ -148,6 +149,35 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
                                 crows))
 
 
+def _verdicts(V: dict) -> str:
+    """The paper's two claims about forgetting and homeostasis, re-stated from this run's numbers."""
+    def m(name: str, key: str) -> tuple[float, float]:
+        v = _stat(V[name], key, 100.0)
+        return v.mean(), v.std()
+
+    sf, sf_sd = m("simple+homeostasis", "task1_forgetting")
+    sn, sn_sd = m("simple, no homeostasis", "task1_forgetting")
+    oh, oh_sd = m("overcomplete+homeostasis", "average_accuracy")
+    on, on_sd = m("overcomplete, no homeostasis", "average_accuracy")
+    sa, _ = m("simple+homeostasis", "average_accuracy")
+    forget = ("reproduced" if sf >= 80 else "partly reproduced" if sf >= 40 else "not reproduced")
+    hom = ("reproduced (homeostasis costs accuracy)" if on - oh > max(oh_sd, on_sd, 1.0)
+           else "not reproduced (no clear difference)" if abs(on - oh) <= max(oh_sd, on_sd, 1.0)
+           else "reversed (homeostasis helps)")
+    return ("### Verdicts (from this run)\n\n"
+            f"- Simple read-out forgets task 1: forgetting {sf:.1f} ± {sf_sd:.1f} % with homeostasis "
+            f"({sn:.1f} ± {sn_sd:.1f} % without), average accuracy {sa:.1f} %; paper 93.4 % forgetting, "
+            f"24.5 % average: {forget}.\n"
+            f"- Homeostasis on/off (overcomplete read-out): {oh:.1f} ± {oh_sd:.1f} % vs "
+            f"{on:.1f} ± {on_sd:.1f} % average accuracy; paper 95.2 % vs 100 %: {hom}.\n")
+
+
+def _err(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Asymmetric error bars (mean ± sd along axis 0) clipped to the metric's range [lo, hi]."""
+    mean, sd = v.mean(0), v.std(0)
+    return np.array([mean - np.maximum(mean - sd, lo), np.minimum(mean + sd, hi) - mean])
+
+
 def _figures(ctx: ExperimentContext, results: dict) -> None:
     V = results["variants"]
     names = list(V)
@@ -157,69 +187,93 @@ def _figures(ctx: ExperimentContext, results: dict) -> None:
     im = ax[0, 0].imshow(S, vmin=-1, vmax=1, cmap="RdBu_r")
     off = np.abs(S - np.diag(np.diag(S))).max()
     ax[0, 0].set_title(f"cluster centre cosine (max off-diagonal {off:.1e})", fontsize=9)
-    fig.colorbar(im, ax=ax[0, 0], fraction=0.046)
+    ax[0, 0].set_xlabel("cluster (index)")
+    ax[0, 0].set_ylabel("cluster (index)")
+    fig.colorbar(im, ax=ax[0, 0], fraction=0.046).set_label("cosine similarity (unitless)")
     ctx.savefig(fig, "cluster_similarity")
-    # 2. per-task final accuracy and the task-1 forgetting curve
-    fig, ax = figure(2, size=(5.5, 3.6))
+    # 2. per-task final accuracy and the task-1 forgetting curve (%), legend below the panels
+    fig, ax = figure(2, size=(7, 3.8))
     width = 0.8 / len(names)
     for i, name in enumerate(names):
-        last = np.array([np.array(r["R"])[-1] for r in V[name]])
-        ax[0, 0].bar(np.arange(5) + i * width, last.mean(0), width, yerr=last.std(0), label=name)
-        curve = np.array([np.array(r["R"])[:, 0] for r in V[name]])
-        ax[0, 1].errorbar(np.arange(1, 6), curve.mean(0), yerr=curve.std(0), marker="o", label=name,
-                          capsize=3)
+        last = 100 * np.array([np.array(r["R"])[-1] for r in V[name]])
+        ax[0, 0].bar(np.arange(5) + i * width, last.mean(0), width, yerr=_err(last, 0, 100), label=name,
+                     capsize=2)
+        curve = 100 * np.array([np.array(r["R"])[:, 0] for r in V[name]])
+        ax[0, 1].errorbar(np.arange(1, 6), curve.mean(0), yerr=_err(curve, 0, 100), marker="o", capsize=3)
     ax[0, 0].set_xticks(np.arange(5) + 0.4 - width / 2, [f"T{t + 1}" for t in range(5)])
-    ax[0, 0].set_ylabel("accuracy after the last task")
-    ax[0, 1].legend(fontsize=6, loc="lower left")
+    ax[0, 0].set_xlabel("task")
+    ax[0, 0].set_ylabel("accuracy after the last task (%)")
+    ax[0, 0].set_ylim(0, 105)
     ax[0, 1].set_xticks(range(1, 6))
-    ax[0, 1].set_xlabel("after training task")
-    ax[0, 1].set_ylabel("task-1 accuracy")
-    ax[0, 1].set_ylim(-0.05, 1.05)
+    ax[0, 1].set_xlabel("after training task (number)")
+    ax[0, 1].set_ylabel("task-1 accuracy (%)")
+    ax[0, 1].set_ylim(-2, 105)
+    fig.legend(*ax[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     ctx.savefig(fig, "continual_results")
     # 3. task x neuron activation heat-map (first seed of the paper's final variant), neurons grouped
     freq = np.array(V["overcomplete+homeostasis"][0]["activation_frequency"])
     order = np.lexsort((-freq.max(0), freq.argmax(0) + 10 * (freq.max(0) == 0)))
     fig, ax = figure(size=(10, 2.6))
-    im = ax[0, 0].imshow(freq[:, order], aspect="auto", cmap="magma", interpolation="nearest")
+    im = ax[0, 0].imshow(100 * freq[:, order], aspect="auto", cmap="magma", interpolation="nearest")
     ax[0, 0].set_yticks(range(5), [f"T{t + 1}" for t in range(5)])
+    ax[0, 0].set_ylabel("task")
     ax[0, 0].set_xlabel("neuron (sorted by preferred task; never-winning neurons last)")
     ax[0, 0].set_title("activation frequency per task (overcomplete + homeostasis, first seed)", fontsize=9)
-    fig.colorbar(im, ax=ax[0, 0], fraction=0.02)
+    fig.colorbar(im, ax=ax[0, 0], fraction=0.02).set_label("wins (% of the task's test samples)")
     ctx.savefig(fig, "neuron_activation_heatmap")
-    # 4. homeostasis comparison
-    fig, ax = figure(2)
+    # 4. homeostasis comparison (paper as black crosses; legend below the panels)
+    fig, ax = figure(2, size=(5.5, 3.6))
     pair = ["overcomplete+homeostasis", "overcomplete, no homeostasis"]
-    for j, (key, label, paper) in enumerate([("average_accuracy", "final average accuracy", [0.952, 1.0]),
-                                             ("dead_neurons", "dead neurons", [792, 437])]):
-        vals = [_stat(V[p], key) for p in pair]
-        ax[0, j].bar([0, 1], [v.mean() for v in vals], yerr=[v.std() for v in vals], color=["C2", "C3"],
-                     label="ours")
+    n_neurons = len(V[pair[0]][0]["activation_frequency"][0])
+    for j, (key, label, unit, scale, paper, hi) in enumerate([
+            ("average_accuracy", "final average accuracy", "%", 100.0, [95.2, 100.0], 100.0),
+            ("dead_neurons", "dead neurons", "neurons (count)", 1.0, [792, 437], float(n_neurons))]):
+        vals = np.stack([_stat(V[p], key, scale) for p in pair], axis=1)
+        ax[0, j].bar([0, 1], vals.mean(0), yerr=_err(vals, 0, hi), color=["C2", "C3"], label="ours",
+                     capsize=3)
         ax[0, j].scatter([0, 1], paper, color="k", marker="x", zorder=3, label="paper")
         ax[0, j].set_xticks([0, 1], ["with", "without"])
+        ax[0, j].set_xlabel("homeostasis")
+        ax[0, j].set_ylabel(unit)
+        ax[0, j].set_ylim(0, hi * 1.08)
         ax[0, j].set_title(label, fontsize=9)
-        ax[0, j].legend(fontsize=7)
+    fig.legend(*ax[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     ctx.savefig(fig, "homeostasis_comparison")
     # 5. summary panel
-    fig, ax = figure(2, 2, size=(5, 3.4))
+    fig, ax = figure(2, 2, size=(6.5, 5.2))
     short = [n.replace("overcomplete", "over").replace(", no homeostasis", " -H")
              .replace("+homeostasis", " +H") for n in names]
-    ax[0, 0].bar(short, [_stat(V[n], "average_accuracy").mean() for n in names],
-                 yerr=[_stat(V[n], "average_accuracy").std() for n in names])
+    acc = np.stack([_stat(V[n], "average_accuracy", 100.0) for n in names], axis=1)
+    ax[0, 0].bar(short, acc.mean(0), yerr=_err(acc, 0, 100), capsize=3)
     ax[0, 0].set_title("average accuracy after 5 tasks", fontsize=9)
-    ax[0, 1].bar(short, [_stat(V[n], "task1_forgetting").mean() for n in names],
-                 yerr=[_stat(V[n], "task1_forgetting").std() for n in names], color="C1")
+    ax[0, 0].set_ylabel("%")
+    ax[0, 0].set_ylim(0, 105)
+    fgt = np.stack([_stat(V[n], "task1_forgetting", 100.0) for n in names], axis=1)
+    ax[0, 1].bar(short, fgt.mean(0), yerr=_err(fgt, 0, 100), color="C1", capsize=3)
     ax[0, 1].set_title("task-1 forgetting", fontsize=9)
+    ax[0, 1].set_ylabel("percentage points")
+    ax[0, 1].set_ylim(0, 105)
+    for a in ax[0]:
+        a.set_xlabel("variant (H: homeostasis)", fontsize=8)
     adj = np.array([r["overlap"]["adjacent"] for r in V["overcomplete+homeostasis"]]) * 100
-    ax[1, 0].bar(["1-2", "2-3", "3-4", "4-5"], adj.mean(0), yerr=adj.std(0), color="C2", label="ours")
+    ax[1, 0].bar(["1-2", "2-3", "3-4", "4-5"], adj.mean(0), yerr=_err(adj, 0, 100), color="C2", label="ours",
+                 capsize=3)
     ax[1, 0].scatter(range(4), PAPER["overlap_adjacent"], color="k", marker="x", label="paper", zorder=3)
-    ax[1, 0].set_title("neuron overlap, adjacent tasks (%)", fontsize=9)
-    ax[1, 0].legend(fontsize=7)
+    ax[1, 0].set_title("neuron overlap, adjacent tasks", fontsize=9)
+    ax[1, 0].set_xlabel("task pair")
+    ax[1, 0].set_ylabel("Jaccard overlap (%)")
     bind = np.array([r["binding"] for r in V["overcomplete+homeostasis"]])
-    ax[1, 1].bar(range(10), bind.mean(0), yerr=bind.std(0), color="C4", label="ours")
+    ax[1, 1].bar(range(10), bind.mean(0), yerr=_err(bind, 0, float(bind.sum(1).max())), color="C4",
+                 label="ours", capsize=2)
     ax[1, 1].scatter(range(10), PAPER["binding"], color="k", marker="x", label="paper", zorder=3)
     ax[1, 1].set_title("prototypes bound per class", fontsize=9)
-    ax[1, 1].legend(fontsize=7)
+    ax[1, 1].set_xlabel("class")
+    ax[1, 1].set_ylabel("prototypes (count)")
     for a in ax[0]:
         a.tick_params(axis="x", labelsize=7, rotation=20)
-    fig.tight_layout()
+    fig.legend(*ax[1, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     ctx.savefig(fig, "summary")

@@ -26,16 +26,17 @@ import dataclasses
 import os
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
-from gradfree.data import load_digits, load_fashion_mnist, load_mnist
+from gradfree.data import digits_split, load_fashion_mnist, load_mnist
 from gradfree.experiments.plots import figure, markdown_table, mean_sd
-from gradfree.experiments.registry import ExperimentContext, experiment
+from gradfree.experiments.registry import ExperimentContext, Option, experiment
 from gradfree.wuxing import MODEL1, MODEL2, WuxingClassifier
 
 DIGITS_M1 = (64, 200, 62, 20, 10)  # MODEL1 scaled to 64 inputs (fill, fanout auto = 12)
 DIGITS_M2 = (64, 250, 84, 28, 10)  # MODEL2 scaled the same way (one_out)
 MLP_LINK_RATIOS = [1.0, 0.3, 0.1, 0.05, 0.03, 0.01, 0.005]
+#: the stabilised update (our default): backward system linearised around the forward state + trust region
+STABILISED = {"backward": "linearised", "max_delta": 0.1}
 PAPER = {
     "fig2": "both methods train MODEL1; mixing them improves accuracy further; accuracy plateaus "
             "(no numbers given, curves only)",
@@ -62,8 +63,7 @@ def _data(ctx: ExperimentContext, seed: int, cfg: dict):
 
 def _digits(seed: int, cfg: dict):
     """Digits split 70/30; quick mode keeps ``digits_train`` / ``digits_test`` of each."""
-    X, y = load_digits()
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+    Xtr, Xte, ytr, yte = digits_split(seed)
     ntr, nte = cfg.get("digits_train") or len(ytr), cfg.get("digits_test") or len(yte)
     return Xtr[:ntr], Xte[:nte], ytr[:ntr], yte[:nte]
 
@@ -84,14 +84,18 @@ def _config(ctx: ExperimentContext) -> dict:
                 beyond_scales=[0.05, 1.0])
 
 
-def _curve(model, Xtr, ytr, Xte, yte, epochs: int) -> dict:
-    """Train epoch by epoch; test (and train) accuracy after each."""
+def _curve(model, Xtr, ytr, Xte, yte, epochs: int, ctx: ExperimentContext | None = None,
+           desc: str = "epochs") -> dict:
+    """Train epoch by epoch; test (and train) accuracy after each (a progress bar ticks per epoch)."""
     test, train = [], []
     classes = np.unique(ytr)
-    for _ in range(epochs):
+    bar = ctx.progress(range(epochs), desc=desc) if ctx is not None else range(epochs)
+    for _ in bar:
         model.partial_fit(Xtr, ytr, classes=classes)
         test.append(float(model.score(Xte, yte)))
         train.append(float(model.score(Xtr[:2000], ytr[:2000])))  # train accuracy on <= 2,000 images
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(test=f"{test[-1]:.3f}")
     out = {"test": test, "train": train, "final_test": test[-1]}
     if hasattr(model, "wiring_"):
         out["link_ratio"] = model.wiring_.link_ratio
@@ -100,23 +104,41 @@ def _curve(model, Xtr, ytr, Xte, yte, epochs: int) -> dict:
 
 
 def _wuxing(sizes, seed: int, device: str, **kw) -> WuxingClassifier:
+    """The paper's configuration (``WuxingClassifier.paper()``: backward system at rest, eq. 3.5's
+    update) on ``sizes``; ``kw`` overrides it (our extensions are named options)."""
     wiring = "one_out" if tuple(sizes) in (MODEL2, DIGITS_M2) else "fill"
-    return WuxingClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), wiring=wiring, random_state=seed,
-                            device=device, **kw)
+    fanout = 4 if tuple(sizes) in (MODEL1, MODEL2) else "auto"
+    base = dict(hidden_layer_sizes=tuple(sizes[1:-1]), wiring=wiring, fanout=fanout, random_state=seed,
+                device=device)
+    return WuxingClassifier.paper(**{**base, **kw})
 
 
 @experiment("wuxing-mnist", "Wuxing network (five-element ODE neurons, BSP): paper Fig. 2-4, adders, "
-            "extensions; Fashion-MNIST (MNIST with --set data_dir=)", default_seeds=2)
+            "extensions; Fashion-MNIST (MNIST with --set data_dir=)", default_seeds=2, options=(
+                Option("data_dir", str, "folder of MNIST IDX files (default: Fashion-MNIST)"),
+                Option("epochs", int, "epochs of the paper's runs (full mode)", low=1),
+                Option("n_train", int, "training images (full mode)", low=1),
+                Option("n_test", int, "test images (full mode)", low=1),
+                Option("mlp_epochs", int, "epochs of the backprop MLPs (full mode)", low=1),
+                Option("beyond_epochs", int, "epochs of the extension runs", low=1),
+                Option("digits_train", int, "training digits (--quick)", low=1),
+                Option("digits_test", int, "test digits (--quick)", low=1),
+                Option("goal_epochs", int, "epochs of the goal comparison (default: epochs)", low=1),
+                Option("parts", str, "which parts to run", choices=("paper", "beyond", "goal"),
+                       many=True)))
 def run(ctx: ExperimentContext) -> dict:
     cfg = _config(ctx)
     res: dict = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
                  "fig2": {}, "fig3": {}, "fig4": {}, "adders": {}, "beyond": {}, "notes": []}
-    parts = str(ctx.options.get("parts", "paper,beyond")).split(",")
+    parts = ctx.options.get("parts", "paper,beyond,goal")
+    parts = parts.split(",") if isinstance(parts, str) else list(parts)
     for seed in ctx.progress(ctx.seeds, desc="seeds"):
         if "paper" in parts:
             _paper_runs(ctx, cfg, seed, res)
         if "beyond" in parts:
             _beyond(ctx, cfg, seed, res)
+        if "goal" in parts:
+            _goal(ctx, cfg, seed, res)
     _figures(ctx, res)
     _report(ctx, cfg, res)
     return res
@@ -133,15 +155,15 @@ def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None
         return cache[0]
 
     def wx(sizes, **kw):
-        return lambda: _curve(_wuxing(sizes, seed, dev, **kw), *data(), E)
+        return lambda: _curve(_wuxing(sizes, seed, dev, **kw), *data(), E, ctx, "epochs")
 
     for method in ("fixed_point", "bsp", "mixed"):  # Fig. 2
         r = ctx.unit(f"fig2-{method}-s{seed}", wx(cfg["m1"], method=method))
         res["fig2"].setdefault(method, []).append(r)
     res["fig4"].setdefault("MODEL1", []).append(res["fig2"]["bsp"][-1])  # Fig. 4
     res["fig4"].setdefault("MODEL2", []).append(ctx.unit(f"fig4-model2-s{seed}", wx(cfg["m2"])))
-    for f in cfg["fan_ins"]:  # adders
-        r = res["fig2"]["bsp"][-1] if f == 1 else ctx.unit(f"adders-{f}-s{seed}", wx(cfg["m1"], fan_in=f))
+    for f in cfg["fan_ins"]:  # adders, with the stabilised update (our default; the paper's diverges)
+        r = ctx.unit(f"adders-stab-{f}-s{seed}", wx(cfg["m1"], fan_in=f, **STABILISED))
         res["adders"].setdefault(str(f), []).append(r)
     try:  # Fig. 3
         from gradfree.baselines import SparseMLPClassifier
@@ -152,8 +174,45 @@ def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None
         def mlp(lr=lr):
             m = SparseMLPClassifier(hidden_layer_sizes=tuple(cfg["m1"][1:-1]), link_ratio=lr, epochs=1,
                                     lr=3e-3, random_state=seed, device=dev)
-            return _curve(m, *data(), cfg["mlp_epochs"])
+            return _curve(m, *data(), cfg["mlp_epochs"], ctx, "epochs")
         res["fig3"].setdefault(str(lr), []).append(ctx.unit(f"fig3-lr{lr}-s{seed}", mlp))
+
+
+def _goal(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
+    """``WuxingClassifier.goal()`` (our extensions, link ratio < 1 %, BSP) against backprop at the same
+    link ratio and layer sizes (fixed random mask; SET's prune-and-regrow) and logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+
+    from gradfree.baselines import SETMLPClassifier, SparseMLPClassifier
+    from gradfree.wuxing import build_wiring
+
+    Xtr, Xte, ytr, yte = _data(ctx, seed, cfg)
+    E = int(ctx.options.get("goal_epochs", cfg["epochs"]))
+    proto = WuxingClassifier.goal()
+    if cfg["data"] == "digits":  # quick: MODEL2 scaled to 64 inputs
+        proto.set_params(hidden_layer_sizes=DIGITS_M2[1:-1], fanout="auto")
+    sizes = [Xtr.shape[1], *proto.hidden_layer_sizes, 10]
+    lr = build_wiring(sizes, mode=proto.wiring, fanout=proto.fanout, fan_in=proto.fan_in).link_ratio
+    runs = {
+        "wuxing-goal": lambda: _curve(proto.set_params(random_state=seed, device=ctx.device),
+                                      Xtr, ytr, Xte, yte, E, ctx, "goal epochs"),
+        "sparse-mlp": lambda: _curve(SparseMLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), link_ratio=lr,
+                                                         epochs=1, lr=3e-3, random_state=seed, device=ctx.device),
+                                     Xtr, ytr, Xte, yte, E, ctx, "goal epochs"),
+        "set-mlp": lambda: _curve(SETMLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), link_ratio=lr, epochs=1,
+                                                   lr=3e-3, random_state=seed, device=ctx.device),
+                                  Xtr, ytr, Xte, yte, E, ctx, "goal epochs"),
+    }
+    for name in ("sparse-mlp", "set-mlp", "wuxing-goal"):  # the long run last
+        r = ctx.unit(f"goal-{name}-s{seed}", runs[name])
+        r["link_ratio"] = lr
+        res.setdefault("goal", {}).setdefault(name, []).append(r)
+
+    def logreg():
+        m = LogisticRegression(max_iter=200).fit(Xtr, ytr)
+        return {"final_test": float(m.score(Xte, yte))}
+
+    res["goal"].setdefault("logistic-regression", []).append(ctx.unit(f"goal-logreg-s{seed}", logreg))
 
 
 def _xy(data):
@@ -167,20 +226,23 @@ def _beyond(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
 
     d = _digits(seed, cfg)
     variants = {"bsp": {}, "element_aware": {"element_aware": True}, "linearised": {"backward": "linearised"},
-                "adders3": {"fan_in": 3}, "exact_gradient": None}
+                "adders3": {"fan_in": 3}, "stabilised": STABILISED, "default": {"default": True},
+                "exact_gradient": None}
     for scale in cfg["beyond_scales"]:
         for name, kw in variants.items():
             def one(name=name, kw=kw, scale=scale):
                 if kw is None:
                     m = ExactGradientWuxing(hidden_layer_sizes=DIGITS_M1[1:-1], input_scale=scale,
                                             random_state=seed, device=ctx.device)
+                elif kw.get("default"):  # WuxingClassifier()'s own defaults (stabilised, scaled inputs)
+                    m = WuxingClassifier(input_scale=scale, random_state=seed, device=ctx.device)
                 else:
                     m = _wuxing(DIGITS_M1, seed, ctx.device, input_scale=scale, **kw)
-                return _curve(m, *_xy(d), cfg["beyond_epochs"])
+                return _curve(m, *_xy(d), cfg["beyond_epochs"], ctx, "epochs")
             key = f"beyond-{name}-scale{scale}-s{seed}"
             same = ctx.quick and scale == 0.05 and cfg["beyond_epochs"] == cfg["epochs"]
-            if same and name in ("bsp", "adders3"):  # the very same run as in the paper part: reuse it
-                key = f"fig2-bsp-s{seed}" if name == "bsp" else f"adders-3-s{seed}"
+            if same and name == "bsp":  # the very same run as in the paper part: reuse it
+                key = f"fig2-bsp-s{seed}"
             r = ctx.unit(key, one)
             res["beyond"].setdefault(f"{name}@{scale}", []).append(r)
         r = ctx.unit(f"alignment-scale{scale}-s{seed}", lambda scale=scale: _alignment(ctx, d, seed, scale))
@@ -225,10 +287,22 @@ def _plot_curves(ax, groups: dict, key: str, title: str) -> None:
 
 
 def _figures(ctx: ExperimentContext, res: dict) -> None:
-    if not res["fig2"]:
+    if res.get("goal"):
         fig, ax = figure(1)
-        _plot_curves(ax[0, 0], res["beyond"], "test", "Beyond the paper (digits)")
-        ctx.savefig(fig, "wuxing_beyond")
+        curves = {k: v for k, v in res["goal"].items() if "test" in v[0]}
+        lr = next(iter(res["goal"].values()))[0].get("link_ratio", 0.0)
+        _plot_curves(ax[0, 0], curves, "test", f"Goal: link ratio {lr * 100:.2f} %, same layer sizes")
+        for name, runs in res["goal"].items():
+            if "test" not in runs[0]:
+                ax[0, 0].axhline(np.mean([r["final_test"] for r in runs]) * 100, ls="--", c="gray", lw=1,
+                                 label=name)
+        ax[0, 0].legend(fontsize=7)
+        ctx.savefig(fig, "wuxing_goal")
+    if not res["fig2"]:
+        if res["beyond"]:
+            fig, ax = figure(1)
+            _plot_curves(ax[0, 0], res["beyond"], "test", "Beyond the paper (digits)")
+            ctx.savefig(fig, "wuxing_beyond")
         return
     fig, ax = figure(4)
     _plot_curves(ax[0, 0], res["fig2"], "test", "Fig. 2: MODEL1, method 1 / 2 / mixed")
@@ -247,6 +321,18 @@ def _figures(ctx: ExperimentContext, res: dict) -> None:
 
 def _report(ctx: ExperimentContext, cfg: dict, res: dict) -> None:
     seeds = ", ".join(map(str, ctx.seeds))
+    if res.get("goal"):
+        rows = []
+        for name, runs in res["goal"].items():
+            t = [r["final_test"] for r in runs]
+            best = mean_sd([max(r["test"]) for r in runs]) if "test" in runs[0] else ""
+            lr = f"{runs[0]['link_ratio'] * 100:.3f}" if "link_ratio" in runs[0] else "100 (dense)"
+            rows.append([name, lr, mean_sd(t), best])
+        E = len(next(r for r in res["goal"].values() if "test" in r[0])[0]["test"])
+        ctx.report(f"## Goal: ``WuxingClassifier.goal()`` against backprop at the same link ratio and sizes "
+                   f"({cfg['data']}, seeds {seeds}, {E} epochs)\n\n"
+                   + markdown_table(["model", "link ratio (%)", "final test accuracy (%)",
+                                     "best epoch (%)"], rows))
     if res["fig2"]:
         rows = []
         parts = (("Fig. 2", res["fig2"]), ("Fig. 4", res["fig4"]), ("adders (fan-in)", res["adders"]))

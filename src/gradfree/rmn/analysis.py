@@ -1,6 +1,6 @@
 """Analyses the RMN paper reports: task x neuron activation frequency, neuron overlap, dead neurons.
 
-Definitions (SPEC.md):
+Definitions (ours, docs/decisions.md):
 
 * winner set of task t: the neurons that win (are in the k-WTA set) on at least one sample of task t's
   evaluation data;

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gradfree.core.io import saveable
 from gradfree.wuxing.network import NetState, RunSpec
 from gradfree.wuxing.wiring import Wiring
 
@@ -63,6 +64,7 @@ def fp_direction(st: NetState, K3: torch.Tensor, b_ref: float, spec: RunSpec, kt
     return limit(G, kt).mean(dim=1)
 
 
+@saveable
 @dataclass
 class PIDState:
     """Explicit state of the per-neuron PID controller of method 1."""

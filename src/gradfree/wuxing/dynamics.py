@@ -35,13 +35,16 @@ from dataclasses import dataclass
 
 import torch
 
+from gradfree.core.io import saveable
 from gradfree.wuxing import kernels
+from gradfree.wuxing.floats import flush_denormals
 
 
 class WuxingDivergenceError(FloatingPointError):
     """A non-finite state appeared while integrating; the message names the step and likely cause."""
 
 
+@saveable
 @dataclass
 class Coeffs:
     """Per-neuron coefficients of one system in deviation form, each (N, 1, 1).
@@ -137,6 +140,15 @@ def integrate(u: torch.Tensor, gather: torch.Tensor, scatter: torch.Tensor, c: t
         if out is not None:
             return out
         # non-finite: replay on the torch path, which names the first non-finite step
+    with flush_denormals(u.device.type == "cpu"):  # the caller's float mode is restored on exit
+        return _integrate_torch(u, gather, scatter, c, co, shift=shift, dt=dt, steps=steps, method=method,
+                                clamp=clamp, lin=lin, check_every=check_every, what=what)
+
+
+def _integrate_torch(u, gather, scatter, c, co, *, shift, dt, steps, method, clamp, lin, check_every, what
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The torch path of :func:`integrate` (any device, Euler or RK4)."""
+    S, B = u.shape
     X = torch.zeros_like(u)
     acc = torch.zeros_like(u)
     lo = co.lo.expand(S // 5, 5, 1).reshape(S, 1)

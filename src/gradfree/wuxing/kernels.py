@@ -31,6 +31,7 @@ the integrator is Euler, numba imports and the connections admit such an order (
 
 from __future__ import annotations
 
+import platform
 import weakref
 
 import numpy as np
@@ -64,6 +65,45 @@ if numba is not None:
             return cgutils.alloca_once(builder, ir.FloatType(), size=2 * _CW)
 
         return types.CPointer(types.float32)(), codegen
+
+    _X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+
+    @intrinsic
+    def _ftz_daz_on(typingctx):  # pragma: no cover - compile-time
+        """Set MXCSR's flush-to-zero and denormals-are-zero bits on this thread; return the old MXCSR
+        (x86; elsewhere a no-op returning 0). :func:`_mxcsr_restore` puts it back."""
+
+        def codegen(context, builder, sig, args):
+            i32 = ir.IntType(32)
+            if not _X86:
+                return ir.Constant(i32, 0)
+            slot = cgutils.alloca_once(builder, i32)
+            p8 = builder.bitcast(slot, ir.IntType(8).as_pointer())
+            fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
+            stm = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse.stmxcsr")
+            ldm = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse.ldmxcsr")
+            builder.call(stm, [p8])
+            old = builder.load(slot)
+            builder.store(builder.or_(old, ir.Constant(i32, 0x8040)), slot)  # FTZ (bit 15) | DAZ (bit 6)
+            builder.call(ldm, [p8])
+            return old
+
+        return types.uint32(), codegen
+
+    @intrinsic
+    def _mxcsr_restore(typingctx, old):  # pragma: no cover - compile-time
+        """Write back the MXCSR that :func:`_ftz_daz_on` returned."""
+
+        def codegen(context, builder, sig, args):
+            if _X86:
+                slot = cgutils.alloca_once(builder, ir.IntType(32))
+                builder.store(args[0], slot)
+                fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
+                ldm = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse.ldmxcsr")
+                builder.call(ldm, [builder.bitcast(slot, ir.IntType(8).as_pointer())])
+            return context.get_dummy_value()
+
+        return types.void(types.uint32), codegen
 
     @njit(inline="always")
     def _f(x, xp, xpp, a1, a0, a2, k3):  # pragma: no cover - jitted
@@ -193,8 +233,10 @@ if numba is not None:
                     lq[slot[r]] = lqt[s, r]
             X = np.zeros(size + 1, dtype=np.float32)
             acc = np.zeros(size, dtype=np.float32)
+            mx = _ftz_daz_on()  # denormals flushed on this thread for this sample, then the mode restored
             _integrate_one(us, X, acc, ld, lq, coef, uniform, mode, dt, steps, gch, descending, cm, cu, cfan,
                            gidx, gcoef, cptr, cdst, csrc, ccoef)
+            _mxcsr_restore(mx)
             ok = True
             for r in range(S):
                 a, x = acc[slot[r]] * inv, X[slot[r]]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gradfree.core.io import saveable
 from gradfree.wuxing.dynamics import (
     backward_coeffs,
     forward_coeffs,
@@ -25,6 +26,7 @@ from gradfree.wuxing.dynamics import (
 from gradfree.wuxing.wiring import Wiring
 
 
+@saveable
 @dataclass(frozen=True)
 class RunSpec:
     """How to integrate: step ``dt``, duration ``T``, integrator, positivity, signal scales."""
@@ -42,6 +44,7 @@ class RunSpec:
         return max(1, round(self.T / self.dt))
 
 
+@saveable
 @dataclass
 class NetState:
     """What BSP needs from one forward + backward run (all (S, B) except y / err (B, n_out))."""

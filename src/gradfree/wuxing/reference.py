@@ -14,6 +14,7 @@ import torch
 
 from gradfree.wuxing.classifier import WuxingClassifier
 from gradfree.wuxing.dynamics import forward_coeffs, integrate_functional
+from gradfree.wuxing.floats import flush_denormals
 from gradfree.wuxing.network import RunSpec
 
 
@@ -46,7 +47,7 @@ def exact_gradient(model: WuxingClassifier, X: torch.Tensor, yi: torch.Tensor, s
     c = model.coef_.detach().clone().requires_grad_(True)
     target = torch.nn.functional.one_hot(n(yi), len(model.classes_)).to(model.dtype)
     X = n(X)
-    with torch.enable_grad():
+    with torch.enable_grad(), flush_denormals(X.device.type == "cpu"):  # restored on exit
         co = forward_coeffs(n(model.K1_), n(model.K2_), n(model.K3_), model.b_ref_)
         S, B = 5 * w.n_neurons, X.shape[0]
         xs = X.T.index_select(0, n(w.pix_src)) * (spec.input_scale * c[:n_pix, None])

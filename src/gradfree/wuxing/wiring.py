@@ -1,6 +1,6 @@
 """Interface wiring of a Wuxing network: five interfaces per neuron, one-to-one connections.
 
-Decisions (SPEC.md, checked against the paper's link ratios):
+Decisions (docs/decisions.md, Wuxing; checked against the paper's link ratios):
 
 * every dynamic neuron has 5 interfaces, one per element. A hidden neuron's interfaces are split at
   random into *inputs* (each connected one-to-one from an output interface of the layer below, or
@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import torch
 
+from gradfree.core.io import saveable
+
 #: the paper's layer sizes (inputs, hidden..., outputs)
 MODEL1: tuple[int, ...] = (784, 839, 283, 96, 32, 10)
 MODEL2: tuple[int, ...] = (784, 1048, 353, 119, 40, 10)
@@ -49,6 +51,7 @@ _AUTO_FILL = {"fill": 784 * 4 / 839, "one_out": 784 * 4 / 1048}
 MODES = ("fill", "one_out")
 
 
+@saveable
 @dataclass
 class Wiring:
     """Connections of one network as index tensors (saved with the model).
