@@ -9,7 +9,6 @@ import pytest
 from gradfree.experiments import all_experiments
 from gradfree.experiments.cli_runner import run_experiment
 
-
 # The bench's quick form runs every model (about 90 s); here it runs a part of its table, and
 # tests/bench covers the rest of it.
 OPTIONS = {"bench": {"models": "ncm,mlp-seq", "suites": "split-manifolds,emns-classification"}}
