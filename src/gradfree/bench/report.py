@@ -151,7 +151,7 @@ def figures(save: Callable[[Any, str], Any], records: list[dict], meta: dict) ->
     """The accuracy matrices of each continual suite and accuracy against wall time; ``save(fig, name)``."""
     from matplotlib.ticker import NullFormatter
 
-    from gradfree.experiments.plots import accuracy_matrix_heatmap, figure
+    from gradfree.experiments.plots import accuracy_matrix_heatmap, clipped_yerr, figure
 
     groups = _group(records)
     for s in meta["suites"]:
@@ -183,15 +183,19 @@ def figures(save: Callable[[Any, str], Any], records: list[dict], meta: dict) ->
                 if not recs:
                     continue
                 t = np.array([r["wall_s"] for r in recs])
-                v = np.array([r["metrics"][metric] for r in recs], dtype=float)
-                ax.errorbar(t.mean(), v.mean(), xerr=t.std(), yerr=v.std(), fmt="o", ms=4, capsize=2)
+                scale = 100.0 if metric in PERCENT else 1.0
+                v = np.array([r["metrics"][metric] for r in recs], dtype=float) * scale
+                high = 100.0 if metric in PERCENT else np.inf
+                yerr = clipped_yerr([v.mean()], [v.std()], -100.0 if metric == "bwt" else 0.0, high)
+                ax.errorbar(t.mean(), v.mean(), xerr=t.std(), yerr=yerr, fmt="o", ms=4, capsize=2)
                 ax.annotate(m, (t.mean(), v.mean()), fontsize=6, xytext=(3, 3), textcoords="offset points")
-            ax.set_xscale("log")
             lo, hi = ax.get_xlim()
-            if hi / lo > 10:  # enough major ticks: drop the crowded minor labels
+            if lo > 0 and hi / lo > 10:  # a log scale only where times span a decade or more
+                ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("wall time per run (s)")
-            ax.set_ylabel(metric.replace("_", " ") + (" (lower is better)" if metric == "mse" else ""))
+            ax.set_ylabel(metric.replace("_", " ") + (" (%)" if metric in PERCENT else "")
+                          + (" (lower is better)" if metric == "mse" else ""))
             ax.set_title(s, fontsize=9)
         fig.tight_layout()
         save(fig, "accuracy_vs_time")

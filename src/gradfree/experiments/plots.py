@@ -19,20 +19,27 @@ def figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.5, 3.6
 
 def accuracy_matrix_heatmap(ax, R: Sequence[Sequence[float]], title: str = "",
                             task_names: Sequence[str] | None = None) -> None:
-    """Draw ``R[t, u]`` (accuracy on task u after training task t) with values written in the cells."""
-    R = np.asarray(R, dtype=float)
-    im = ax.imshow(R, vmin=0, vmax=1, cmap="viridis")
+    """Draw ``R[t, u]`` (accuracy on task u after training task t, a fraction) in %, values in the cells."""
+    R = np.asarray(R, dtype=float) * 100
+    im = ax.imshow(R, vmin=0, vmax=100, cmap="viridis")
     T = R.shape[0]
     for t in range(T):
         for u in range(R.shape[1]):
-            ax.text(u, t, f"{R[t, u]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if R[t, u] < 0.6 else "black")
+            ax.text(u, t, f"{R[t, u]:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if R[t, u] < 60 else "black")
     labels = task_names or [f"T{i + 1}" for i in range(T)]
     ax.set_xticks(range(R.shape[1]), labels, fontsize=7, rotation=45)
     ax.set_yticks(range(T), [f"after {x}" for x in labels], fontsize=7)
-    ax.set_xlabel("evaluated on")
+    ax.set_xlabel("task evaluated")
+    ax.set_ylabel("training so far")
     ax.set_title(title, fontsize=9)
-    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, label="accuracy (%)")
+
+
+def clipped_yerr(mean: np.ndarray, sd: np.ndarray, low: float = 0.0, high: float = 100.0) -> np.ndarray:
+    """Asymmetric error bars (2, n) for ``mean ± sd`` that stop at the metric's range [low, high]."""
+    mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
+    return np.stack([np.minimum(sd, mean - low), np.minimum(sd, high - mean)]).clip(min=0)
 
 
 def mean_sd(values: Sequence[float]) -> str:
