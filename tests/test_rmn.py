@@ -82,7 +82,8 @@ def test_backends_agree(manifolds):
 
 def test_homeostasis_only_touches_idle_neurons(manifolds):
     X, y = manifolds
-    m = RMNClassifier.paper(n_neurons=100, k=5, random_state=0).partial_fit(X[:50], y[:50], classes=np.arange(10))
+    m = RMNClassifier.paper(n_neurons=100, k=5, random_state=0)
+    m.partial_fit(X[:50], y[:50], classes=np.arange(10))
     with torch.inference_mode():
         m.activity_[0][:] = torch.linspace(0, 2 * m.theta, 100)
         before = m.weights_[0].clone()

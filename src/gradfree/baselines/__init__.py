@@ -15,8 +15,8 @@
 from gradfree.baselines.continual import EWCClassifier, ReplayClassifier
 from gradfree.baselines.mlp import MLPClassifier, MLPRegressor, SparseMLPClassifier
 from gradfree.baselines.ncm import NearestClassMean
-from gradfree.baselines.slda import SLDAClassifier
 from gradfree.baselines.set_mlp import SETMLPClassifier
+from gradfree.baselines.slda import SLDAClassifier
 
 __all__ = ["EWCClassifier", "MLPClassifier", "MLPRegressor", "NearestClassMean", "ReplayClassifier",
            "SETMLPClassifier", "SLDAClassifier", "SparseMLPClassifier"]

@@ -4,8 +4,9 @@ Setup (paper, section "Experiment Design"): 100-d input, 1000 neurons, k = 5 %, 
 orthogonal directions, tasks {1,2}, {3,4}, ..., {9,10}, no replay, no task id. Decisions the paper
 leaves open: 300 samples per cluster (200 train / 100 test), ``spread = 0.05``, the training set is
 shuffled once and keeps that order inside each task, every other hyper-parameter is
-:meth:`~gradfree.rmn.RMNClassifier.paper`'s (homeostasis after every sample, as the paper states it). Variants: read-out {simple, overcomplete} x
-homeostasis {on, off}; each (variant, seed) is one checkpointed unit.
+:meth:`~gradfree.rmn.RMNClassifier.paper`'s (homeostasis after every sample, as the paper states
+it). Variants: read-out {simple, overcomplete} x homeostasis {on, off}; each (variant, seed) is one
+checkpointed unit.
 
 Metrics: ``R[t, u]`` accuracy matrix (class-incremental); average accuracy (last row); task-1 final
 accuracy ``R[T, 1]`` and task-1 forgetting ``max_t R[t, 1] - R[T, 1]`` (the paper's "forgetting");

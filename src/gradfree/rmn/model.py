@@ -74,13 +74,15 @@ Extensions (ours, named so they are never silent):
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from gradfree.baselines.slda import lda_init, lda_scores, lda_update
-from gradfree.core.base import GradFreeClassifier, no_grad_learning
+from gradfree.core.base import RANDOM_STATE, GradFreeClassifier, no_grad_learning
+from gradfree.core.lda import lda_init, lda_scores, lda_update
 from gradfree.rmn import kernels
 from gradfree.rmn.layer import layer_output, normalise, resonate, vote_scores
 
@@ -142,7 +144,36 @@ class RMNClassifier(GradFreeClassifier):
     device : {"cpu", "cuda", "auto"}
     """
 
-    def __init__(self, n_neurons: int | tuple[int, ...] = 1000, k: float = 0.05, eta: float = 0.0,
+    _parameter_constraints = {
+        "n_neurons": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "k": [Interval(Real, 0, None, closed="neither")],
+        "eta": [Interval(Real, 0, None, closed="left")],
+        "homeostasis": ["boolean"],
+        "theta": [Interval(Real, 0, None, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "activity_decay": [Interval(Real, 0, 1, closed="both")],
+        "homeostasis_interval": [Interval(Integral, 1, None, closed="left")],
+        "readout": [StrOptions({"discriminant", "overcomplete", "simple"})],
+        "n_prototypes": [Interval(Integral, 1, None, closed="left")],
+        "vote_k": [Interval(Integral, 1, None, closed="left")],
+        "prototype_lr": [Interval(Real, 0, None, closed="left")],
+        "push_lr": [Interval(Real, 0, None, closed="left")],
+        "representation": [StrOptions({"resonance", "y", "code"})],
+        "prototype_cap": [Interval(Integral, 1, None, closed="left"), None],
+        "plasticity_decay": [Interval(Real, 0, 1, closed="both")],
+        "pull_k": [Interval(Integral, 1, None, closed="left"), None],
+        "recruit_threshold": [Interval(Real, None, None, closed="neither"), None],
+        "erode_k": [Interval(Integral, 1, None, closed="left"), None],
+        "shrinkage": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "center_inputs": ["boolean"],
+        "backend": [StrOptions({"auto", "numba", "torch"})],
+        "random_state": RANDOM_STATE,
+        "device": [str],
+    }
+
+    def __init__(self, n_neurons: int | tuple[int, ...] = 1000, *, k: float = 0.05, eta: float = 0.0,
                  homeostasis: bool = False, theta: float = 0.01, epsilon: float = 0.01,
                  activity_decay: float = 0.01, homeostasis_interval: int = 100,
                  readout: str = "discriminant", n_prototypes: int = 100, vote_k: int = 5,
@@ -225,11 +256,14 @@ class RMNClassifier(GradFreeClassifier):
         return tuple(int(s) for s in sizes)
 
     def _check_params(self) -> None:
+        super()._check_params()
         sizes = self._layer_sizes()
         if self.readout not in ("overcomplete", "simple", "discriminant"):
-            raise ValueError(f"readout must be 'overcomplete', 'simple' or 'discriminant', got {self.readout!r}")
+            raise ValueError("readout must be 'overcomplete', 'simple' or 'discriminant', "
+                             f"got {self.readout!r}")
         if self.representation not in ("y", "code", "resonance"):
-            raise ValueError(f"representation must be 'y', 'code' or 'resonance', got {self.representation!r}")
+            raise ValueError("representation must be 'y', 'code' or 'resonance', "
+                             f"got {self.representation!r}")
         if not (self.shrinkage == "auto" or (isinstance(self.shrinkage, (int, float))
                                              and not isinstance(self.shrinkage, bool)
                                              and 0 <= self.shrinkage <= 1)):
@@ -294,25 +328,10 @@ class RMNClassifier(GradFreeClassifier):
 
     # ------------------------------------------------------------------ learning
     @no_grad_learning
-    def fit(self, X: Any, y: Any) -> RMNClassifier:
-        """Forget everything, then learn (X, y) online for ``max_iter`` passes."""
-        self.__dict__.pop("n_features_in_", None)
-        self._check_params()
-        self._init_device()
-        self._init_rng()
-        Xt, yn = self._validate(X, y, reset=True)
-        yi = self._encode_labels(yn, reset=True)
-        self._init_state(Xt)
-        for _ in range(int(self.max_iter)):
-            order = (torch.randperm(len(Xt), generator=self.rng_, device=self.device_) if self.shuffle
-                     else torch.arange(len(Xt), device=self.device_))
-            self._learn(Xt[order], yi[order])
-        self.n_iter_ = int(self.max_iter)
-        return self
-
-    @no_grad_learning
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> RMNClassifier:
-        """One online pass over (X, y) in order; ``classes`` (all labels) is needed on the first call."""
+    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> RMNClassifier:
+        """``fit`` (``whole``): from scratch, ``max_iter`` online passes (shuffled by ``rng_`` when
+        ``shuffle``). ``partial_fit``: one online pass over (X, y) in order; ``classes`` (all labels) is
+        needed on the first call."""
         first = not self._is_fitted()
         if first:
             self._check_params()
@@ -322,11 +341,18 @@ class RMNClassifier(GradFreeClassifier):
         yi = self._encode_labels(yn, classes, reset=first)
         if first:
             self._init_state(Xt)
-        self._learn(Xt, yi)
-        self.n_iter_ = 1
+        if not whole:
+            self._learn_stream(Xt, yi)
+            self.n_iter_ = 1
+            return self
+        for _ in range(int(self.max_iter)):
+            order = (torch.randperm(len(Xt), generator=self.rng_, device=self.device_) if self.shuffle
+                     else torch.arange(len(Xt), device=self.device_))
+            self._learn_stream(Xt[order], yi[order])
+        self.n_iter_ = int(self.max_iter)
         return self
 
-    def _learn(self, X: torch.Tensor, c: torch.Tensor) -> None:
+    def _learn_stream(self, X: torch.Tensor, c: torch.Tensor) -> None:
         H = normalise(X - self.input_mean_)
         for layer in range(len(self.weights_)):
             H = self._hand_on(self._learn_layer(layer, H))
@@ -387,7 +413,8 @@ class RMNClassifier(GradFreeClassifier):
         Same law as erosion + ``_homeostasis`` after every sample (see ``kernels``: the chunk's inputs
         span S; noise components outside S are carried as two scalars per neuron and drawn as a vector
         only where w_i is read in full)."""
-        W, mean, plast, k = self.weights_[layer], self.activity_[layer], self.plasticity_[layer], self.k_[layer]
+        W, mean, plast = self.weights_[layer], self.activity_[layer], self.plasticity_[layer]
+        k = self.k_[layer]
         B, (n, d) = len(H), W.shape
         dev, g, f32 = self.device_, self.rng_, self.dtype
         win = torch.empty(B, k, dtype=torch.long, device=dev)
@@ -397,6 +424,7 @@ class RMNClassifier(GradFreeClassifier):
         v = kernels.as_numpy_view
         span, pos = self._span_size(d), 0
         per_sample = float(n * (span + 2))                      # pool estimate, adapted as we go
+        spare = torch.empty(0, dtype=f32, device=dev)           # normals drawn but not used yet
         while pos < B:
             m = min(span, B - pos)
             Q, R = torch.linalg.qr(H[pos:pos + m].T)            # x_t = Q R[:, t]; Q (d, m) orthonormal
@@ -411,8 +439,9 @@ class RMNClassifier(GradFreeClassifier):
                 U[small] = normalise(Z - (Z @ Q) @ Q.T)
                 alpha[small] = 0.0
             beta = torch.zeros(n, dtype=f32, device=dev)
-            n_pool = int(m * per_sample * 1.25) + k * d + n * (span + 2)
-            pool = torch.randn(n_pool, generator=g, dtype=f32, device=dev)
+            n_pool = int(m * per_sample * 1.1) + k * d + n * (span + 2)
+            fresh = torch.randn(max(n_pool - len(spare), 0), generator=g, dtype=f32, device=dev)
+            pool = torch.cat([spare, fresh]) if len(spare) else fresh
             seed = int(torch.randint(0, 2 ** 62, (1,), generator=g))
             chi = np.random.default_rng(seed).chisquare(d - m - 2, size=m * n + n).astype(np.float32)
             yq = torch.empty(m, m, dtype=f32, device=dev)
@@ -424,6 +453,7 @@ class RMNClassifier(GradFreeClassifier):
                 float(self.epsilon), v(pool), chi, v(win[pos:pos + m]), v(act[pos:pos + m]), v(yq), v(yu),
                 self._erode_k(k), v(A[pos:pos + m]))
             per_sample = max(per_sample if done == 0 else used / done, 1.0)
+            spare = pool[used:]                                 # independent of everything used so far
             n_noisy = int((beta > 0).sum())                     # draw the e_i never read in the chunk
             Z = torch.randn(n_noisy, d, generator=g, dtype=f32, device=dev)
             kernels.span_join_numba(v(W), v(C @ Q.T), v(alpha), v(U), v(beta), v(Z), v((Z @ Q) @ Q.T))
@@ -490,7 +520,8 @@ class RMNClassifier(GradFreeClassifier):
         return int(self.prototype_cap) if self.prototype_cap is not None else int(self.prototypes_.shape[0])
 
     # ------------------------------------------------------------------ inference
-    def _forward(self, X: torch.Tensor, need_winners: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _forward(self, X: torch.Tensor,
+                 need_winners: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Normalised read-out input (B, D) and the winners of every layer."""
         H, wins = normalise(X - self.input_mean_), []
         for W, k in zip(self.weights_, self.k_):
