@@ -152,7 +152,8 @@ def classification_goal(seeds: list[int], budget: int) -> list[dict]:
     for seed in seeds:
         X, y = emns_classification(random_state=seed)
         Xt, yt = emns_classification(n_samples=2000, random_state=seed + 1000)
-        m = EMNSClassifier.paper(hidden_layer_sizes=(8, 4), max_evaluations=budget, random_state=seed, **POP).fit(X, y)
+        m = EMNSClassifier.paper(hidden_layer_sizes=(8, 4), max_evaluations=budget, random_state=seed,
+                                 **POP).fit(X, y)
         acc = float(m.score(Xt, yt))
         rows.append({"seed": seed, "test_accuracy": acc, "met": acc >= 0.95})
     return rows

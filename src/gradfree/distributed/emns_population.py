@@ -139,12 +139,91 @@ class RayPopulation:
         return success
 
 
+class MLPWorker:
+    """Ray actor body for ``network="mlp"``: scores its share of a generation's mirrored pairs, rebuilt
+    from the generation's seed, and applies every generation's update from the gathered fitness."""
+
+    def __init__(self, st: Any, p: Any, X: torch.Tensor, y: torch.Tensor) -> None:
+        torch.set_num_threads(1)
+        self.st, self.p, self.X, self.y = st, p, X, y
+
+    def fitness(self, generation: int, seed: int, pairs: list[int], mask: Any) -> list[float]:
+        from gradfree.emns import scale
+
+        if generation != self.st.n_generations:
+            raise StaleWorker(self.st.n_generations)
+        with torch.inference_mode():
+            f, _ = scale.evaluate_generation(self.st, self.p, seed, self.X, self.y, mask, pairs=pairs)
+            return f.tolist()
+
+    def apply(self, generation: int, seed: int, f: list[float], mask: Any) -> int:
+        from gradfree.emns import scale
+
+        if generation != self.st.n_generations:
+            raise StaleWorker(self.st.n_generations)
+        with torch.inference_mode():
+            st, p = self.st, self.p
+            eps, _ = scale.generation_noise(seed, p.population_size // 2, st.theta.shape[0], self.X.shape[0],
+                                            p.batch_size, st.theta.device, p.noise)
+            scale.apply_update(self.st, self.p, torch.tensor(f, dtype=torch.float32), eps)
+        return self.st.n_generations
+
+
+class MLPRayPopulation:
+    """Distributed drop-in for :func:`gradfree.emns.scale.generation`: the mirrored pairs are split over
+    ``n_workers`` actors; messages hold the generation's seed, pair indices and fitness values only, so
+    their size does not depend on the number of parameters (``benchmarks/bench_distributed.py``)."""
+
+    def __init__(self, st: Any, p: Any, X: torch.Tensor, y: torch.Tensor, n_workers: int = 2,
+                 address: str | None = None) -> None:
+        self.ray = init_ray(address)
+        actor = self.ray.remote(num_cpus=1)(MLPWorker)
+        refs = [self.ray.put(x) for x in (st, p, X, y)]
+        self.workers = [actor.remote(*refs) for _ in range(n_workers)]
+        self.bytes_sent: list[int] = []
+
+    def close(self) -> None:
+        """End the actors (the estimator calls it when its ``fit`` ends)."""
+        for w in self.workers:
+            self.ray.kill(w)
+        self.workers = []
+
+    def generation(self, st: Any, p: Any, seed: int, X: torch.Tensor, y: torch.Tensor,
+                   mask: Any = None) -> float:
+        from gradfree.emns import scale
+
+        K, gen = p.population_size // 2, st.n_generations
+        shares = [s.tolist() for s in np.array_split(np.arange(K), len(self.workers))]
+        calls = [(gen, seed, sh, mask) for sh in shares if sh]
+        parts = self.ray.get([w.fitness.remote(*c) for w, c in zip(self.workers, calls)])
+        plus = [x for part, c in zip(parts, calls) for x in part[:len(c[2])]]
+        minus = [x for part, c in zip(parts, calls) for x in part[len(c[2]):]]
+        f = plus + minus  # the in-process order: every + candidate, then every - candidate
+        acks = [w.apply.remote(gen, seed, f, mask) for w in self.workers]
+        eps, _ = scale.generation_noise(seed, K, st.theta.shape[0], X.shape[0], p.batch_size, st.theta.device,
+                                        p.noise)
+        ft = torch.tensor(f, dtype=torch.float32)
+        scale.apply_update(st, p, ft, eps)
+        self.ray.get(acks)
+        msgs = calls + parts + [(gen, seed, f, mask)] * len(self.workers)
+        self.bytes_sent.append(sum(len(pickle.dumps(m)) for m in msgs))
+        return float(ft[torch.isfinite(ft)].mean())
+
+
 def fit_on_ray(model: Any, X: Any, y: Any, n_workers: int = 2, address: str | None = None) -> Any:
     """``model.fit(X, y)`` with the population's evaluations spread over ``n_workers`` Ray actors.
 
     ``model`` is an ``EMNSRegressor`` / ``EMNSClassifier`` with a population selection ("plus" or
     "comma"); the fitted model is identical to ``model.fit(X, y)`` in-process.
     """
+    if getattr(model, "network", "emns") == "mlp":
+        if model.shield or model.class_mask is not None:
+            raise ValueError("fit_on_ray: shield and class_mask are not distributed; switch them off")
+        model._mlp_executor = lambda st, p, Xt, yt: MLPRayPopulation(st, p, Xt, yt, n_workers, address)
+        try:
+            return model.fit(X, y)
+        finally:
+            del model._mlp_executor
     if model.selection not in POPULATION_SELECTIONS:
         raise ValueError(f"fit_on_ray needs a population selection {POPULATION_SELECTIONS}, "
                          f"got {model.selection!r}")

@@ -24,6 +24,7 @@ from gradfree.emns.evolution import EvoState, apply_generation, candidates, reco
 from gradfree.emns.mutation import candidate_noise, draw_seeds, mutate
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
 
-__all__ = ["EMNSRegressor", "EMNSClassifier", "TUNED", "SCALE", "PAPER", "CONTINUAL", "EMNSParams", "PRESETS", "make_params", "EvoState",
+__all__ = ["EMNSRegressor", "EMNSClassifier", "TUNED", "SCALE", "PAPER", "CONTINUAL", "EMNSParams", "PRESETS",
+           "make_params", "EvoState",
            "candidate_noise", "draw_seeds", "mutate", "regenerate", "recombine_from_seeds", "candidates",
            "apply_generation"]

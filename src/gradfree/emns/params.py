@@ -6,7 +6,8 @@ Two named presets:
   the value (factor 1), resistances clipped to [0, 1], values unclipped, mu0 = 0.5, alpha = 0.995,
   beta = 1.05, gamma = 0.999 with Delta P compared against exactly zero. The paper gives no bounds for
   mu; ``mu_max = 10`` is ours, a numerical guard only (it is never reached by a run that learns).
-* ``"reference"``: the public reference implementation (``lib_and_demo.py``) as docs/decisions.md describes it -
+* ``"reference"``: the public reference implementation (``lib_and_demo.py``) as docs/decisions.md
+  describes it -
   resistance noise scaled by 0.02, resistances clipped to [0, 0.95], values clipped to [-10, 10],
   alpha/beta/gamma = 0.98/1.01/0.999 with a +-0.001 dead band on Delta P, mu clipped to [0.001, 0.1].
   Its usage example passes mutation_rate 0.3, which its clip turns into 0.1 at the first

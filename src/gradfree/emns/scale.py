@@ -1,0 +1,357 @@
+"""EMNS at image scale (ours, issue 14): resistance-scaled mirrored mutation of a wide MLP, every
+candidate of a generation evaluated as one batched matmul on a fresh minibatch.
+
+The network is the EMNS neuron (paper sec. 3.1-3.2) with its aggregation and activation held at their
+initial bases (linear aggregation, ``tanh`` activation; a linear output layer) and each neuron's
+per-synapse gains and biases folded into one weight matrix and one bias: a plain MLP, whose forward
+pass is a matmul. Every parameter keeps its value and its resistance, and every change of a value is
+scaled by ``1 - r`` as in the paper's universal rule (sec. 2.1, ``theta + N(0,1) * mu * (1 - r)``).
+
+One generation (:func:`generation`), everything derived from one integer seed (so a distributed
+worker needs only the seed and the fitness values, the OpenAI-ES seed trick):
+
+1. a minibatch of ``batch_size`` training samples and the noise ``eps`` (lambda/2, n) are drawn;
+2. candidates ``theta +- eps * mu * (1 - r)`` (mirrored pairs, Brockhoff et al. 2010) are scored in one
+   batched forward pass (:func:`population_logits`); the mirrored pairs share the centre's first-layer
+   product, ``X W^T +- X D^T``, so the widest layer costs lambda/2 + 1 matmuls, not lambda;
+3. fitness is ``-MSE`` against one-hot targets (paper sec. 7.1, the default) or ``-cross-entropy``
+   (``fitness="cross_entropy"``), optionally shaped into centred ranks (``shaping="rank"``);
+4. the centre moves along the fitness-weighted noise (the search-gradient estimate of natural
+   evolution strategies; Wierstra et al. 2014, eq. 8 with mirrored samples), by ``centre="adam"`` /
+   ``"momentum"`` / ``"recombine"`` (the weighted mean of the best half, EMNS's ``TUNED``), and every
+   step is scaled by ``1 - r`` as the mutation is;
+5. optionally (``resistance_rate`` > 0) the resistances adapt from the selected noise, the rule of
+   :func:`gradfree.emns.evolution.adapt_resistances` with centred-rank weights.
+
+Continual-learning shield (ours, ``shield`` > 0; the paper's claim that resistances preserve what was
+learned, sec. 5.2 and 8.3): at the end of each ``fit`` / ``partial_fit`` call (a task) every
+parameter's drift over the call, ``|theta_end - theta_start|``, normalised by a quantile
+(``shield_quantile``; 1 = the largest) of its layer's drifts and clipped at 1, raises the resistance
+floor: ``r_floor = max(r_floor, shield * drift / ref)``. Resistances never fall below the floor, so the
+parameters a task moved are shielded from later tasks' mutations and steps. Derived from EMNS's own
+quantities, no gradient is computed. Measured on split digits (class-incremental, 5 x 2): it does not
+pay - a strong shield keeps task 1 (99-100 %) but later tasks stop learning; a mild one changes nothing
+(see ``gradfree.emns.CONTINUAL``). Under Adam every parameter drifts by about the same amount, so drift
+says little about which parameters a task relies on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from gradfree.core.io import saveable
+
+CENTRES = ("adam", "momentum", "recombine")
+FITNESSES = ("mse", "cross_entropy")
+SHAPINGS = ("none", "rank")
+RATE_RULES = ("fixed", "csa", "anneal")
+CLASS_MASKS = (None, "present", "seen")
+NOISES = ("seeded", "table")
+TABLE_SIZE, TABLE_SEED = 2**24, 1234
+_TABLES: dict = {}
+W_R, B_R = 0.2, 0.1  # initial resistances of weights and biases (the reference's, docs/decisions.md)
+
+
+@saveable
+@dataclass(frozen=True)
+class ScaleParams:
+    """Hyper-parameters of the wide-MLP population (evosax style: frozen)."""
+
+    population_size: int = 64  # lambda, even (mirrored pairs)
+    mutation_rate: float = 0.08  # mu
+    learning_rate: float = 0.015  # centre step (adam / momentum)
+    lr_half_life: float = 0.0  # generations over which the centre step halves (0 = constant)
+    centre: str = "adam"
+    fitness: str = "cross_entropy"
+    shaping: str = "rank"
+    batch_size: int = 256  # 0 = the whole training set each generation
+    beta1: float = 0.9
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+    resistance_rate: float = 0.0
+    r_max: float = 0.95
+    rate_rule: str = "fixed"  # mu: "fixed", "csa" (cumulative step-size adaptation; recombine only) or
+    # "anneal" (mu *= rate_decay every generation, down to mu_min)
+    rate_decay: float = 0.995
+    # noise: "seeded" (fresh N(0,1) draws from the generation's seed) or "table" (rows of one shared table of
+    # 2^24 N(0,1) values at offsets drawn from the seed: the shared noise table of Salimans et al. 2017,
+    # "Evolution Strategies as a Scalable Alternative to Reinforcement Learning", sec. 2.1)
+    noise: str = "seeded"
+    mu_min: float = 1e-3
+    mu_max: float = 1.0
+    shield: float = 0.0  # continual-learning shield (module docstring); 0 = off
+    shield_quantile: float = 1.0  # drifts are normalised by this quantile of their layer's drifts (1 = max)
+    # continual: the classes the fitness sees - None (all), "present" (those in the call's data) or "seen"
+    # (those in this or any earlier call's data)
+    class_mask: str | None = None
+
+    def check(self) -> ScaleParams:
+        if self.population_size < 2 or self.population_size % 2:
+            raise ValueError(f"population_size must be even and >= 2, got {self.population_size}")
+        if self.rate_rule not in RATE_RULES or (self.rate_rule == "csa" and self.centre != "recombine"):
+            raise ValueError(f"rate_rule must be one of {RATE_RULES} (csa with centre='recombine')")
+        if self.centre not in CENTRES or self.fitness not in FITNESSES or self.shaping not in SHAPINGS:
+            raise ValueError(f"centre in {CENTRES}, fitness in {FITNESSES}, shaping in {SHAPINGS}; "
+                             f"got {self.centre!r}, {self.fitness!r}, {self.shaping!r}")
+        if not (self.mutation_rate > 0 and self.learning_rate >= 0 and 0 <= self.r_max < 1
+                and self.resistance_rate >= 0 and 0 <= self.shield <= 1 and self.batch_size >= 0
+                and self.class_mask in CLASS_MASKS and self.noise in NOISES and self.lr_half_life >= 0):
+            raise ValueError(f"invalid scale parameters: {self}")
+        return self
+
+
+@saveable
+@dataclass
+class ScaleState:
+    """Explicit state of a wide-MLP EMNS run (saved whole by ``save``)."""
+
+    sizes: list[int]
+    theta: torch.Tensor  # (n,) the centre
+    resistances: torch.Tensor  # (n,)
+    r_floor: torch.Tensor  # (n,) resistances never fall below it (shield)
+    m: torch.Tensor  # (n,) first moment (adam / momentum)
+    v: torch.Tensor  # (n,) second moment (adam)
+    mutation_rate: float
+    path: torch.Tensor | None = None  # (n,) evolution path of rate_rule="csa"
+    seen: torch.Tensor | None = None  # (n_out,) bool: classes met so far (class_mask="seen")
+    n_evaluations: int = 0
+    n_generations: int = 0
+    history: dict = field(default_factory=dict)
+
+
+def layer_shapes(sizes: list[int]) -> list[tuple[int, int]]:
+    """(out, in) per layer."""
+    return [(sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)]
+
+
+def n_params(sizes: list[int]) -> int:
+    return sum(o * i + o for o, i in layer_shapes(sizes))
+
+
+def flops_per_candidate(sizes: list[int], n_samples: int) -> int:
+    """Multiply-adds x 2 of one candidate's forward pass on ``n_samples`` samples (the matmul bound)."""
+    return 2 * n_samples * sum(o * i for o, i in layer_shapes(sizes))
+
+
+def unpack(theta: torch.Tensor, sizes: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Views (W (P, out, in), b (P, 1, out)) per layer of ``theta`` (P, n)."""
+    P, o, out = theta.shape[0], 0, []
+    for a, b in layer_shapes(sizes):
+        W = theta[:, o:o + a * b].view(P, a, b)
+        o += a * b
+        out.append((W, theta[:, o:o + a].view(P, 1, a)))
+        o += a
+    return out
+
+
+def init_state(sizes: list[int], rng: torch.Generator, p: ScaleParams, device: torch.device) -> ScaleState:
+    """Weights N(0, 1/fan_in), biases 0; resistances 0.2 (weights) / 0.1 (biases), the reference's."""
+    n = n_params(sizes)
+    theta = torch.zeros(n, device=device)
+    res = torch.full((n,), B_R, device=device)
+    o = 0
+    for a, b in layer_shapes(sizes):
+        theta[o:o + a * b] = torch.randn(a * b, generator=rng, device=rng.device).to(device) / math.sqrt(b)
+        res[o:o + a * b] = W_R
+        o += a * b + a
+    z = torch.zeros(n, device=device)
+    return ScaleState(sizes=list(sizes), theta=theta, resistances=res.clamp(max=p.r_max), r_floor=z.clone(),
+                      m=z.clone(), v=z.clone(), mutation_rate=float(p.mutation_rate),
+                      history={"evaluations": [], "fitness": [], "mutation_rate": []})
+
+
+def _tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh(x) = 2 sigmoid(2x) - 1, in place on a fresh tensor: several times faster than torch.tanh on
+    the CPU builds we measured."""
+    return torch.sigmoid_(x.mul_(2.0)).mul_(2.0).sub_(1.0)
+
+
+def forward(theta: torch.Tensor, sizes: list[int], X: torch.Tensor) -> torch.Tensor:
+    """Outputs (P, N, n_out) of the networks ``theta`` (P, n) on ``X`` (N, n_in)."""
+    h = X.unsqueeze(0).expand(theta.shape[0], -1, -1)
+    layers = unpack(theta, sizes)
+    for k, (W, b) in enumerate(layers):
+        h = torch.baddbmm(b, h, W.transpose(1, 2))
+        if k < len(layers) - 1:
+            h = _tanh(h)
+    return h
+
+
+def population_logits(theta: torch.Tensor, delta: torch.Tensor, sizes: list[int],
+                      X: torch.Tensor) -> torch.Tensor:
+    """Outputs (2K, N, n_out) of the mirrored candidates ``theta + delta`` then ``theta - delta``.
+
+    ``theta`` (n,), ``delta`` (K, n). The first layer is computed as ``X W^T +- X D^T``: one matmul for
+    the centre and K for the perturbations instead of 2K.
+    """
+    K = delta.shape[0]
+    (W0, b0), *_ = unpack(theta[None], sizes)
+    (D0, db0), *_ = unpack(delta, sizes)
+    base = X @ W0[0].T + b0[0]  # (N, h)
+    pert = torch.baddbmm(db0, X.unsqueeze(0).expand(K, -1, -1), D0.transpose(1, 2))  # (K, N, h), no copies
+    h = _tanh(torch.cat([base + pert, base - pert]))
+    o1 = W0.shape[1] * W0.shape[2] + W0.shape[1]  # the later layers' parameters only
+    rest = torch.cat([theta[o1:] + delta[:, o1:], theta[o1:] - delta[:, o1:]])
+    layers = unpack(rest, sizes[1:])
+    for k, (W, b) in enumerate(layers):
+        h = torch.baddbmm(b, h, W.transpose(1, 2))
+        if k < len(layers) - 1:
+            h = _tanh(h)
+    return h
+
+
+def fitness_of(out: torch.Tensor, y: torch.Tensor, kind: str, class_mask: torch.Tensor | None = None
+               ) -> torch.Tensor:
+    """Fitness (P,) of outputs (P, N, C) against labels ``y`` (N,): -MSE on one-hot (paper sec. 7.1)
+    or -cross-entropy; ``class_mask`` (C,) bool restricts the classes the fitness sees."""
+    if y.is_floating_point():  # regression targets (N, C): -MSE
+        return torch.nan_to_num(-((out - y.unsqueeze(0)) ** 2).mean(dim=(1, 2)), nan=-torch.inf)
+    C = out.shape[-1]
+    if class_mask is not None:
+        out = out[..., class_mask]
+        y = torch.cumsum(class_mask.long(), 0)[y] - 1  # labels re-indexed among the kept classes
+        C = out.shape[-1]
+    if kind == "mse":
+        target = torch.nn.functional.one_hot(y, C).to(out.dtype)
+        f = -((out - target) ** 2).mean(dim=(1, 2))
+    else:
+        picked = out.gather(-1, y.view(1, -1, 1).expand(out.shape[0], -1, 1)).squeeze(-1)
+        f = (picked - torch.logsumexp(out, dim=-1)).mean(1)  # logsumexp: ~5x faster than log_softmax
+    return torch.nan_to_num(f, nan=-torch.inf)
+
+
+def centred_ranks(f: torch.Tensor) -> torch.Tensor:
+    """Ranks of ``f`` mapped linearly onto [-0.5, 0.5] (ties broken by position)."""
+    P = f.shape[0]
+    r = torch.empty(P, device=f.device)
+    r[torch.argsort(f, stable=True)] = torch.arange(P, dtype=torch.float32, device=f.device)
+    return r / max(P - 1, 1) - 0.5
+
+
+def noise_table(n: int, device: torch.device) -> torch.Tensor:
+    """(TABLE_SIZE - n + 1, n) view of the shared noise table: row ``o`` is table[o:o + n] (no copy)."""
+    key = str(device)
+    if key not in _TABLES:
+        g = torch.Generator(device="cpu").manual_seed(TABLE_SEED)
+        _TABLES[key] = torch.randn(TABLE_SIZE, generator=g).to(device)
+    return _TABLES[key].unfold(0, n, 1)
+
+
+def generation_noise(seed: int, K: int, n: int, N: int, batch_size: int, device: torch.device,
+                     noise: str = "seeded") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The generation's noise (K, n) and minibatch indices, a pure function of ``seed``."""
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    idx = torch.randint(0, N, (batch_size,), generator=g) if 0 < batch_size < N else None
+    if noise == "table":
+        if n > TABLE_SIZE // 2:
+            raise ValueError(f'noise="table" needs n_params <= {TABLE_SIZE // 2}, got {n}')
+        rows = torch.randint(0, TABLE_SIZE - n + 1, (K,), generator=g).to(device)
+        eps = noise_table(n, device).index_select(0, rows)
+    else:
+        eps = torch.randn(K, n, generator=g).to(device)
+    return eps, (idx.to(device) if idx is not None else None)
+
+
+def evaluate_generation(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tensor, y: torch.Tensor,
+                        class_mask: torch.Tensor | None = None, batch: torch.Tensor | None = None,
+                        pairs: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fitness (lambda,) of the generation of ``seed`` (first the +, then the - candidates) and its noise.
+
+    ``batch`` (optional sample indices) replaces the seed's own minibatch (benchmarks feed every method
+    the same minibatches). ``pairs`` scores only those mirrored pairs (a distributed worker's share):
+    fitness (2 * len(pairs),), + candidates first; each pair's value is the same as in the whole generation.
+    """
+    K = p.population_size // 2
+    eps, idx = generation_noise(seed, K, st.theta.shape[0], X.shape[0], p.batch_size, st.theta.device,
+                                p.noise)
+    idx = batch if batch is not None else idx
+    xb, yb = (X, y) if idx is None else (X[idx], y[idx])
+    sigma = st.mutation_rate * (1.0 - st.resistances)  # sec. 2.1: the step of every parameter
+    e = eps if pairs is None else eps[torch.as_tensor(pairs, dtype=torch.long, device=eps.device)]
+    out = population_logits(st.theta, e * sigma, st.sizes, xb)
+    return fitness_of(out, yb, p.fitness, class_mask), eps
+
+
+def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Tensor) -> None:
+    """Move the centre (and adapt the resistances) from the generation's fitness ``f`` and noise."""
+    K = eps.shape[0]
+    u = centred_ranks(f) if p.shaping == "rank" else (f - f.mean()) / (f.std() + 1e-12)
+    u = torch.nan_to_num(u, nan=0.0, neginf=-0.5)
+    diff, total = u[:K] - u[K:], u[:K] + u[K:]
+    scale = 1.0 - st.resistances  # every change is resistance-scaled (sec. 2.1)
+    sigma = st.mutation_rate * scale
+    st.n_generations += 1
+    st.n_evaluations += 2 * K
+    if p.centre == "recombine":  # EMNS TUNED: weighted mean of the best half (log-rank weights)
+        order = torch.argsort(f, descending=True, stable=True)[:K]
+        w = math.log(K + 0.5) - torch.log(torch.arange(1, K + 1, dtype=torch.float32, device=f.device))
+        w = w / w.sum()
+        signs = torch.where(order < K, 1.0, -1.0)
+        z = signs[:, None] * eps[order % K]  # (K, n) the selected candidates' noise
+        st.theta = st.theta + (w @ z) * sigma
+        if p.rate_rule == "csa":  # evolution.adapt_rate_csa (CMA tutorial eq. 31-32) on mu
+            _csa(st, w @ z, w, p)
+    else:
+        g = (diff @ eps) / (2 * K) / sigma  # search gradient (ascent), per unit of parameter
+        if p.centre == "adam":
+            t = st.n_generations
+            st.m = p.beta1 * st.m + (1 - p.beta1) * g
+            st.v = p.beta2 * st.v + (1 - p.beta2) * g * g
+            step = (st.m / (1 - p.beta1 ** t)) / ((st.v / (1 - p.beta2 ** t)).sqrt() + 1e-8)
+        else:  # heavy-ball momentum on the search direction in noise units
+            st.m = p.beta1 * st.m + (1 - p.beta1) * (diff @ eps) / (2 * K)
+            step = st.m
+        lr = p.learning_rate * (0.5 ** (st.n_generations / p.lr_half_life) if p.lr_half_life > 0 else 1.0)
+        st.theta = st.theta + lr * scale * step
+    if p.rate_rule == "anneal":
+        st.mutation_rate = max(st.mutation_rate * p.rate_decay, p.mu_min)
+    if p.weight_decay:
+        st.theta = st.theta * (1.0 - p.learning_rate * p.weight_decay * scale)
+    if p.resistance_rate > 0:  # the rule of evolution.adapt_resistances (sep-CMA-ES's diagonal on 1 - r)
+        if p.centre == "recombine":  # the selected noise with the recombination weights
+            s = scale * torch.exp(0.5 * p.resistance_rate * (w @ (z * z) - 1.0))
+        else:  # centred-rank weights on the pairs (the utilities sum to zero)
+            s = scale * torch.exp(0.5 * p.resistance_rate * (total @ (eps * eps - 1.0)) / K)
+        st.resistances = (1.0 - s).clamp(0.0, p.r_max)
+    st.resistances = torch.maximum(st.resistances, st.r_floor)
+
+
+def _csa(st: ScaleState, zw: torch.Tensor, w: torch.Tensor, p: ScaleParams) -> None:
+    n = zw.shape[0]
+    mueff = 1.0 / float((w * w).sum())
+    cs = (mueff + 2.0) / (n + mueff + 5.0)
+    ds = 1.0 + 2.0 * max(0.0, math.sqrt((mueff - 1.0) / (n + 1.0)) - 1.0) + cs
+    chi_n = math.sqrt(n) * (1.0 - 1.0 / (4.0 * n) + 1.0 / (21.0 * n * n))
+    if st.path is None or st.path.shape != zw.shape:
+        st.path = torch.zeros_like(zw)
+    st.path = (1.0 - cs) * st.path + math.sqrt(cs * (2.0 - cs) * mueff) * zw
+    mu = st.mutation_rate * math.exp(cs / ds * (float(st.path.norm()) / chi_n - 1.0))
+    st.mutation_rate = float(min(max(mu, p.mu_min), p.mu_max))
+
+
+def generation(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tensor, y: torch.Tensor,
+               class_mask: torch.Tensor | None = None, batch: torch.Tensor | None = None) -> float:
+    """One generation in-process; returns the mean fitness of the candidates."""
+    f, eps = evaluate_generation(st, p, seed, X, y, class_mask, batch)
+    apply_update(st, p, f, eps)
+    return float(f[torch.isfinite(f)].mean()) if torch.isfinite(f).any() else -math.inf
+
+
+def consolidate(st: ScaleState, theta_start: torch.Tensor, p: ScaleParams) -> None:
+    """The shield (module docstring): raise the resistance floor where this task moved the parameters."""
+    if p.shield <= 0:
+        return
+    drift = (st.theta - theta_start).abs()
+    o = 0
+    for a, b in layer_shapes(st.sizes):
+        for sl in (slice(o, o + a * b), slice(o + a * b, o + a * b + a)):
+            d = drift[sl]
+            ref = d.max() if p.shield_quantile >= 1 else torch.quantile(d, p.shield_quantile)
+            rel = (d / ref.clamp(min=1e-12)).clamp(max=1.0)
+            st.r_floor[sl] = torch.maximum(st.r_floor[sl], p.shield * rel)
+        o += a * b + a
+    st.r_floor.clamp_(max=p.r_max)
+    st.resistances = torch.maximum(st.resistances, st.r_floor)

@@ -1,0 +1,48 @@
+"""The wide-MLP EMNS population on 2 local Ray workers equals the in-process run, and its messages do not
+grow with the number of parameters (seeds, pair indices and fitness values only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+ray = pytest.importorskip("ray")
+
+from gradfree.distributed.emns_population import MLPRayPopulation, fit_on_ray  # noqa: E402
+from gradfree.emns import EMNSClassifier  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    if started:
+        ray.shutdown()
+
+
+def test_two_workers_equal_in_process_and_ship_no_parameters(local_ray):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 20)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0)
+    kw = dict(hidden_layer_sizes=(64,), population_size=10, max_evaluations=50, batch_size=64,
+              random_state=0)
+    local = EMNSClassifier(**kw).fit(X, y)
+    holder = {}
+    remote = EMNSClassifier(**kw)  # what fit_on_ray does, keeping the population to read its messages
+    remote._mlp_executor = lambda st, p, Xt, yt: holder.setdefault("pop", MLPRayPopulation(st, p, Xt, yt, 2))
+    remote.fit(X, y)
+    for name in ("theta", "resistances", "m", "v"):
+        assert torch.equal(getattr(local.state_, name), getattr(remote.state_, name)), name
+    np.testing.assert_array_equal(local.predict(X), remote.predict(X))
+    # a generation's messages (seed, pair indices, fitness values) are smaller than one parameter vector
+    n_params = local.state_.theta.numel()
+    assert len(holder["pop"].bytes_sent) == 5 and max(holder["pop"].bytes_sent) < 4 * n_params / 2
+    assert not holder["pop"].workers  # the actors were released when fit ended
+
+
+def test_fit_on_ray_refuses_what_is_not_distributed(local_ray):
+    with pytest.raises(ValueError):
+        fit_on_ray(EMNSClassifier.continual(shield=0.5), np.zeros((4, 2)), [0, 1, 0, 1])
