@@ -219,19 +219,20 @@ def fit_on_ray(model: Any, X: Any, y: Any, n_workers: int = 2, address: str | No
     if getattr(model, "network", "emns") == "mlp":
         if model.shield or model.class_mask is not None:
             raise ValueError("fit_on_ray: shield and class_mask are not distributed; switch them off")
-        model._mlp_executor = lambda st, p, Xt, yt: MLPRayPopulation(st, p, Xt, yt, n_workers, address)
+        model.set_population_executor(
+            lambda st, p, Xt, yt: MLPRayPopulation(st, p, Xt, yt, n_workers, address))
         try:
             return model.fit(X, y)
         finally:
-            del model._mlp_executor
+            model.set_population_executor(None)
     if model.selection not in POPULATION_SELECTIONS:
         raise ValueError(f"fit_on_ray needs a population selection {POPULATION_SELECTIONS}, "
                          f"got {model.selection!r}")
     if model.growth or model.connect or model.prune or model.restart_patience:
         raise ValueError("growth, connection forming, pruning and restarts are not distributed; "
                          "switch them off")
-    model._population_executor = lambda st, evaluate, p: RayPopulation(st, evaluate, p, n_workers, address)
+    model.set_population_executor(lambda st, evaluate, p: RayPopulation(st, evaluate, p, n_workers, address))
     try:
         return model.fit(X, y)
     finally:
-        del model._population_executor
+        model.set_population_executor(None)

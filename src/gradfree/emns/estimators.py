@@ -40,13 +40,22 @@ from __future__ import annotations
 import hashlib
 import inspect
 import math
+from collections.abc import Callable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from gradfree.core.base import GradFreeClassifier, GradFreeEstimator, GradFreeRegressor, no_grad_learning
+from gradfree.core.base import (
+    RANDOM_STATE,
+    GradFreeClassifier,
+    GradFreeEstimator,
+    GradFreeRegressor,
+    no_grad_learning,
+)
 from gradfree.emns import scale as mlp
 from gradfree.emns import structure
 from gradfree.emns.evolution import (
@@ -148,6 +157,43 @@ class _EMNSBase(GradFreeEstimator):
     random_state, device : as everywhere in gradfree.
     """
 
+    _parameter_constraints = {
+        "hidden_layer_sizes": [tuple, list],
+        "preset": [StrOptions(set(PRESETS))],
+        "mutation_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "selection": [StrOptions({*SELECTIONS, *ALIASES})],
+        "population_size": [Interval(Integral, 1, None, closed="left")],
+        "n_parents": [Interval(Integral, 1, None, closed="left")],
+        "revert_prob": [Interval(Real, 0, 1, closed="both")],
+        "rate_rule": [StrOptions(set(RATE_RULES))],
+        "success_damping": [Interval(Real, 0, None, closed="neither")],
+        "max_evaluations": [Interval(Integral, 1, None, closed="left")],
+        **{flag: ["boolean"] for flag in ("growth", "connect", "prune", "self_adaptive", "keep_best",
+                                          "mirrored")},
+        **{count: [Interval(Integral, 1, None, closed="left")] for count in (
+            "structure_interval", "growth_patience", "max_hidden", "prune_patience", "hist_every")},
+        **{rate: [Interval(Real, 0, None, closed="left")] for rate in (
+            "growth_tol", "connect_rate", "prune_threshold", "resistance_rate", "weight_decay", "shield",
+            "lr_half_life")},
+        "mu_min": [Interval(Real, 0, None, closed="left"), None],
+        "r_max": [Interval(Real, 0, 1, closed="both"), None],
+        "recombination": [Interval(Integral, 0, None, closed="left")],
+        "restart_patience": [Interval(Integral, 0, None, closed="left")],
+        "backend": [StrOptions({"auto", "torch", "numba"})],
+        "network": [StrOptions(set(NETWORKS))],
+        "fitness": [StrOptions(set(mlp.FITNESSES))],
+        "shaping": [StrOptions(set(mlp.SHAPINGS))],
+        "centre": [StrOptions(set(mlp.CENTRES))],
+        "batch_size": [Interval(Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "input_scaling": [StrOptions({s for s in INPUT_SCALINGS if s}), None],
+        "class_mask": [StrOptions({m for m in mlp.CLASS_MASKS if m}), None],
+        "noise": [StrOptions(set(mlp.NOISES))],
+        "shield_quantile": [Interval(Real, 0, 1, closed="both")],
+        "random_state": RANDOM_STATE,
+        "device": [str],
+    }
+
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (8, 4), *, preset: str = "paper",
                  mutation_rate: float | None = None, selection: str = "plus", population_size: int = 16,
                  n_parents: int = 1, revert_prob: float = 0.7, rate_rule: str = "preset",
@@ -209,6 +255,22 @@ class _EMNSBase(GradFreeEstimator):
         self.random_state = random_state
         self.device = device
 
+    def set_population_executor(self, factory: Callable[..., Any] | None) -> _EMNSBase:
+        """Evaluate each generation's candidates elsewhere (the hook for scale-out); None: in-process.
+
+        ``factory`` is called at the start of every ``fit`` / ``partial_fit`` with the run's explicit
+        state and returns the object that runs generations: for ``network="emns"``,
+        ``factory(state, evaluate, params)`` with a ``step`` method like
+        :func:`gradfree.emns.evolution.step_population`; for ``network="mlp"``,
+        ``factory(state, params, X, y)`` with a ``generation`` method like
+        :func:`gradfree.emns.scale.generation` and an optional ``close()``. An executor must reproduce
+        the in-process arithmetic (:mod:`gradfree.distributed.emns_population` ships only seeds and
+        fitness values), so the fitted model is the same either way. It is not a hyper-parameter: it is
+        neither cloned nor saved.
+        """
+        self._executor_factory = factory
+        return self
+
     # ------------------------------------------------------------------ configuration
     def _selection(self) -> str:
         sel = ALIASES.get(self.selection, self.selection)
@@ -218,6 +280,7 @@ class _EMNSBase(GradFreeEstimator):
         return sel
 
     def _check_params(self) -> EMNSParams:
+        self._validate_params()
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {NETWORKS}, got {self.network!r}")
         if self.input_scaling not in INPUT_SCALINGS:
@@ -287,14 +350,9 @@ class _EMNSBase(GradFreeEstimator):
                                prune_counts=torch.zeros_like(masks), history=new_history())
 
     @no_grad_learning
-    def fit(self, X: Any, y: Any) -> _EMNSBase:
-        """Start from a fresh network and evolve it for ``max_evaluations`` evaluations."""
-        for attr in ("n_features_in_", "classes_", "state_"):
-            self.__dict__.pop(attr, None)
-        return self._partial_fit(X, y, None)
-
-    @no_grad_learning
-    def _partial_fit(self, X: Any, y: Any, classes: Any) -> _EMNSBase:
+    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> _EMNSBase:
+        """Evolve for ``max_evaluations`` evaluations: from a fresh network (``fit``) or from the current
+        population (``partial_fit``)."""
         p = self._check_params()
         first = not self._is_fitted()
         if first:
@@ -327,7 +385,7 @@ class _EMNSBase(GradFreeEstimator):
         cost = 1 if sel in ("none", "revert") else int(self.population_size) + bool(self.recombination)
         # A population generation runs in-process unless an executor was installed for this fit
         # (gradfree.distributed.fit_on_ray puts one on Ray actors; same arithmetic, same result).
-        executor = getattr(self, "_population_executor", None)
+        executor = getattr(self, "_executor_factory", None)
         step = step_population if executor is None or sel in ("none", "revert") else \
             executor(st, evaluate, p).step
         first = True
@@ -442,8 +500,8 @@ class _EMNSBase(GradFreeEstimator):
                 mask = st.seen.clone()
         start = st.theta.clone()
         h = st.history
-        # gradfree.distributed.fit_on_ray installs an executor: same seeds, same arithmetic, same result
-        make = getattr(self, "_mlp_executor", None)
+        # set_population_executor (gradfree.distributed.fit_on_ray): same seeds, same arithmetic, same result
+        make = getattr(self, "_executor_factory", None)
         executor = None if make is None else make(st, p, X, y)
         step = mlp.generation if executor is None else executor.generation
         try:
@@ -543,10 +601,6 @@ class EMNSRegressor(_Presets, GradFreeRegressor, _EMNSBase):
     def _targets(self, yn: np.ndarray, classes: Any, reset: bool) -> torch.Tensor:
         return self._encode_targets(yn, reset=reset)
 
-    def partial_fit(self, X: Any, y: Any) -> EMNSRegressor:
-        """Continue evolving on (X, y) for ``max_evaluations`` more evaluations."""
-        return self._partial_fit(X, y, None)
-
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         Xt = self._validate(X, reset=False)
@@ -599,10 +653,6 @@ class EMNSClassifier(_Presets, GradFreeClassifier, _EMNSBase):
         if C == 2:
             return idx.to(self.dtype).unsqueeze(1)  # (N, 1), target 0/1
         return torch.nn.functional.one_hot(idx, C).to(self.dtype)  # (N, C)
-
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> EMNSClassifier:
-        """Continue evolving on (X, y); ``classes`` must list every label on the first call."""
-        return self._partial_fit(X, y, classes)
 
     def _scores(self, X: torch.Tensor) -> torch.Tensor:
         out = self._outputs(X)
