@@ -32,7 +32,8 @@ def test_two_workers_equal_in_process_and_ship_no_parameters(local_ray):
     local = EMNSClassifier(**kw).fit(X, y)
     holder = {}
     remote = EMNSClassifier(**kw)  # what fit_on_ray does, keeping the population to read its messages
-    remote._mlp_executor = lambda st, p, Xt, yt: holder.setdefault("pop", MLPRayPopulation(st, p, Xt, yt, 2))
+    remote.set_population_executor(
+        lambda st, p, Xt, yt: holder.setdefault("pop", MLPRayPopulation(st, p, Xt, yt, 2)))
     remote.fit(X, y)
     for name in ("theta", "resistances", "m", "v"):
         assert torch.equal(getattr(local.state_, name), getattr(remote.state_, name)), name

@@ -87,7 +87,7 @@ def test_killed_actor_is_restarted_and_caught_up(local_ray):
         return pop
 
     model = _model()
-    model._population_executor = executor
+    model.set_population_executor(executor)
     model.fit(X, y)
     assert killed["done"] and killed["pop"].catch_ups >= 1  # the restarted actor replayed the log
     assert _state_equal(local, model)
@@ -105,7 +105,7 @@ def test_bytes_per_generation_do_not_grow_with_parameters(local_ray):
 
         model = EMNSRegressor(hidden_layer_sizes=hidden, population_size=8, max_evaluations=17,
                               backend="torch", random_state=0)
-        model._population_executor = executor
+        model.set_population_executor(executor)
         model.fit(X, y)
         sizes.append((model.state_.values.shape[1], max(holder["pop"].bytes_sent)))
     (n_small, b_small), (n_big, b_big) = sizes
