@@ -124,7 +124,10 @@ def _wuxing(sizes, seed: int, device: str, **kw) -> WuxingClassifier:
                 Option("digits_train", int, "training digits (--quick)", low=1),
                 Option("digits_test", int, "test digits (--quick)", low=1),
                 Option("goal_epochs", int, "epochs of the goal comparison (default: epochs)", low=1),
-                Option("parts", str, "which parts to run", choices=("paper", "beyond", "goal"),
+                Option("goal_mlp_epochs", int, "epochs of its backprop baselines (default: goal_epochs)",
+                       low=1),
+                Option("parts", str, "which parts to run (fig24: Fig. 2 and Fig. 4 of the paper part only)",
+                       choices=("paper", "fig24", "beyond", "goal"),
                        many=True)))
 def run(ctx: ExperimentContext) -> dict:
     cfg = _config(ctx)
@@ -133,8 +136,8 @@ def run(ctx: ExperimentContext) -> dict:
     parts = ctx.options.get("parts", "paper,beyond,goal")
     parts = parts.split(",") if isinstance(parts, str) else list(parts)
     for seed in ctx.progress(ctx.seeds, desc="seeds"):
-        if "paper" in parts:
-            _paper_runs(ctx, cfg, seed, res)
+        if "paper" in parts or "fig24" in parts:
+            _paper_runs(ctx, cfg, seed, res, only_fig24="paper" not in parts)
         if "beyond" in parts:
             _beyond(ctx, cfg, seed, res)
         if "goal" in parts:
@@ -144,8 +147,12 @@ def run(ctx: ExperimentContext) -> dict:
     return res
 
 
-def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
-    """Fig. 2, Fig. 4, adders and Fig. 3 for one seed (each run a checkpointed unit)."""
+def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict, only_fig24: bool = False) -> None:
+    """Fig. 2, Fig. 4, adders and Fig. 3 for one seed (each run a checkpointed unit).
+
+    Fig. 2 runs method 1 under both readings (:mod:`gradfree.wuxing.bsp`): ``fixed_point`` / ``mixed``
+    move the fixed point through K1 (first reading), ``*-k123`` give K1, K2, K3 separate rules (second).
+    """
     cache: list = []
     E, dev = cfg["epochs"], ctx.device
 
@@ -160,8 +167,13 @@ def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None
     for method in ("fixed_point", "bsp", "mixed"):  # Fig. 2
         r = ctx.unit(f"fig2-{method}-s{seed}", wx(cfg["m1"], method=method))
         res["fig2"].setdefault(method, []).append(r)
+    for method in ("fixed_point", "mixed"):  # Fig. 2, method 1's second reading
+        r = ctx.unit(f"fig2-{method}-k123-s{seed}", wx(cfg["m1"], method=method, fp_rule="k123"))
+        res["fig2"].setdefault(f"{method}-k123", []).append(r)
     res["fig4"].setdefault("MODEL1", []).append(res["fig2"]["bsp"][-1])  # Fig. 4
     res["fig4"].setdefault("MODEL2", []).append(ctx.unit(f"fig4-model2-s{seed}", wx(cfg["m2"])))
+    if only_fig24:
+        return
     for f in cfg["fan_ins"]:  # adders, with the stabilised update (our default; the paper's diverges)
         r = ctx.unit(f"adders-stab-{f}-s{seed}", wx(cfg["m1"], fan_in=f, **STABILISED))
         res["adders"].setdefault(str(f), []).append(r)
@@ -193,16 +205,14 @@ def _goal(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
         proto.set_params(hidden_layer_sizes=DIGITS_M2[1:-1], fanout="auto")
     sizes = [Xtr.shape[1], *proto.hidden_layer_sizes, 10]
     lr = build_wiring(sizes, mode=proto.wiring, fanout=proto.fanout, fan_in=proto.fan_in).link_ratio
-    runs = {
-        "wuxing-goal": lambda: _curve(proto.set_params(random_state=seed, device=ctx.device),
-                                      Xtr, ytr, Xte, yte, E, ctx, "goal epochs"),
-        "sparse-mlp": lambda: _curve(SparseMLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), link_ratio=lr,
-                                                         epochs=1, lr=3e-3, random_state=seed, device=ctx.device),
-                                     Xtr, ytr, Xte, yte, E, ctx, "goal epochs"),
-        "set-mlp": lambda: _curve(SETMLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), link_ratio=lr, epochs=1,
-                                                   lr=3e-3, random_state=seed, device=ctx.device),
-                                  Xtr, ytr, Xte, yte, E, ctx, "goal epochs"),
-    }
+    mlp = dict(hidden_layer_sizes=tuple(sizes[1:-1]), link_ratio=lr, epochs=1, lr=3e-3, random_state=seed,
+               device=ctx.device)
+    models = {"wuxing-goal": lambda: proto.set_params(random_state=seed, device=ctx.device),
+              "sparse-mlp": lambda: SparseMLPClassifier(**mlp), "set-mlp": lambda: SETMLPClassifier(**mlp)}
+    Em = int(ctx.options.get("goal_mlp_epochs", E))
+    epochs = {"wuxing-goal": E, "sparse-mlp": Em, "set-mlp": Em}
+    runs = {k: (lambda make=make, k=k: _curve(make(), Xtr, ytr, Xte, yte, epochs[k], ctx, "goal epochs"))
+            for k, make in models.items()}
     for name in ("sparse-mlp", "set-mlp", "wuxing-goal"):  # the long run last
         r = ctx.unit(f"goal-{name}-s{seed}", runs[name])
         r["link_ratio"] = lr
@@ -228,12 +238,15 @@ def _beyond(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
     variants = {"bsp": {}, "element_aware": {"element_aware": True}, "linearised": {"backward": "linearised"},
                 "adders3": {"fan_in": 3}, "stabilised": STABILISED, "default": {"default": True},
                 "exact_gradient": None}
+    if ctx.quick:  # under a minute: the single options are covered by "stabilised" and "default"
+        keep = ("bsp", "stabilised", "default", "exact_gradient")
+        variants = {k: v for k, v in variants.items() if k in keep}
     for scale in cfg["beyond_scales"]:
         for name, kw in variants.items():
             def one(name=name, kw=kw, scale=scale):
                 if kw is None:
-                    m = ExactGradientWuxing(hidden_layer_sizes=DIGITS_M1[1:-1], input_scale=scale,
-                                            random_state=seed, device=ctx.device)
+                    m = ExactGradientWuxing.paper(hidden_layer_sizes=DIGITS_M1[1:-1], fanout="auto",
+                                                  input_scale=scale, random_state=seed, device=ctx.device)
                 elif kw.get("default"):  # WuxingClassifier()'s own defaults (stabilised, scaled inputs)
                     m = WuxingClassifier(input_scale=scale, random_state=seed, device=ctx.device)
                 else:
@@ -304,14 +317,17 @@ def _figures(ctx: ExperimentContext, res: dict) -> None:
             _plot_curves(ax[0, 0], res["beyond"], "test", "Beyond the paper (digits)")
             ctx.savefig(fig, "wuxing_beyond")
         return
-    fig, ax = figure(4)
-    _plot_curves(ax[0, 0], res["fig2"], "test", "Fig. 2: MODEL1, method 1 / 2 / mixed")
+    panels = [(res["fig2"], "test", "Fig. 2: MODEL1, method 1 / 2 / mixed")]
     if res["fig3"]:
-        _plot_curves(ax[0, 1], {f"LR {float(k) * 100:g} %": v for k, v in res["fig3"].items()}, "train",
-                     "Fig. 3: sparse backprop MLP (MODEL1 sizes)")
-    _plot_curves(ax[0, 2], res["fig4"], "test", "Fig. 4: MODEL1 vs MODEL2 (BSP)")
-    adders = {f"fan-in {f}": res["adders"][f] for f in sorted(res["adders"], key=int)}
-    _plot_curves(ax[0, 3], adders, "test", "Adders (MODEL1, BSP)")
+        panels.append(({f"LR {float(k) * 100:g} %": v for k, v in res["fig3"].items()}, "train",
+                       "Fig. 3: sparse backprop MLP (MODEL1 sizes)"))
+    panels.append((res["fig4"], "test", "Fig. 4: MODEL1 vs MODEL2 (BSP)"))
+    if res["adders"]:
+        panels.append(({f"fan-in {f}": res["adders"][f] for f in sorted(res["adders"], key=int)}, "test",
+                       "Adders (MODEL1, stabilised BSP)"))
+    fig, ax = figure(len(panels))
+    for i, (groups, key, title) in enumerate(panels):
+        _plot_curves(ax[0, i], groups, key, title)
     ctx.savefig(fig, "wuxing_figures")
     if res["beyond"]:
         fig, ax = figure(1)
@@ -327,11 +343,12 @@ def _report(ctx: ExperimentContext, cfg: dict, res: dict) -> None:
             t = [r["final_test"] for r in runs]
             best = mean_sd([max(r["test"]) for r in runs]) if "test" in runs[0] else ""
             lr = f"{runs[0]['link_ratio'] * 100:.3f}" if "link_ratio" in runs[0] else "100 (dense)"
-            rows.append([name, lr, mean_sd(t), best])
-        E = len(next(r for r in res["goal"].values() if "test" in r[0])[0]["test"])
+            epochs = str(len(runs[0]["test"])) if "test" in runs[0] else "lbfgs"
+            rows.append([name, lr, epochs, mean_sd(t), best])
         ctx.report(f"## Goal: ``WuxingClassifier.goal()`` against backprop at the same link ratio and sizes "
-                   f"({cfg['data']}, seeds {seeds}, {E} epochs)\n\n"
-                   + markdown_table(["model", "link ratio (%)", "final test accuracy (%)",
+                   f"({cfg['data']}, {cfg['n_train'] or 'digits'} train / {cfg['n_test'] or ''} test, "
+                   f"seeds {seeds})\n\n"
+                   + markdown_table(["model", "link ratio (%)", "epochs", "final test accuracy (%)",
                                      "best epoch (%)"], rows))
     if res["fig2"]:
         rows = []

@@ -16,7 +16,20 @@ causal quantity is
 expressed for the offset b = (B0 - B_ref) / input_scale (dB0/dK1 = 1/K3, so G_b = K3 s G_K), limited
 by the same atan, averaged over the batch, and applied as a PID controller across batches:
     b <- clip(b + fp_step * (kp P + ki I + kd (P - P_prev)), -fp_max, fp_max),   K1 = K1_0 + K3 s b,
-with P = mean_batch atan(G_b kt)/kt and I a leaky sum of P (decay ``pid_decay``).
+with P = mean_batch atan(G_b kt)/kt and I a leaky sum of P (decay ``pid_decay``). This first reading is
+``fp_rule="offset"`` (the default).
+
+**Second reading** (``fp_rule="k123"``), from what we could find of the cited method's published
+versions: "A Neural Network Training Method Based on Distributed PID Control" (arXiv:2411.14468;
+Symmetry 17(7):1129, 2025) has each neuron adjust its own parameters from local comparisons of the
+forward and backward signals passing through it, and reports that one update rule applied to all of
+K1, K2 and K3 is unstable because the three are strongly coupled, hence a separate rule for each; the
+present paper (Sec. 3) calls its coefficient adjustment the "improved differential control" of that
+PID scheme. We found no equations of that text (only its abstract and summaries), so: each of K1, K2,
+K3 gets its own causal quantity, the product of the forward factor it multiplies in eq. 2.3 with the
+backward signal (:func:`fp_directions_k123`), its own PID state, and its own bound ``fp_max`` (units of
+``input_scale``; K3 stays > 0 and K1 > K2, so the fixed point of eq. 2.2 stays positive). With
+``method="mixed"`` BSP on C acts as the D part, as the paper says.
 """
 
 from __future__ import annotations
@@ -62,6 +75,25 @@ def fp_direction(st: NetState, K3: torch.Tensor, b_ref: float, spec: RunSpec, kt
     G = (E_prev * st.Dhat.view(S // 5, 5, B)).sum(dim=1) / spec.error_scale  # (N, B): -dL/dK1
     G.mul_(K3[:, None] * spec.input_scale)  # -dL/db
     return limit(G, kt).mean(dim=1)
+
+
+def fp_directions_k123(st: NetState, b_ref: float, spec: RunSpec, kt: float
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Method 1, second reading (``fp_rule="k123"``): one causal quantity per neuron parameter, (N,) each.
+
+    K1, K2 and K3 enter eq. 2.3 as K1 E_{j-1}, -K2 E_j and -K3 E_j E_{j-2}, so, with Ē the time-averaged
+    element values and D̂ the backward signal (both as in eq. 3.3),
+        G_K1 = sum_j Ē_{j-1} D̂_j,   G_K2 = -sum_j Ē_j D̂_j,   G_K3 = -sum_j Ē_j Ē_{j-2} D̂_j,
+    each for a change of K in units of ``input_scale``, limited by eq. 3.4's atan and batch-averaged.
+    """
+    assert st.Dhat is not None
+    S, B = st.Xbar.shape
+    E = st.Xbar.view(S // 5, 5, B) + b_ref  # (N, 5, B) time-averaged element values
+    D = st.Dhat.view(S // 5, 5, B) * (spec.input_scale / spec.error_scale)
+    g1 = (E.roll(1, 1) * D).sum(dim=1)
+    g2 = -(E * D).sum(dim=1)
+    g3 = -(E * E.roll(2, 1) * D).sum(dim=1)
+    return tuple(limit(g, kt).mean(dim=1) for g in (g1, g2, g3))  # type: ignore[return-value]
 
 
 @saveable

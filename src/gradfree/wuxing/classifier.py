@@ -29,7 +29,9 @@ what learns best on raw data among our named options (scikit-learn's digits, pix
   coefficients saturate. Adders make it likelier: an interface sums fan_in signals. Replayed from the
   state 25 batches before the jump, the linearised backward system alone trains on; a trust region
   alone (|dC| <= 0.05 per batch) only delays the jump; the trust region also guards against too large
-  a step, which diverges with either backward system.
+  a step, which diverges with either backward system. It bounds excursions rather than ruling them
+  out: plain BSP on MODEL1 had one in epoch 10 of full Fashion-MNIST (largest batch loss 2.7, test
+  74.7 % -> 44.8 %, back to 72.8 % in epoch 13; docs/results/wuxing-stability).
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ import numpy as np
 import torch
 
 from gradfree.core.base import GradFreeClassifier, no_grad_learning
-from gradfree.wuxing.bsp import PIDState, bsp_direction, fp_direction, pid_update
+from gradfree.wuxing.bsp import PIDState, bsp_direction, fp_direction, fp_directions_k123, pid_update
 from gradfree.wuxing.dynamics import fixed_point
 from gradfree.wuxing.network import NetState, RunSpec, backward_run, forward_run
 from gradfree.wuxing.wiring import MODES, build_wiring
 
 METHODS = ("bsp", "fixed_point", "mixed")
+FP_RULES = ("offset", "k123")
 SCALINGS = ("max", "none")
 
 
@@ -77,6 +80,9 @@ class WuxingClassifier(GradFreeClassifier):
     c_init, c_max : initial coefficient range and clip bound of C.
     pid, pid_decay, fp_max : PID gains (kp, ki, kd), leak of I, bound on a neuron's fixed-point offset
         |B0 - B_ref| in units of input_scale (method 1).
+    fp_rule : {"offset", "k123"}
+        Method 1's reading: the fixed point moved through K1 (first reading) or a separate rule for
+        each of K1, K2, K3 (second reading, from the cited PID paper; :mod:`gradfree.wuxing.bsp`).
     backward : {"rest", "linearised"}
         Backward system at B0 (eq. 2.5, the paper's) or linearised around each sample's forward end
         state (ours, the default: part of the stabilised update, see below).
@@ -96,7 +102,8 @@ class WuxingClassifier(GradFreeClassifier):
                  integrator: str = "euler", clamp: bool = True, method: str = "bsp", step: float = 5.0,
                  fp_step: float | None = None, kt: float = 1.0, c_init: float = 1.5, c_max: float = 1.5,
                  pid: tuple[float, float, float] = (1.0, 0.0, 0.0), pid_decay: float = 0.9,
-                 fp_max: float = 0.1, backward: str = "linearised", max_delta: float | None = 0.1,
+                 fp_max: float = 0.1, fp_rule: str = "offset", backward: str = "linearised",
+                 max_delta: float | None = 0.1,
                  scale_inputs: str = "max", batch_size: int = 32, epochs: int = 20,
                  shuffle: bool = True, random_state: Any = None, device: str = "cpu") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -122,6 +129,7 @@ class WuxingClassifier(GradFreeClassifier):
         self.pid = pid
         self.pid_decay = pid_decay
         self.fp_max = fp_max
+        self.fp_rule = fp_rule
         self.backward = backward
         self.max_delta = max_delta
         self.scale_inputs = scale_inputs
@@ -157,6 +165,8 @@ class WuxingClassifier(GradFreeClassifier):
 
     # ------------------------------------------------------------------ set-up
     def _check_params(self) -> None:
+        if self.fp_rule not in FP_RULES:
+            raise ValueError(f"fp_rule must be one of {FP_RULES}, got {self.fp_rule!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.wiring not in MODES:
@@ -196,7 +206,10 @@ class WuxingClassifier(GradFreeClassifier):
         full = lambda v: torch.full((N,), float(v), dtype=self.dtype, device=self.device_)  # noqa: E731
         self.K1_, self.K2_, self.K3_ = full(self.K1), full(self.K2), full(self.K3)
         self.b_ref_ = float(fixed_point(torch.tensor(self.K1), torch.tensor(self.K2), torch.tensor(self.K3)))
-        self.pid_state_ = PIDState(integral=torch.zeros_like(self.K1_), prev=torch.zeros_like(self.K1_))
+        z = lambda: PIDState(integral=torch.zeros_like(self.K1_), prev=torch.zeros_like(self.K1_))  # noqa: E731
+        self.pid_state_ = z()
+        if self.fp_rule == "k123":  # one controller per parameter
+            self.pid_state_k2_, self.pid_state_k3_ = z(), z()
         self.n_iter_ = 0
         self.loss_curve_: list[float] = []
 
@@ -273,7 +286,9 @@ class WuxingClassifier(GradFreeClassifier):
             if self.max_delta is not None:  # trust region of the stabilised update
                 dc.clamp_(-float(self.max_delta), float(self.max_delta))
             self.coef_.add_(dc).clamp_(-float(self.c_max), float(self.c_max))
-        if self.method in ("fixed_point", "mixed"):
+        if self.method in ("fixed_point", "mixed") and self.fp_rule == "k123":
+            self._k123_update(st, spec, float(fp_step))
+        elif self.method in ("fixed_point", "mixed"):
             P = fp_direction(st, self.K3_, self.b_ref_, spec, float(self.kt))
             kp, ki, kd = (float(v) for v in self.pid)
             db = pid_update(P, self.pid_state_, kp, ki, kd, float(self.pid_decay))  # offset, units of s
@@ -283,6 +298,17 @@ class WuxingClassifier(GradFreeClassifier):
             self.K1_.copy_(torch.maximum(torch.minimum(self.K1_, self.K1 + lim), self.K1 - lim))
         self.n_iter_ += 1
         return float(0.5 * (err * err).sum(dim=1).mean())
+
+    def _k123_update(self, st: NetState, spec: RunSpec, fp_step: float) -> None:
+        """Method 1, second reading: K1, K2, K3 each by its own causal quantity and PID state."""
+        kp, ki, kd = (float(v) for v in self.pid)
+        P1, P2, P3 = fp_directions_k123(st, self.b_ref_, spec, float(self.kt))
+        states = (self.pid_state_, self.pid_state_k2_, self.pid_state_k3_)
+        lim = float(self.fp_max) * spec.input_scale
+        for K, K0, P, state in zip((self.K1_, self.K2_, self.K3_), (self.K1, self.K2, self.K3),
+                                   (P1, P2, P3), states):
+            d = pid_update(P, state, kp, ki, kd, float(self.pid_decay))
+            K.add_(d, alpha=fp_step * spec.input_scale).clamp_(float(K0) - lim, float(K0) + lim)
 
     # ------------------------------------------------------------------ inference
     def _forward(self, X: torch.Tensor, spec: RunSpec) -> NetState:

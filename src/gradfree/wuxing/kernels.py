@@ -22,6 +22,10 @@ sum stay in L1/L2. Design, each choice measured on MODEL1 (``benchmarks/bench_wu
   no array, so the gather loop (indirect loads of the state) vectorises.
 * **Unsigned indices**, so numba emits no negative-index wraparound, which hides the access pattern
   from the vectoriser; gather indices are 31-bit, so LLVM gathers 16 lanes with 32-bit offsets.
+* **Denormals flushed, the mode restored.** Each sample's integration runs with MXCSR's flush-to-zero
+  and denormals-are-zero bits set on the thread that runs it, and the thread's previous MXCSR is
+  written back afterwards (:func:`_ftz_daz_on`, x86 only), so a subnormal state never takes the slow
+  path and the caller's float mode never changes (:mod:`gradfree.wuxing.floats`).
 
 It computes the Euler scheme of ``dynamics._euler_step_``, adding into a destination in the same order
 (the external drive, then the connections); tests compare the two. Used when the device is the CPU,
