@@ -36,12 +36,14 @@ what learns best on raw data among our named options (scikit-learn's digits, pix
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from gradfree.core.base import GradFreeClassifier, no_grad_learning
+from gradfree.core.base import RANDOM_STATE, GradFreeClassifier, no_grad_learning
 from gradfree.wuxing.bsp import PIDState, bsp_direction, fp_direction, fp_directions_k123, pid_update
 from gradfree.wuxing.dynamics import fixed_point
 from gradfree.wuxing.network import NetState, RunSpec, backward_run, forward_run
@@ -95,7 +97,33 @@ class WuxingClassifier(GradFreeClassifier):
     batch_size, epochs, shuffle, random_state, device : training loop settings.
     """
 
-    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (200, 62, 20), wiring: str = "fill",
+    _parameter_constraints = {
+        "hidden_layer_sizes": [tuple, list],
+        "wiring": [StrOptions(set(MODES))],
+        "fanout": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "fan_in": [Interval(Integral, 1, None, closed="left")],
+        **{flag: ["boolean"] for flag in ("element_aware", "clamp", "shuffle")},
+        **{k: [Real] for k in ("K1", "K2", "K3")},
+        **{pos: [Interval(Real, 0, None, closed="neither")] for pos in ("input_scale", "dt", "T", "kt",
+                                                                         "c_max")},
+        **{nonneg: [Interval(Real, 0, None, closed="left")] for nonneg in ("step", "c_init", "fp_max")},
+        "error_scale": [Interval(Real, 0, None, closed="neither"), None],
+        "fp_step": [Interval(Real, 0, None, closed="left"), None],
+        "max_delta": [Interval(Real, 0, None, closed="neither"), None],
+        "integrator": [StrOptions({"euler", "rk4"})],
+        "method": [StrOptions(set(METHODS))],
+        "pid": [tuple, list],
+        "pid_decay": [Interval(Real, 0, 1, closed="both")],
+        "fp_rule": [StrOptions(set(FP_RULES))],
+        "backward": [StrOptions({"rest", "linearised"})],
+        "scale_inputs": [StrOptions(set(SCALINGS))],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "random_state": RANDOM_STATE,
+        "device": [str],
+    }
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (200, 62, 20), *, wiring: str = "fill",
                  fanout: int | str = "auto", fan_in: int = 3, element_aware: bool = True,
                  K1: float = 1.0, K2: float = 0.5, K3: float = 0.5, input_scale: float = 0.05,
                  error_scale: float | None = None, dt: float = 0.2, T: float = 30.0,
@@ -165,6 +193,7 @@ class WuxingClassifier(GradFreeClassifier):
 
     # ------------------------------------------------------------------ set-up
     def _check_params(self) -> None:
+        super()._check_params()
         if self.fp_rule not in FP_RULES:
             raise ValueError(f"fp_rule must be one of {FP_RULES}, got {self.fp_rule!r}")
         if self.method not in METHODS:
@@ -240,19 +269,12 @@ class WuxingClassifier(GradFreeClassifier):
 
     # ------------------------------------------------------------------ learning
     @no_grad_learning
-    def fit(self, X: Any, y: Any) -> WuxingClassifier:
-        """Build a fresh network and train it for ``epochs`` passes over (X, y)."""
-        for attr in ("n_features_in_", "classes_"):
-            self.__dict__.pop(attr, None)
-        self._partial_fit(X, y, None, epochs=int(self.epochs))
-        return self
+    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> WuxingClassifier:
+        """``fit``: a fresh network trained for ``epochs`` passes; ``partial_fit``: one pass (the first
+        call builds the network: pass every label in ``classes``)."""
+        return self._passes(X, y, classes, epochs=int(self.epochs) if whole else 1)
 
-    @no_grad_learning
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> WuxingClassifier:
-        """One pass over (X, y); the first call builds the network (pass every label in ``classes``)."""
-        return self._partial_fit(X, y, classes, epochs=1)
-
-    def _partial_fit(self, X: Any, y: Any, classes: Any, epochs: int) -> WuxingClassifier:
+    def _passes(self, X: Any, y: Any, classes: Any, epochs: int) -> WuxingClassifier:
         self._check_params()
         first = not self._is_fitted()
         if first:

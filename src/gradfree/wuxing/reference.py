@@ -21,14 +21,9 @@ from gradfree.wuxing.network import RunSpec
 class ExactGradientWuxing(WuxingClassifier):
     """:class:`WuxingClassifier` whose C follows the exact gradient (autograd, a baseline)."""
 
-    def fit(self, X: Any, y: Any) -> ExactGradientWuxing:  # no inference_mode: autograd is the point
-        for attr in ("n_features_in_", "classes_"):
-            self.__dict__.pop(attr, None)
-        self._partial_fit(X, y, None, epochs=int(self.epochs))
-        return self
-
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> ExactGradientWuxing:
-        return self._partial_fit(X, y, classes, epochs=1)
+    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> ExactGradientWuxing:
+        # no inference_mode here: autograd is the point of this baseline
+        return self._passes(X, y, classes, epochs=int(self.epochs) if whole else 1)
 
     def _train_batch(self, X: torch.Tensor, yi: torch.Tensor, spec: RunSpec) -> float:
         g, loss = exact_gradient(self, X, yi, spec)
