@@ -55,8 +55,10 @@ def main() -> None:
         rows[name] = {"accuracy": acc, "fit_seconds": secs}
         print(f"{name:<24} {np.mean(acc):>13.1f} ± {np.std(acc):>4.1f} {np.mean(secs):>8.2f}", flush=True)
     out = Path(__file__).parent / "results" / "defaults.json"
+    saved = json.loads(out.read_text()) if out.exists() else {"results": {}}
+    saved["results"].update(rows)  # a run of some models keeps the others' rows
     out.write_text(json.dumps({"seeds": list(range(a.seeds)), "machine": platform.processor()
-                               or platform.machine(), "results": rows}, indent=1))
+                               or platform.machine(), "results": saved["results"]}, indent=1))
 
 
 if __name__ == "__main__":

@@ -533,6 +533,11 @@ class RMNClassifier(GradFreeClassifier):
             wins.append(win)
         return H, wins
 
+    _proba_from = "softmax"  # with readout="discriminant" the scores are log posteriors (+ a constant)
+
+    def _has_proba(self) -> bool:
+        return self.readout == "discriminant"
+
     @no_grad_learning
     def _scores(self, X: torch.Tensor) -> torch.Tensor:
         out = []
