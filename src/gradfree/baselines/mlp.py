@@ -142,6 +142,8 @@ class _MLPBase(GradFreeEstimator):
                     total += float(loss.detach()) * len(idx)
                 self.loss_curve_.append(total / n)
                 self.n_iter_ += 1
+                with torch.no_grad():
+                    self._end_epoch(params[:nw], opt)
         self.weights_ = [p.detach().clone() for p in params[:nw]]
         self.biases_ = [p.detach().clone() for p in params[nw:]]
         if self._masks is not None:  # keep masked weights exactly zero
@@ -165,6 +167,9 @@ class _MLPBase(GradFreeEstimator):
 
     def _penalty(self, weights: list[torch.Tensor], biases: list[torch.Tensor]) -> torch.Tensor | None:
         return None
+
+    def _end_epoch(self, weights: list[torch.Tensor], opt: torch.optim.Optimizer) -> None:
+        """Called after every epoch with the live weights and optimiser (under ``no_grad``)."""
 
     def _end_task(self, X: torch.Tensor, y: torch.Tensor) -> None:
         """Called after every ``fit`` / ``partial_fit`` with that call's data (under ``no_grad``)."""

@@ -25,7 +25,6 @@ from typing import Any
 import torch
 from sklearn.utils._param_validation import Interval
 
-from gradfree.baselines import _mlp_core as core
 from gradfree.baselines.mlp import SparseMLPClassifier
 
 
@@ -50,34 +49,11 @@ class SETMLPClassifier(SparseMLPClassifier):
         self.zeta = zeta
         self.init_scale = init_scale
 
-    def _train(self, X: torch.Tensor, y: torch.Tensor) -> None:
-        """``epochs`` passes of Adam, each followed by one prune-and-regrow step per layer."""
-        n, bs, nw = len(X), int(self.batch_size), len(self.weights_)
-        masks = self.masks_
-        with torch.inference_mode(False), torch.enable_grad():
-            X, y = X.clone(), y.clone()
-            masks = [m.clone() for m in masks]
-            params = [p.detach().clone().requires_grad_(True) for p in (*self.weights_, *self.biases_)]
-            opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-            for _ in range(int(self.epochs)):
-                perm = torch.randperm(n, generator=self.rng_, device=self.device_)
-                total = 0.0
-                for s in range(0, n, bs):
-                    idx = perm[s:s + bs]
-                    logits = core.forward(params[:nw], params[nw:], X[idx], masks)
-                    loss = self._loss(logits, y[idx])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(idx)
-                self.loss_curve_.append(total / n)
-                self.n_iter_ += 1
-                with torch.no_grad():
-                    for i in range(nw):
-                        self._evolve(params[i], masks[i], opt.state.get(params[i], {}))
-        self.masks_ = masks
-        self.weights_ = [p.detach().clone() * m for p, m in zip(params[:nw], masks)]
-        self.biases_ = [p.detach().clone() for p in params[nw:]]
+    def _end_epoch(self, weights: list[torch.Tensor], opt: torch.optim.Optimizer) -> None:
+        """After every epoch, one prune-and-regrow step per layer (the masks the forward pass reads)."""
+        self.masks_ = [m.clone() for m in self.masks_]  # ordinary tensors: updated in place below
+        for w, mask in zip(weights, self.masks_):
+            self._evolve(w, mask, opt.state.get(w, {}))
 
     def _evolve(self, w: torch.Tensor, mask: torch.Tensor, state: dict) -> None:
         """Remove the ``zeta`` smallest-|w| connections of one layer and regrow as many at random."""
