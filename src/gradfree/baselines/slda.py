@@ -76,13 +76,7 @@ class SLDAClassifier(GradFreeClassifier):
     @no_grad_learning
     def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> SLDAClassifier:
         """Add (X, y) to the statistics (``fit``: from nothing); new labels become new classes."""
-        first = not self._is_fitted()
-        if first:
-            self._check_params()
-            self._init_device()
-            self._init_rng()
-        Xt, yn = self._validate(X, y, reset=first)
-        yi = self._encode_labels(yn, classes, reset=first)
+        Xt, yi, first = self._begin(X, y, classes)
         if first:
             n = int(self.random_features)
             if n:

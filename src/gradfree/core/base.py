@@ -200,6 +200,18 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
         """Continue learning from (X, y); ``classes`` (every label) on the first call, as in scikit-learn."""
         return self._learn(X, y, classes, whole=False)
 
+    def _begin(self, X: Any, y: Any, classes: Any) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """The prologue of a classifier's ``_learn``: on the first call the parameters are checked and
+        the device and RNG set; X is validated and the labels encoded. Returns (X (N, d), label
+        indices (N,), whether this is the first call)."""
+        first = not self._is_fitted()
+        if first:
+            self._check_params()
+            self._init_device()
+            self._init_rng()
+        Xt, yn = self._validate(X, y, reset=first)
+        return Xt, self._encode_labels(yn, classes, reset=first), first
+
     def _encode_labels(self, y: np.ndarray, classes: Any = None, *, reset: bool) -> torch.Tensor:
         """Map labels to indices 0..C-1 (a long tensor on ``device_``), updating ``classes_``."""
         y = np.asarray(y)

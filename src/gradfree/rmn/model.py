@@ -332,13 +332,7 @@ class RMNClassifier(GradFreeClassifier):
         """``fit`` (``whole``): from scratch, ``max_iter`` online passes (shuffled by ``rng_`` when
         ``shuffle``). ``partial_fit``: one online pass over (X, y) in order; ``classes`` (all labels) is
         needed on the first call."""
-        first = not self._is_fitted()
-        if first:
-            self._check_params()
-            self._init_device()
-            self._init_rng()
-        Xt, yn = self._validate(X, y, reset=first)
-        yi = self._encode_labels(yn, classes, reset=first)
+        Xt, yi, first = self._begin(X, y, classes)
         if first:
             self._init_state(Xt)
         if not whole:
