@@ -249,17 +249,18 @@ def main() -> None:
     ap.add_argument("--methods", default="emns,pgpe,snes,cmaes")
     ap.add_argument("--eval-every", type=int, default=None)
     ap.add_argument("--cost-only", action="store_true")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for every method (default 1)")
     ap.add_argument("--out", default=None, help="JSON path (default: "
                     "benchmarks/results/emns_scale_DATASET.json)")
     a = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
     logging.getLogger("evotorch").setLevel(logging.WARNING)
     hidden, pop, batch, emns_kw = CONFIG[a.dataset]
     data = load(a.dataset)
     sizes = [data[0].shape[1], *hidden, 10]
     res = {"dataset": a.dataset, "sizes": sizes, "population": pop, "batch": batch, "emns_overrides": emns_kw,
            "machine": f"{platform.machine()}, {platform.processor() or '?'}, torch {torch.__version__}, "
-                      "1 thread",
+                      f"{a.threads} thread(s)",
            "cost": cost(sizes, pop, batch, data[0], data[1], emns_kw)}
     if a.cost_only:
         print(json.dumps(res["cost"], indent=1))
