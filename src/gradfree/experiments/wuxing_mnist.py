@@ -22,7 +22,6 @@ digits with nets scaled down by 784/64, 500 training / 300 test digits (``--set 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import numpy as np
@@ -265,28 +264,12 @@ def _beyond(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
 def _alignment(ctx: ExperimentContext, d, seed: int, scale: float) -> dict:
     """Cosine between each backward pass's update direction and the exact descent direction -dL/dC,
     on 64 held-out digits, after one BSP update on 32 training digits (near the initial network)."""
-    import torch
-
-    from gradfree.wuxing.bsp import bsp_g1
-    from gradfree.wuxing.network import backward_run
-    from gradfree.wuxing.reference import exact_gradient
+    from gradfree.wuxing.reference import update_alignment
 
     Xtr, Xte, ytr, yte = d
     m = _wuxing(DIGITS_M1, seed, ctx.device, input_scale=scale)
     m.partial_fit(Xtr[:32], ytr[:32], classes=np.unique(np.concatenate([ytr, yte])))
-    X = m._validate(Xte[:64], reset=False)
-    yi = torch.as_tensor(np.searchsorted(m.classes_, yte[:64]), device=X.device)
-    g, _ = exact_gradient(m, X, yi, m._spec())
-    out = {}
-    with torch.inference_mode():
-        for backward in ("rest", "linearised"):
-            spec = dataclasses.replace(m._spec(), backward=backward)
-            st = m._forward(X, spec)
-            err = torch.nn.functional.one_hot(yi, len(m.classes_)).to(m.dtype) - st.y
-            backward_run(m.wiring_, m.coef_, (m.K1_, m.K2_, m.K3_), m.b_ref_, st, err, spec)
-            dc = bsp_g1(m.wiring_, X, st, spec).mean(dim=1)  # eq. 3.3 before the atan limit
-            out[backward] = float(torch.nn.functional.cosine_similarity(dc, -g, dim=0))
-    return out
+    return update_alignment(m, Xte[:64], yte[:64])
 
 
 def _plot_curves(ax, groups: dict, key: str, title: str) -> None:

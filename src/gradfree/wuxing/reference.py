@@ -53,3 +53,30 @@ def exact_gradient(model: WuxingClassifier, X: torch.Tensor, yi: torch.Tensor, s
         loss = 0.5 * ((target - y) ** 2).sum(dim=1).mean()
         (g,) = torch.autograd.grad(loss, c)
     return g, float(loss.detach())
+
+
+def update_alignment(model: WuxingClassifier, X: Any, y: Any) -> dict[str, float]:
+    """Cosine between BSP's update direction (eq. 3.3, before the atan limit) and the exact descent
+    direction -dL/dC on (X, y), for each backward system ("rest": eq. 2.5; "linearised": ours)."""
+    import dataclasses
+
+    import numpy as np
+
+    from gradfree.wuxing.bsp import bsp_g1
+    from gradfree.wuxing.network import backward_run
+
+    Xt = model._validate(X, reset=False)
+    yi = torch.as_tensor(model._label_index(np.asarray(y)), device=Xt.device)
+    g, _ = exact_gradient(model, Xt, yi, model._spec())
+    out = {}
+    with torch.inference_mode():
+        for backward in ("rest", "linearised"):
+            spec = dataclasses.replace(model._spec(), backward=backward)
+            st = model._forward(Xt, spec)
+            err = torch.nn.functional.one_hot(yi, len(model.classes_)).to(model.dtype) - st.y
+            backward_run(model.wiring_, model.coef_, (model.K1_, model.K2_, model.K3_), model.b_ref_, st,
+                         err, spec)
+            dc = bsp_g1(model.wiring_, Xt, st, spec).mean(dim=1)
+            out[backward] = float(torch.nn.functional.cosine_similarity(dc, -g, dim=0))
+    return out
+
