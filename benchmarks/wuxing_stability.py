@@ -42,21 +42,12 @@ def main() -> None:
         Xtr, ytr, Xte, yte = Xtr[tr], ytr[tr], Xte[te], yte[te]
     kw = {} if a.fan_in == 1 else {"fan_in": a.fan_in}
     m = WuxingClassifier.paper(random_state=0, backward="linearised", max_delta=0.1, **kw)
-    losses: list[float] = []
-    train_batch = m._train_batch
-
-    def record(*args):
-        loss = train_batch(*args)
-        losses.append(loss)
-        return loss
-
-    m._train_batch = record
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     for e in range(a.epochs):
-        losses.clear()
-        m.partial_fit(Xtr, ytr, classes=np.arange(10))
+        with m.recording_batch_losses() as losses:
+            m.partial_fit(Xtr, ytr, classes=np.arange(10))
         row = {"epoch": e + 1, "test": float(m.score(Xte, yte)), "mean_loss": float(np.mean(losses)),
                "max_batch_loss": float(np.max(losses)),
                "saturated": float((m.coef_.abs() >= m.c_max - 1e-6).float().mean()),

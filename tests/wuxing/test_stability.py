@@ -21,16 +21,8 @@ def raw_digits():
 
 def _losses(model, X, y):
     """Per-batch training losses of ``model.fit(X, y)``."""
-    out: list[float] = []
-    orig = model._train_batch
-
-    def record(*args):
-        loss = orig(*args)
-        out.append(loss)
-        return loss
-
-    model._train_batch = record
-    model.fit(X, y)
+    with model.recording_batch_losses() as out:
+        model.fit(X, y)
     return np.array(out)
 
 

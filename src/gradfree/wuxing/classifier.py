@@ -36,6 +36,8 @@ what learns best on raw data among our named options (scikit-learn's digits, pix
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import Any
 
@@ -294,6 +296,24 @@ class WuxingClassifier(GradFreeClassifier):
                 total += self._train_batch(Xt[idx], yi[idx], spec) * len(idx)
             self.loss_curve_.append(total / n)
         return self
+
+    @contextmanager
+    def recording_batch_losses(self) -> Iterator[list[float]]:
+        """Inside the block, every training batch appends its mean squared error to the yielded list
+        (for tracing training at batch resolution; ``loss_curve_`` keeps one value per epoch)."""
+        losses: list[float] = []
+        train_batch = self._train_batch
+
+        def record(*args: Any) -> float:
+            loss = train_batch(*args)
+            losses.append(loss)
+            return loss
+
+        self._train_batch = record
+        try:
+            yield losses
+        finally:
+            del self._train_batch
 
     def _train_batch(self, X: torch.Tensor, yi: torch.Tensor, spec: RunSpec) -> float:
         """One BSP / method-1 update on a batch; returns the batch's mean squared error."""
