@@ -7,7 +7,8 @@ Modules: :mod:`~gradfree.emns.params` (hyper-parameters, presets), :mod:`~gradfr
 :mod:`~gradfree.emns.mutation` (the universal rule, seed-addressable noise, mutation-rate rules),
 :mod:`~gradfree.emns.evolution` (explicit state, selection strategies), :mod:`~gradfree.emns.scale`
 (wide MLPs: batched mirrored population, ours), :mod:`~gradfree.emns.structure` (sec. 6),
-:mod:`~gradfree.emns.metrics` (sec. 8.2), :mod:`~gradfree.emns.estimators`.
+:mod:`~gradfree.emns.metrics` (sec. 8.2), :mod:`~gradfree.emns.presets` (named configurations),
+:mod:`~gradfree.emns.estimators`.
 
 Distributed populations (seed trick): every candidate's mutation is a pure function of an integer
 seed drawn from the estimator's ``rng_`` (:func:`draw_seeds`). One generation split over workers:
@@ -19,10 +20,11 @@ seeds - the same state as the in-process ``step_population``. Only seeds, fitnes
 mutation rate travel. ``regenerate`` / ``recombine_from_seeds`` rebuild one candidate / parent.
 """
 
-from gradfree.emns.estimators import CONTINUAL, PAPER, SCALE, TUNED, EMNSClassifier, EMNSRegressor
+from gradfree.emns.estimators import PAPER, EMNSClassifier, EMNSRegressor
 from gradfree.emns.evolution import EvoState, apply_generation, candidates, recombine_from_seeds, regenerate
 from gradfree.emns.mutation import candidate_noise, draw_seeds, mutate
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
+from gradfree.emns.presets import CONTINUAL, SCALE, TUNED
 
 __all__ = ["EMNSRegressor", "EMNSClassifier", "TUNED", "SCALE", "PAPER", "CONTINUAL", "EMNSParams", "PRESETS",
            "make_params", "EvoState",

@@ -73,45 +73,10 @@ from gradfree.emns.fast import HAVE_NUMBA, forward_numba, make_evaluator
 from gradfree.emns.mutation import draw_seeds
 from gradfree.emns.network import forward, init_network
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
-
-#: The population configuration measured best on the reference regression (benchmarks/bench_emns.py):
-#: (mu/mu_w, lambda) = (8/8_w, 16) with intermediate recombination and mirrored sampling, mu adapted by
-#: cumulative step-size adaptation from 0.2 (floor 0.02), resistances (bounded by 0.95) adapted from the
-#: selected mutations at rate 0.2. Train MSE <= 0.0105 in 10,000 evaluations: 27 of seeds 0-29 (where it
-#: was chosen) and 29 of the held-out seeds 30-59; the previous TUNED (4/4_w, the 1/5th rule,
-#: self-adaptive resistances) 17 of 0-29, and without mirrored sampling 13. Use ``EMNSRegressor(**TUNED)``.
-TUNED: dict = dict(selection="comma", population_size=16, recombination=8, rate_rule="csa",
-                   resistance_rate=0.2, mutation_rate=0.2, mu_min=0.02, r_max=0.95, keep_best=True,
-                   mirrored=True)
+from gradfree.emns.presets import CONTINUAL, MLP_LEARNING_RATE, MLP_MUTATION_RATE, SCALE
 
 NETWORKS = ("emns", "mlp")
 INPUT_SCALINGS = (None, "standard", "maxabs")
-#: mu of ``network="mlp"`` when ``mutation_rate`` is None (the paper's mu_0 = 0.5 is for its own network)
-MLP_MUTATION_RATE = 0.08
-MLP_LEARNING_RATE = 0.015
-
-#: The wide-MLP configuration (issue 14; :mod:`gradfree.emns.scale`): one hidden layer of 32 tanh
-#: neurons, lambda = 64 mirrored candidates theta +- N * mu * (1 - r) (mu = 0.08, resistances 0.2 / 0.1)
-#: scored as one batched matmul on a fresh minibatch of 256 per generation, fitness -cross-entropy
-#: shaped into centred ranks, the centre moved by Adam (step 0.015, scaled by 1 - r) along the search
-#: gradient, inputs standardised; 19,200 evaluations (300 generations). ``EMNSClassifier()``'s defaults.
-#: Chosen on digits (split 1400/397, seeds 0-4) among: centre "recombine" (TUNED's weighted mean of the
-#: best half; 96.1-96.4 %), Adam steps 0.01-0.03 (0.015 best, 97.0 %), mu 0.05-0.2, resistance_rate
-#: 0.005-0.3, csa and annealed mu (none better). ``benchmarks/bench_emns_scale.py`` measures it beside
-#: EvoTorch's PGPE, SNES and separable CMA-ES.
-SCALE: dict = dict(network="mlp", hidden_layer_sizes=(32,), population_size=64,
-                   mutation_rate=MLP_MUTATION_RATE, centre="adam", learning_rate=MLP_LEARNING_RATE,
-                   fitness="cross_entropy", shaping="rank", batch_size=256, max_evaluations=19_200,
-                   input_scaling="standard")
-
-#: Class-incremental learning on top of SCALE (ours, issue 14): the fitness sees only the classes present
-#: in the current ``partial_fit`` call's data (``class_mask="present"``), inputs scaled by the first
-#: task's largest |x| (one task's per-feature statistics do not fit the next); 3,200 evaluations per call.
-#: Split digits 5 x 2, no replay, no task id: 59 % (seeds 0-1; without the mask 19 %). The resistance
-#: shield (``shield``, :func:`gradfree.emns.scale.consolidate`) is off: measured, it trades plasticity
-#: for retention without a net gain (strong: task 1 kept at 99-100 % but later tasks stop learning,
-#: 26-28 %; shield 0.5: 59 %, the same as without).
-CONTINUAL: dict = dict(SCALE, class_mask="present", input_scaling="maxabs", max_evaluations=3200)
 
 
 class _EMNSBase(GradFreeEstimator):
