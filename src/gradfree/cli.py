@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-progress", action="store_true")
     bench.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                        help="spread seeds over a Ray cluster (local if no address); gradfree[distributed]")
+    p.run_parser = run  # for `gradfree run NAME --help`, which adds the experiment's own options
     return p
 
 
@@ -82,8 +83,7 @@ def _check_out(out: str | None) -> str | None:
 def _run_help(parser: argparse.ArgumentParser, name: str | None) -> int:
     from gradfree.experiments.registry import get_experiment
 
-    run = parser._subparsers._group_actions[0].choices["run"]  # noqa: SLF001 - argparse keeps them here
-    run.print_help()
+    parser.run_parser.print_help()
     if name is not None:
         try:
             exp = get_experiment(name)

@@ -374,8 +374,8 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
         raise ModelFileError(st_path, "<whole file>", f"not a valid safetensors file ({exc})") from None
     dev = torch.device(device) if device is not None else None
     dec = _Decoder(json_path, tensors, dev)
-    known_params = set(cls().get_params(deep=False)) if _default_constructible(cls) else None
-    if known_params is not None and set(meta["params"]) != known_params:
+    known_params = set(cls._get_param_names())  # scikit-learn reads them off the constructor's signature
+    if set(meta["params"]) != known_params:
         extra, missing = set(meta["params"]) - known_params, known_params - set(meta["params"])
         raise ModelFileError(json_path, "params", f"{cls.__name__} has no parameter(s) {sorted(extra)}"
                              if extra else f"missing parameter(s) {sorted(missing)}")
@@ -402,14 +402,6 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
         est.device_ = dev
     _check_consistent(est, json_path)
     return est
-
-
-def _default_constructible(cls: type) -> bool:
-    try:
-        cls()
-    except TypeError:
-        return False
-    return True
 
 
 def _check_consistent(est: Any, file: Path) -> None:
