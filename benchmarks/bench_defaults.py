@@ -26,6 +26,7 @@ from gradfree.wuxing import WuxingClassifier
 MODELS = {
     "RMNClassifier()": lambda seed: RMNClassifier(random_state=seed),
     "RMNClassifier.paper()": lambda seed: RMNClassifier.paper(random_state=seed),
+    "RMNClassifier.patches()": lambda seed: RMNClassifier.patches(random_state=seed),
     "EMNSClassifier()": lambda seed: EMNSClassifier(random_state=seed),
     "WuxingClassifier()": lambda seed: WuxingClassifier(random_state=seed),
     "NearestClassMean()": lambda seed: NearestClassMean(),

@@ -3,7 +3,8 @@ and batched prediction samples/s, one thread recommended (``--threads 1``).
 
 Goals (issues 4 and 15): the paper's configuration (``RMNClassifier.paper()``: homeostasis after every
 sample) >= 2,000 samples/s learning; the fast option (``homeostasis_interval=100``) >= 10,000; the
-defaults (``RMNClassifier()``) >= 10,000 learning and >= 50,000 prediction.
+defaults (``RMNClassifier()``) and the patch preset (``RMNClassifier.patches()``) >= 10,000 learning and
+>= 50,000 prediction.
 
 Compares the per-sample step in three implementations of the same erosion rule:
 ``torch`` (a loop of tensor ops), ``numpy`` (the same loop in NumPy) and ``numba`` (the chunk kernel of
@@ -120,6 +121,8 @@ def main() -> None:
         "defaults RMNClassifier()": RMNClassifier(random_state=0, device=args.device),
         "consolidating preset (2000 neurons)": RMNClassifier.consolidating(random_state=0,
                                                                            device=args.device),
+        "patches preset RMNClassifier.patches() (1024 features)": RMNClassifier.patches(random_state=0,
+                                                                                        device=args.device),
         "rf-slda (SLDAClassifier, 1000 features)": SLDAClassifier(random_features=1000, random_state=0),
     }
     for name, model in configs.items():

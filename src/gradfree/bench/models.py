@@ -165,6 +165,16 @@ def _rmn_consolidating(s: Setting) -> Any:
     return RMNClassifier.consolidating(random_state=s.seed, device=s.device)
 
 
+def _rmn_patches(s: Setting) -> Any:
+    """RMN's patch preset for images (16 frozen 3 x 3 patch neurons pooled over blocks, discriminant)."""
+    from gradfree.rmn import RMNClassifier
+
+    return RMNClassifier.patches(random_state=s.seed, device=s.device)
+
+
+_NOT_IMAGES = "not images: patch neurons need a pixel grid"
+
+
 def _emns_budget(s: Setting) -> int:
     """Evaluations per fit / per task: the paper's 5000 on the small demos, a token budget on images."""
     if s.kind in ("regression", "classification"):
@@ -225,6 +235,9 @@ MODELS: dict[str, ModelEntry] = {m.name: m for m in [
                "discriminant read-out (streaming class means + shared covariance)", _rmn_defaults),
     ModelEntry("rmn-consolidating", "RMN with the module's consolidating extension preset "
                "(`RMNClassifier.consolidating`)", _rmn_consolidating),
+    ModelEntry("rmn-patches", "`RMNClassifier.patches()`: 16 frozen 3 x 3 patch neurons, resonances averaged "
+               "over 8 x 8 blocks, discriminant read-out (images only)", _rmn_patches,
+               cannot={k: _NOT_IMAGES for k in ("split-manifolds", "emns-classification")}),
     ModelEntry("emns", "EMNS classifier, the wide-MLP preset `gradfree.emns.SCALE` (32 tanh, 64 mirrored "
                "resistance-scaled candidates a generation on minibatches of 256, cross-entropy, Adam "
                "centre): 19,200 evaluations per fit (4,800 quick); continual suites "
