@@ -17,9 +17,9 @@ random-feature LDA; patches shared over positions and pooled see local structure
 shifts (measured in docs/results/rmn-split: 89 % vs 84 % on split Fashion-MNIST at 1000 features).
 
 Two implementations of the same map, checked against each other in the tests: a numba kernel (CPU;
-one sample at a time so its (L*L, n) resonances stay in cache: ~65k samples/s at one thread for 24
-neurons of 3 x 3 on 28 x 28, against ~2k for ``conv2d`` + pooling in torch, whose (B, n, L, L)
-intermediate does not fit in cache) and a torch path (CUDA, or without numba).
+one sample at a time, so its (L*L, n) resonances stay in cache: ``RMNClassifier.patches()`` predicts
+~60k samples/s at one thread on 28 x 28, benchmarks/bench_rmn.py; ``conv2d`` + pooling in torch made
+~2-7k, its (B, n, L, L) intermediate does not fit in cache) and a torch path (CUDA, or without numba).
 """
 
 from __future__ import annotations
