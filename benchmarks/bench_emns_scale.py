@@ -254,6 +254,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads for every method (default 1)")
     ap.add_argument("--emns", default=None, help="JSON dict of EMNSClassifier.scale() overrides, applied "
                     "over the dataset's own (e.g. '{\"mutation_rate\": 0.02}')")
+    ap.add_argument("--hidden", type=int, nargs="*", default=None, help="hidden layer sizes of the shared "
+                    "network, for every method (default: the dataset's)")
     ap.add_argument("--emns-batch", type=int, default=None, help="EMNS scores its candidates on the first "
                     "this many samples of each generation's shared minibatch (default: all of it)")
     ap.add_argument("--out", default=None, help="JSON path (default: "
@@ -262,6 +264,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     logging.getLogger("evotorch").setLevel(logging.WARNING)
     hidden, pop, batch, emns_kw = CONFIG[a.dataset]
+    hidden = tuple(a.hidden) if a.hidden is not None else hidden
     emns_kw = {**emns_kw, **(json.loads(a.emns) if a.emns else {})}
     data = load(a.dataset)
     sizes = [data[0].shape[1], *hidden, 10]

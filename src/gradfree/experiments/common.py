@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
+import torch
 
 from gradfree.continual import Task, class_incremental
 from gradfree.data import digits_split, load_fashion_mnist
@@ -32,3 +36,15 @@ def split_dataset(name: str, seed: int, quick: bool, quick_sizes: tuple[int, int
         order = np.random.default_rng(seed).permutation(len(ytr))
         Xtr, ytr = Xtr[order], ytr[order]
     return class_incremental(Xtr, ytr), class_incremental(Xte, yte)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the count (small networks: extra
+    threads only add overhead)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -24,11 +24,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import torch
 
 from gradfree.data import emns_classification, emns_continual_tasks, emns_regression, emns_sine_regression
 from gradfree.emns import TUNED, EMNSClassifier, EMNSRegressor
 from gradfree.emns.metrics import adaptation_speed, modularity, resistance_entropy, stability_index
+from gradfree.experiments import common
 from gradfree.experiments.plots import figure, markdown_table
 from gradfree.experiments.registry import ExperimentContext, experiment
 
@@ -151,12 +151,8 @@ def learns(demo: str, r: dict) -> bool:
 @experiment("emns-demos", "EMNS: the paper's and the reference's demos under each selection strategy "
             "(held-out scores, paper metrics, growth and pruning)", default_seeds=3)
 def run(ctx: ExperimentContext) -> dict:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: intra-op threads only add overhead
-    try:
+    with common.torch_threads(1):
         return _run(ctx)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(ctx: ExperimentContext) -> dict:
