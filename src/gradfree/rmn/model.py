@@ -89,7 +89,7 @@ from gradfree.core.base import RANDOM_STATE, GradFreeClassifier, no_grad_learnin
 from gradfree.core.lda import lda_init, lda_scores, lda_update
 from gradfree.rmn import kernels
 from gradfree.rmn.layer import layer_output, normalise, resonate, vote_scores
-from gradfree.rmn.patches import CONTRAST_EPS, patch_features, positions, zero_mean_unit
+from gradfree.rmn.patches import CONTRAST_EPS, image_shape_of, patch_features, positions, zero_mean_unit
 
 CHUNK = 64  # samples per numba chunk (one GEMM each); measured in benchmarks/bench_rmn.py
 PREDICT_BATCH = 4096
@@ -340,26 +340,6 @@ class RMNClassifier(GradFreeClassifier):
                 raise ValueError("image_shape must be (height, width) or (channels, height, width) of "
                                  f"positive ints, got {self.image_shape!r}")
 
-    def _patch_shape(self, n_features: int) -> tuple[int, int, int]:
-        """(channels, height, width) of the images in X's rows; checked against the patch size."""
-        if self.image_shape is None:
-            side = int(round(n_features ** 0.5))
-            if side * side != n_features:
-                raise ValueError(f"receptive_field needs images: {n_features} features are not a square "
-                                 "image; pass image_shape=(height, width) or (channels, height, width)")
-            shape = (1, side, side)
-        else:
-            shape = tuple(int(v) for v in self.image_shape)
-            shape = (1, *shape) if len(shape) == 2 else shape
-            if shape[0] * shape[1] * shape[2] != n_features:
-                size = shape[0] * shape[1] * shape[2]
-                raise ValueError(f"image_shape {tuple(self.image_shape)} has {size} values, but X has "
-                                 f"{n_features} features")
-        if int(self.receptive_field) > min(shape[1], shape[2]):
-            raise ValueError(f"receptive_field={self.receptive_field} exceeds the image size "
-                             f"{shape[1]} x {shape[2]}")
-        return shape
-
     def _k_for(self, n: int) -> int:
         return max(1, round(self.k * n)) if self.k < 1 else int(self.k)
 
@@ -378,8 +358,8 @@ class RMNClassifier(GradFreeClassifier):
                             else torch.zeros(d, dtype=self.dtype, device=dev))
         self.weights_, self.activity_, self.plasticity_, self.k_ = [], [], [], []
         if self.receptive_field is not None:
-            C, H, Wd = self.image_shape_ = list(self._patch_shape(d))
             p = int(self.receptive_field)
+            C, H, Wd = self.image_shape_ = list(image_shape_of(d, self.image_shape, p))
             self.pool_ = min(int(self.pool), positions(H, p), positions(Wd, p))
             d = C * p * p                                        # a neuron sees one patch
         for n in self._layer_sizes():

@@ -38,6 +38,27 @@ def positions(size: int, p: int) -> int:
     return size - p + 1
 
 
+def image_shape_of(n_features: int, image_shape: tuple[int, ...] | None, p: int) -> tuple[int, int, int]:
+    """(channels, height, width) of X's rows: ``image_shape`` ((H, W) or (C, H, W)), or a square
+    single-channel image; checked against the row length and the patch size p."""
+    if image_shape is None:
+        side = int(round(n_features ** 0.5))
+        if side * side != n_features:
+            raise ValueError(f"receptive_field needs images: {n_features} features are not a square image; "
+                             "pass image_shape=(height, width) or (channels, height, width)")
+        shape = (1, side, side)
+    else:
+        shape = tuple(int(v) for v in image_shape)
+        shape = (1, *shape) if len(shape) == 2 else shape
+        size = shape[0] * shape[1] * shape[2]
+        if size != n_features:
+            raise ValueError(f"image_shape {tuple(image_shape)} has {size} values, but X has {n_features} "
+                             "features")
+    if p > min(shape[1], shape[2]):
+        raise ValueError(f"receptive_field={p} exceeds the image size {shape[1]} x {shape[2]}")
+    return shape  # type: ignore[return-value]
+
+
 def blocks(L: int, pool: int) -> torch.Tensor:
     """Block index of each of L positions: ``r * pool // L`` (pool <= L)."""
     return torch.arange(L) * pool // L
