@@ -17,7 +17,7 @@ from gradfree.core.checks import (
     check_save_load_roundtrip,
     run_sklearn_checks,
 )
-from gradfree.emns import PAPER, SCALE, EMNSClassifier, EMNSRegressor
+from gradfree.emns import IMAGES, PAPER, SCALE, EMNSClassifier, EMNSRegressor
 from gradfree.emns import scale as S
 from gradfree.emns.estimators import _EMNSBase
 
@@ -75,6 +75,17 @@ def test_default_classifier_learns_raw_digits_well_above_chance(digits):
     p = m.predict_proba(Xte[:5])
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
     assert (m.classes_[p.argmax(1)] == m.predict(Xte[:5])).all()
+
+
+def test_images_preset_learns_digits(digits):
+    """IMAGES (the Fashion-MNIST time-budget preset) is SCALE with a wider layer and a slower schedule."""
+    Xtr, ytr, Xte, yte = digits
+    assert {k: IMAGES[k] for k in SCALE if k not in ("hidden_layer_sizes", "population_size",
+                                                      "learning_rate", "max_evaluations")} \
+        == {k: SCALE[k] for k in SCALE if k not in ("hidden_layer_sizes", "population_size", "learning_rate",
+                                                     "max_evaluations")}
+    m = EMNSClassifier(**{**IMAGES, "max_evaluations": 12_800}, random_state=0).fit(Xtr, ytr)
+    assert m.layer_sizes_ == [64, 64, 10] and m.score(Xte, yte) > 0.85  # chance 0.10
 
 
 def test_recombine_centre_and_mse_fitness_also_learn(digits):

@@ -42,3 +42,13 @@ SCALE: dict = dict(network="mlp", hidden_layer_sizes=(32,), population_size=64,
 #: for retention without a net gain (strong: task 1 kept at 99-100 % but later tasks stop learning,
 #: 26-28 %; shield 0.5: 59 %, the same as without).
 CONTINUAL: dict = dict(SCALE, class_mask="present", input_scaling="maxabs", max_evaluations=3200)
+
+#: Image-sized data under a time budget (ours, issue 14): SCALE on a 64-tanh hidden layer with 128
+#: candidates a generation, the centre step 0.01 halving every 9,000 generations, mirrored noise from a
+#: shared table (``noise="table"``: faster draws). Measured on full Fashion-MNIST with pixels averaged
+#: over 2 x 2 blocks (196-64-10; ``benchmarks/bench_emns_scale.py --dataset fashion``, one core, 600 s,
+#: about 5.7-5.9 M evaluations): see the README's EMNS paragraph. ``max_evaluations`` is about that
+#: budget on this project's machine; on 784 raw pixels (784-64-10) the step should halve every 3,000
+#: generations (84.1 % in 600 s; benchmarks/results/emns_fashion_search.md).
+IMAGES: dict = dict(SCALE, hidden_layer_sizes=(64,), population_size=128, learning_rate=0.01,
+                    lr_half_life=9000, noise="table", max_evaluations=5_760_000)
