@@ -36,6 +36,7 @@ from gradfree.experiments import common
 from gradfree.experiments.plots import accuracy_matrix_heatmap, figure, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, experiment
 from gradfree.rmn import RMNClassifier
+from gradfree.rmn.patches import positions
 
 DATASETS = ["digits", "fashion-mnist"]
 RF_FEATURES = 1000  # rf-slda's feature count = the defaults' neuron count
@@ -49,7 +50,7 @@ def patch_feature_count(dataset: str) -> int:
     """RMN-patches' feature count on a data set (neurons x blocks; blocks capped by the positions)."""
     m = RMNClassifier.patches()
     side = 8 if dataset == "digits" else 28
-    return int(m.n_neurons) * min(int(m.pool), side - int(m.receptive_field) + 1) ** 2
+    return int(m.n_neurons) * min(int(m.pool), positions(side, int(m.receptive_field))) ** 2
 
 
 def split_dataset(name: str, seed: int, quick: bool):
