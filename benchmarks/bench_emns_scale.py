@@ -1,10 +1,14 @@
-"""EMNS at image scale (issue 14) beside EvoTorch's PGPE, SNES and separable CMA-ES, in one process.
+"""EMNS at image scale (issue 14) beside EvoTorch's PGPE, SNES and separable CMA-ES, in one run.
 
 Run: ``python benchmarks/bench_emns_scale.py [--dataset digits|fashion] [--seeds 5] [--generations 300]
 [--time-budget S] [--methods emns,pgpe,snes,cmaes] [--cost-only] [--emns JSON] [--emns-batch B]
-[--hidden H ...] [--input-pool K]`` (``--emns '{"lr_half_life": 5000}'`` overrides EMNS settings over the
-dataset's own; ``--emns-batch`` scores EMNS's candidates on the first B samples of each generation's
-shared minibatch; ``--hidden`` / ``--input-pool`` change the shared network for every method).
+[--hidden H ...] [--input-pool K] [--input-pca K] [--population P] [--jobs J]`` (``--emns
+'{"lr_half_life": 5000}'`` overrides EMNS settings over the dataset's own; ``--emns-batch`` scores EMNS's
+candidates on the first B samples of each generation's shared minibatch; ``--hidden`` / ``--input-pool``
+/ ``--input-pca`` / ``--population`` change the shared network or population for every method;
+``--jobs 2`` runs the (seed, method) units in two single-threaded processes, each pinned to its own
+core, and gathers them into one result: the issue's 5-seed Fashion-MNIST comparison, 5 x 4 units of
+600 s, then takes about 100 minutes on this project's 2-core machine).
 
 Every method trains the same tanh MLP (digits: 64-32-10, population 64; Fashion-MNIST: pixels averaged
 over 2 x 2 blocks, then 196-64-10, population 128; ``--input-pool 1`` for 784-64-10) from the same
@@ -36,6 +40,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing as mp
+import os
 import platform
 import time
 from pathlib import Path
@@ -67,7 +73,8 @@ SNES_KW = dict(stdev_init=0.05)
 CMAES_KW = dict(stdev_init=0.05, separable=True)
 
 
-def load(dataset: str, input_pool: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def load(dataset: str, input_pool: int = 1, input_pca: int | None = None,
+         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Standardised train/test tensors; ``input_pool`` > 1 averages Fashion-MNIST's pixels over
     k x k blocks first (a fixed first layer shared by every method)."""
     if dataset == "digits":
@@ -87,6 +94,11 @@ def load(dataset: str, input_pool: int = 1) -> tuple[torch.Tensor, torch.Tensor,
             k = input_pool
             Xtr, Xte = (a.reshape(len(a), 28 // k, k, 28 // k, k).mean(axis=(2, 4)).reshape(len(a), -1)
                         for a in (Xtr, Xte))
+    if input_pca:
+        from sklearn.decomposition import PCA
+
+        pca = PCA(input_pca, random_state=0).fit(Xtr)
+        Xtr, Xte = pca.transform(Xtr).astype(np.float32), pca.transform(Xte).astype(np.float32)
     m, s = Xtr.mean(0), Xtr.std(0)
     s[s < 1e-6] = 1.0
     t = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
@@ -212,21 +224,57 @@ def cost(sizes: list[int], pop: int, batch: int, X: torch.Tensor, y: torch.Tenso
     print(f"cost {sizes} pop {pop} batch {batch}: {flops / 1e6:.2f} MFLOP/candidate, GEMM "
           f"{out['gemm_gflops']:.1f} GFLOP/s -> bound {out['bound_us']:.1f} us; evaluation "
           f"{out['eval_us_per_candidate']:.1f} us/candidate ({out['ratio_to_bound']:.2f}x the bound; the "
-          f"mirrored first layer needs only half the bound's multiply-adds), whole generation "
+          f"mirrored first layer needs only half the bound's multiply-adds"
+          f"{', a rank-r mutation shares it over the population' if p.noise_rank else ''}), whole generation "
           f"{out['generation_us_per_candidate']:.1f} us/candidate", flush=True)
     return out
 
 
+_WORKER: dict = {}  # this process's settings and data (a --jobs worker loads its own copy once)
+
+
+def _worker_init(settings: dict, cores) -> None:
+    os.sched_setaffinity(0, {cores.get()})
+    torch.set_num_threads(settings["threads"])
+    logging.getLogger("evotorch").setLevel(logging.WARNING)
+    _WORKER.update(settings=settings, data=load(settings["dataset"], settings["pool"], settings["pca"]))
+
+
+def _worker_run(task: tuple[int, str]) -> tuple[int, str, list]:
+    """Train one method on one seed; its minibatches depend only on the seed, so any process can run it."""
+    seed, m = task
+    c, data = _WORKER["settings"], _WORKER["data"]
+    batches = Minibatches(seed, len(data[0]), c["batch"])
+    if m == "emns":
+        curve = run_emns(seed, c["sizes"], c["pop"], data, batches, c["gens"], c["budget"], c["every"],
+                         c["emns_kw"], c["emns_batch"])
+    else:
+        curve = run_evotorch(m, seed, c["sizes"], c["pop"], data, batches, c["gens"], c["budget"], c["every"])
+    return seed, m, curve
+
+
+def _record(res: dict, seed: int, m: str, curve: list) -> None:
+    res["curves"][m][str(seed)] = curve
+    print(f"seed {seed} {m:6s}: test {100 * curve[-1][2]:.1f} %  after {curve[-1][0]} evaluations, "
+          f"{curve[-1][1]:.1f} s", flush=True)
+
+
 class Minibatches:
-    """Minibatch ``g`` of a seed (drawn on first use, then the same for every method)."""
+    """Minibatch ``g`` of a seed (drawn on first use, then the same for every method).
+
+    Drawn 4,096 generations at a time (the same stream as one draw per generation): one small
+    long-lived tensor per generation, interleaved with a generation's large temporaries, fragmented
+    the heap until a run held ~20 GB."""
+
+    CHUNK = 4096
 
     def __init__(self, seed: int, n: int, batch: int) -> None:
         self.gen, self.n, self.batch, self.cache = torch.Generator().manual_seed(20_000 + seed), n, batch, []
 
     def __call__(self, g: int) -> torch.Tensor:
-        while len(self.cache) <= g:
-            self.cache.append(torch.randint(0, self.n, (self.batch,), generator=self.gen))
-        return self.cache[g]
+        while len(self.cache) * self.CHUNK <= g:
+            self.cache.append(torch.randint(0, self.n, (self.CHUNK, self.batch), generator=self.gen))
+        return self.cache[g // self.CHUNK][g % self.CHUNK]
 
 
 def plot(res: dict, path: Path) -> None:
@@ -269,10 +317,16 @@ def main() -> None:
                     "over the dataset's own (e.g. '{\"mutation_rate\": 0.02}')")
     ap.add_argument("--hidden", type=int, nargs="*", default=None, help="hidden layer sizes of the shared "
                     "network, for every method (default: the dataset's)")
+    ap.add_argument("--population", type=int, default=None, help="population of every method (default: "
+                    "the dataset's)")
     ap.add_argument("--input-pool", type=int, default=None, help="Fashion-MNIST: average pixels over k x k "
                     "blocks first, for every method (default: the dataset's; 1: none)")
+    ap.add_argument("--input-pca", type=int, default=None, help="project the (pooled) inputs on their "
+                    "first K principal components of the training split, for every method (default: none)")
     ap.add_argument("--emns-batch", type=int, default=None, help="EMNS scores its candidates on the first "
                     "this many samples of each generation's shared minibatch (default: all of it)")
+    ap.add_argument("--jobs", type=int, default=1, help="run the (seed, method) units in this many "
+                    "worker processes, each pinned to its own core (default 1: all in this process)")
     ap.add_argument("--out", default=None, help="JSON path (default: "
                     "benchmarks/results/emns_scale_DATASET.json)")
     a = ap.parse_args()
@@ -281,12 +335,14 @@ def main() -> None:
     hidden, pop, batch, emns_kw, pool = CONFIG[a.dataset]
     pool = a.input_pool if a.input_pool is not None else pool
     hidden = tuple(a.hidden) if a.hidden is not None else hidden
+    pop = a.population or pop
     emns_kw = {**emns_kw, **(json.loads(a.emns) if a.emns else {})}
-    data = load(a.dataset, pool)
+    data = load(a.dataset, pool, a.input_pca)
     sizes = [data[0].shape[1], *hidden, 10]
-    res = {"dataset": a.dataset, "sizes": sizes, "input_pool": pool, "population": pop, "batch": batch,
+    res = {"dataset": a.dataset, "sizes": sizes, "input_pool": pool, "input_pca": a.input_pca,
+           "population": pop, "batch": batch,
            "emns_overrides": emns_kw,
-           "emns_batch": a.emns_batch or batch,
+           "emns_batch": a.emns_batch or batch, "jobs": a.jobs,
            "machine": f"{platform.machine()}, {platform.processor() or '?'}, torch {torch.__version__}, "
                       f"{a.threads} thread(s)",
            "cost": cost(sizes, pop, batch, data[0], data[1], emns_kw)}
@@ -300,16 +356,26 @@ def main() -> None:
     methods = a.methods.split(",")
     seeds = list(range(a.first_seed, a.first_seed + a.seeds))
     res.update(seeds=seeds, generations=gens, time_budget_s=budget, curves={m: {} for m in methods})
-    for seed in seeds:
-        batches = Minibatches(seed, len(data[0]), batch)  # generation g's minibatch, for every method
-        for m in methods:
-            if m == "emns":
-                curve = run_emns(seed, sizes, pop, data, batches, gens, budget, every, emns_kw, a.emns_batch)
-            else:
-                curve = run_evotorch(m, seed, sizes, pop, data, batches, gens, budget, every)
-            res["curves"][m][str(seed)] = curve
-            print(f"seed {seed} {m:6s}: test {100 * curve[-1][2]:.1f} %  after {curve[-1][0]} evaluations, "
-                  f"{curve[-1][1]:.1f} s", flush=True)
+    tasks = [(seed, m) for seed in seeds for m in methods]
+    settings = dict(dataset=a.dataset, pool=pool, pca=a.input_pca, threads=a.threads, sizes=sizes, pop=pop,
+                    batch=batch, gens=gens, budget=budget, every=every, emns_kw=emns_kw,
+                    emns_batch=a.emns_batch)
+    if a.jobs > 1:  # one single-threaded worker process per core, each pinned to its own core
+        del data  # each worker loads its own copy
+        ctx = mp.get_context("spawn")
+        cores = ctx.Queue()
+        for c in sorted(os.sched_getaffinity(0))[:a.jobs]:
+            cores.put(c)
+        with ctx.Pool(a.jobs, initializer=_worker_init, initargs=(settings, cores)) as pool_:
+            done = pool_.imap_unordered(_worker_run, tasks)
+            for seed, m, curve in done:
+                _record(res, seed, m, curve)
+    else:
+        _WORKER.update(settings=settings, data=data)
+        for seed, m in tasks:
+            _record(res, *_worker_run((seed, m)))
+    for m in methods:  # seeds in order, whatever order the workers finished in
+        res["curves"][m] = {str(s): res["curves"][m][str(s)] for s in seeds}
     print(f"\n{a.dataset}, {sizes}, population {pop}, batch {batch}, seeds {seeds}")
     print(f"{'method':8s} {'test accuracy (%)':>20s} {'evaluations':>12s} {'wall time (s)':>16s}")
     summary = {}

@@ -23,12 +23,13 @@ def local_ray():
         ray.shutdown()
 
 
-def test_two_workers_equal_in_process_and_ship_no_parameters(local_ray):
+@pytest.mark.parametrize("noise_rank", [0, 2])
+def test_two_workers_equal_in_process_and_ship_no_parameters(local_ray, noise_rank):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 20)).astype(np.float32)
     y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0)
     kw = dict(hidden_layer_sizes=(64,), population_size=10, max_evaluations=50, batch_size=64,
-              random_state=0)
+              noise_rank=noise_rank, random_state=0)
     local = EMNSClassifier(**kw).fit(X, y)
     holder = {}
     remote = EMNSClassifier(**kw)  # what fit_on_ray does, keeping the population to read its messages

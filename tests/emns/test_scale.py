@@ -51,6 +51,38 @@ def test_mirrored_batched_logits_equal_candidate_by_candidate_forward():
     torch.testing.assert_close(S.forward(cands, sizes, X), torch.stack(want), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("rank", [1, 3])
+def test_low_rank_mutation_equals_its_expanded_full_noise(rank):
+    """noise_rank: the shared-product evaluation and the unexpanded update agree with the per-parameter
+    noise V^T U / sqrt(r) written out in full; that noise has uncorrelated unit-variance entries."""
+    sizes, g = [7, 5, 4, 3], torch.Generator().manual_seed(0)
+    n, L = S.n_params(sizes), S.noise_length(sizes, rank)
+    assert L == n - 5 * 7 + rank * (5 + 7)
+    theta, eps = torch.randn(n, generator=g), torch.randn(6, L, generator=g)
+    full = S.expand_noise(eps, sizes, rank)  # (6, n)
+    U, V = eps[:, :rank * 7].view(6, rank, 7), eps[:, rank * 7:rank * 12].view(6, rank, 5)
+    torch.testing.assert_close(full[:, :35].view(6, 5, 7), torch.einsum("krh,kri->khi", V, U) / rank ** 0.5)
+    torch.testing.assert_close(full[:, 35:], eps[:, rank * 12:])
+    sigma = torch.full((n,), 0.07)
+    X = torch.randn(11, 7, generator=g)
+    got = S.population_logits(theta, eps * S._compact_sigma(sigma, sizes, rank), sizes, X, rank)
+    torch.testing.assert_close(got, S.population_logits(theta, full * sigma, sizes, X), rtol=1e-5, atol=1e-5)
+    c = torch.randn(6, generator=g)
+    torch.testing.assert_close(S.combine_noise(c, eps, sizes, rank), c @ full, rtol=1e-5, atol=1e-5)
+    big = S.expand_noise(torch.randn(20_000, L, generator=g), sizes, rank)[:, :35]
+    torch.testing.assert_close(big.var(0).mean(), torch.tensor(1.0), atol=0.03, rtol=0)
+    assert torch.corrcoef(big[:, :6].T).triu(1).abs().max() < 0.05
+
+
+def test_low_rank_mutation_learns_and_refuses_adapting_resistances(digits):
+    Xtr, ytr, Xte, yte = digits
+    m = EMNSClassifier(noise_rank=1, max_evaluations=6400, random_state=0).fit(Xtr, ytr)
+    assert m.score(Xte, yte) > 0.85  # chance 0.10
+    for bad in (dict(resistance_rate=0.1), dict(shield=0.5), dict(network="emns", fitness="mse")):
+        with pytest.raises(ValueError, match="noise_rank"):
+            EMNSClassifier(noise_rank=2, **bad).fit(Xtr[:50], ytr[:50])
+
+
 def test_fitness_matches_torch_losses_and_class_mask_reindexes():
     g = torch.Generator().manual_seed(1)
     out, y = torch.randn(4, 9, 5, generator=g), torch.randint(0, 5, (9,), generator=g)

@@ -163,8 +163,7 @@ class MLPWorker:
             raise StaleWorker(self.st.n_generations)
         with torch.inference_mode():
             st, p = self.st, self.p
-            eps, _ = scale.generation_noise(seed, p.population_size // 2, st.theta.shape[0], self.X.shape[0],
-                                            p.batch_size, st.theta.device, p.noise)
+            eps = scale.draw_noise(st, p, seed, self.X.shape[0])
             scale.apply_update(self.st, self.p, torch.tensor(f, dtype=torch.float32), eps)
         return self.st.n_generations
 
@@ -200,8 +199,7 @@ class MLPRayPopulation:
         minus = [x for part, c in zip(parts, calls) for x in part[len(c[2]):]]
         f = plus + minus  # the in-process order: every + candidate, then every - candidate
         acks = [w.apply.remote(gen, seed, f, mask) for w in self.workers]
-        eps, _ = scale.generation_noise(seed, K, st.theta.shape[0], X.shape[0], p.batch_size, st.theta.device,
-                                        p.noise)
+        eps = scale.draw_noise(st, p, seed, X.shape[0])
         ft = torch.tensor(f, dtype=torch.float32)
         scale.apply_update(st, p, ft, eps)
         self.ray.get(acks)

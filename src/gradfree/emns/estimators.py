@@ -117,6 +117,9 @@ class _EMNSBase(GradFreeEstimator):
     batch_size : samples of the fresh minibatch of every generation (0 = all).
     weight_decay, noise : L2 shrinkage of the centre; ``"seeded"`` or ``"table"`` (shared noise table).
     lr_half_life : generations over which the centre step halves (0 = constant).
+    noise_rank : ours, 0 = off. r > 0: each candidate's first-layer weight mutation is a rank-r matrix
+        (its entries still uncorrelated, unit variance), so the population shares the centre's first-layer
+        product and a candidate costs far less (:mod:`gradfree.emns.scale`); needs fixed resistances.
     input_scaling : None, ``"standard"`` or ``"maxabs"`` (fitted on the first data; both networks).
     shield, class_mask : the continual-learning extension (:data:`CONTINUAL`, :mod:`gradfree.emns.scale`).
     random_state, device : as everywhere in gradfree.
@@ -154,6 +157,7 @@ class _EMNSBase(GradFreeEstimator):
         "input_scaling": [StrOptions({s for s in INPUT_SCALINGS if s}), None],
         "class_mask": [StrOptions({m for m in mlp.CLASS_MASKS if m}), None],
         "noise": [StrOptions(set(mlp.NOISES))],
+        "noise_rank": [Interval(Integral, 0, None, closed="left")],
         "shield_quantile": [Interval(Real, 0, 1, closed="both")],
         "random_state": RANDOM_STATE,
         "device": [str],
@@ -173,8 +177,10 @@ class _EMNSBase(GradFreeEstimator):
                  centre: str = "adam", batch_size: int = 0, learning_rate: float = MLP_LEARNING_RATE,
                  weight_decay: float = 0.0, input_scaling: str | None = None, shield: float = 0.0,
                  class_mask: str | None = None, noise: str = "seeded", shield_quantile: float = 1.0,
-                 lr_half_life: float = 0.0, random_state: Any = None, device: str = "cpu") -> None:
+                 lr_half_life: float = 0.0, noise_rank: int = 0, random_state: Any = None,
+                 device: str = "cpu") -> None:
         self.lr_half_life = lr_half_life
+        self.noise_rank = noise_rank
         self.noise = noise
         self.shield_quantile = shield_quantile
         self.network = network
@@ -252,8 +258,8 @@ class _EMNSBase(GradFreeEstimator):
             raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
         if self.network == "mlp":
             self._scale_params()
-        elif self.fitness != "mse" or self.shield or self.class_mask is not None:
-            raise ValueError('fitness="cross_entropy", shield and class_mask need network="mlp"')
+        elif self.fitness != "mse" or self.shield or self.class_mask is not None or self.noise_rank:
+            raise ValueError('fitness="cross_entropy", shield, class_mask and noise_rank need network="mlp"')
         self._selection()
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
@@ -429,7 +435,7 @@ class _EMNSBase(GradFreeEstimator):
             resistance_rate=float(self.resistance_rate),
             r_max=0.95 if self.r_max is None else float(self.r_max), shield=float(self.shield),
             shield_quantile=float(self.shield_quantile), class_mask=self.class_mask, noise=self.noise,
-            lr_half_life=float(self.lr_half_life)).check()
+            lr_half_life=float(self.lr_half_life), noise_rank=int(self.noise_rank)).check()
 
     def _scale_inputs(self, X: torch.Tensor, fit: bool) -> torch.Tensor:
         """``input_scaling``: None (raw), ``"standard"`` (per-feature mean / sd of the first data seen;
@@ -596,8 +602,8 @@ class EMNSClassifier(_Presets, GradFreeClassifier, _EMNSBase):
                  learning_rate: float = MLP_LEARNING_RATE, weight_decay: float = 0.0,
                  input_scaling: str | None = "standard",
                  shield: float = 0.0, class_mask: str | None = None, noise: str = "seeded",
-                 shield_quantile: float = 1.0, lr_half_life: float = 0.0, random_state: Any = None,
-                 device: str = "cpu") -> None:
+                 shield_quantile: float = 1.0, lr_half_life: float = 0.0, noise_rank: int = 0,
+                 random_state: Any = None, device: str = "cpu") -> None:
         kw = dict(locals())
         kw.pop("self")
         kw.pop("__class__", None)

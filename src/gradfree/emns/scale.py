@@ -23,6 +23,17 @@ worker needs only the seed and the fitness values, the OpenAI-ES seed trick):
 5. optionally (``resistance_rate`` > 0) the resistances adapt from the selected noise, the rule of
    :func:`gradfree.emns.evolution.adapt_resistances` with centred-rank weights.
 
+Low-rank mutation of the widest layer (ours, ``noise_rank`` = r > 0): the first layer's weight noise
+of a candidate is ``V^T U / sqrt(r)`` with ``U`` (r, in) and ``V`` (r, hidden) standard normal, instead
+of an (hidden, in) matrix of independent draws. Its entries are still uncorrelated with unit variance,
+so the search-gradient estimate (step 4) is unchanged in expectation; but the candidate's first layer
+is ``X W^T + ((X U^T) V) mu (1 - r) / sqrt(r)``: the centre's product is shared by the whole population
+and each candidate adds a rank-r term, so a candidate costs O(batch (in + hidden) r) instead of
+O(batch in hidden) (the low-rank perturbations of Sarkar et al. 2025, "Evolution Strategies at the
+Hyperscale", arXiv:2511.16652). The paper's rule ``theta + N mu (1 - r)`` is kept exactly because the
+first layer's weights share one resistance: ``noise_rank`` > 0 needs fixed resistances
+(``resistance_rate`` = 0, no ``shield``). Measured: see ``gradfree.emns.IMAGES``.
+
 Continual-learning shield (ours, ``shield`` > 0; the paper's claim that resistances preserve what was
 learned, sec. 5.2 and 8.3): at the end of each ``fit`` / ``partial_fit`` call (a task) every
 parameter's drift over the call, ``|theta_end - theta_start|``, normalised by a quantile
@@ -87,6 +98,7 @@ class ScaleParams:
     # continual: the classes the fitness sees - None (all), "present" (those in the call's data) or "seen"
     # (those in this or any earlier call's data)
     class_mask: str | None = None
+    noise_rank: int = 0  # r > 0: rank-r mutation of the first layer's weights (module docstring); 0 = full
 
     def check(self) -> ScaleParams:
         if self.population_size < 2 or self.population_size % 2:
@@ -98,8 +110,12 @@ class ScaleParams:
                              f"got {self.centre!r}, {self.fitness!r}, {self.shaping!r}")
         if not (self.mutation_rate > 0 and self.learning_rate >= 0 and 0 <= self.r_max < 1
                 and self.resistance_rate >= 0 and 0 <= self.shield <= 1 and self.batch_size >= 0
-                and self.class_mask in CLASS_MASKS and self.noise in NOISES and self.lr_half_life >= 0):
+                and self.class_mask in CLASS_MASKS and self.noise in NOISES and self.lr_half_life >= 0
+                and self.noise_rank >= 0):
             raise ValueError(f"invalid scale parameters: {self}")
+        if self.noise_rank and (self.resistance_rate > 0 or self.shield > 0):
+            raise ValueError("noise_rank > 0 needs fixed resistances (resistance_rate=0, shield=0): the "
+                             "low-rank mutation scales the first layer's weights by one shared 1 - r")
         return self
 
 
@@ -180,21 +196,65 @@ def forward(theta: torch.Tensor, sizes: list[int], X: torch.Tensor) -> torch.Ten
     return h
 
 
+def noise_length(sizes: list[int], rank: int = 0) -> int:
+    """Noise values per mirrored pair: every parameter's, or with ``rank`` r > 0 the first layer's
+    (hidden, in) weights replaced by U (r, in) and V (r, hidden)."""
+    h, i = sizes[1], sizes[0]
+    return n_params(sizes) - (h * i - rank * (h + i) if rank else 0)
+
+
+def expand_noise(eps: torch.Tensor, sizes: list[int], rank: int) -> torch.Tensor:
+    """Per-parameter noise (K, n) of compact low-rank noise (K, noise_length): first layer V^T U / sqrt(r)."""
+    if not rank:
+        return eps
+    K, (h, i) = eps.shape[0], sizes[1::-1]
+    U = eps[:, :rank * i].view(K, rank, i)
+    V = eps[:, rank * i:rank * (i + h)].view(K, rank, h)
+    W = torch.bmm(V.transpose(1, 2), U).view(K, h * i) / math.sqrt(rank)  # (K, h * in)
+    return torch.cat([W, eps[:, rank * (i + h):]], dim=1)
+
+
+def combine_noise(c: torch.Tensor, eps: torch.Tensor, sizes: list[int], rank: int) -> torch.Tensor:
+    """``c @ expand_noise(eps)`` (n,) for weights ``c`` (K,), without expanding: the first layer's part
+    is one (hidden, K r) x (K r, in) matmul."""
+    if not rank:
+        return c @ eps
+    K, (h, i) = eps.shape[0], sizes[1::-1]
+    U = eps[:, :rank * i].reshape(K * rank, i)
+    V = (eps[:, rank * i:rank * (i + h)].view(K, rank, h) * c.view(K, 1, 1)).reshape(K * rank, h)
+    return torch.cat([(V.T @ U).view(-1) / math.sqrt(rank), c @ eps[:, rank * (i + h):]])
+
+
 def population_logits(theta: torch.Tensor, delta: torch.Tensor, sizes: list[int],
-                      X: torch.Tensor) -> torch.Tensor:
+                      X: torch.Tensor, rank: int = 0) -> torch.Tensor:
     """Outputs (2K, N, n_out) of the mirrored candidates ``theta + delta`` then ``theta - delta``.
 
-    ``theta`` (n,), ``delta`` (K, n). The first layer is computed as ``X W^T +- X D^T``: one matmul for
-    the centre and K for the perturbations instead of 2K.
+    ``theta`` (n,), ``delta`` (K, n), or (K, noise_length(sizes, rank)) with ``rank`` > 0: the first
+    layer's weight perturbation as U (r, in), V (r, hidden) (its scale already in U). The first layer is
+    computed as ``X W^T +- X D^T``: one matmul for the centre and K for the perturbations instead of 2K;
+    with ``rank`` > 0, ``X D^T = (X U^T) V / sqrt(r)``, one (N, in) x (in, K r) matmul for them all.
     """
-    K = delta.shape[0]
+    K, N = delta.shape[0], X.shape[0]
     (W0, b0), *_ = unpack(theta[None], sizes)
-    (D0, db0), *_ = unpack(delta, sizes)
-    base = X @ W0[0].T + b0[0]  # (N, h)
-    pert = torch.baddbmm(db0, X.unsqueeze(0).expand(K, -1, -1), D0.transpose(1, 2))  # (K, N, h), no copies
-    h = _tanh(torch.cat([base + pert, base - pert]))
-    o1 = W0.shape[1] * W0.shape[2] + W0.shape[1]  # the later layers' parameters only
-    rest = torch.cat([theta[o1:] + delta[:, o1:], theta[o1:] - delta[:, o1:]])
+    hid, i = W0.shape[1], W0.shape[2]
+    base = X @ W0[0].T + b0[0]  # (N, hid)
+    if rank:
+        U = delta[:, :rank * i].reshape(K * rank, i)
+        V = delta[:, rank * i:rank * (i + hid)].view(K, rank, hid) / math.sqrt(rank)
+        o = rank * (i + hid)
+        XU = (X @ U.T).view(N, K, rank).transpose(0, 1)  # (K, N, r)
+        pert = torch.baddbmm(delta[:, o:o + hid].view(K, 1, hid), XU, V)  # (K, N, hid)
+        rest_delta = delta[:, o + hid:]
+    else:
+        D0, db0 = unpack(delta, sizes)[0]
+        pert = torch.baddbmm(db0, X.unsqueeze(0).expand(K, -1, -1), D0.transpose(1, 2))  # (K, N, hid)
+        rest_delta = delta[:, hid * i + hid:]
+    h = torch.empty(2 * K, N, hid, dtype=base.dtype, device=base.device)  # + candidates, then -
+    torch.add(base, pert, out=h[:K])
+    torch.sub(base, pert, out=h[K:])
+    h = _tanh(h)
+    o1 = hid * i + hid  # the later layers' parameters only
+    rest = torch.cat([theta[o1:] + rest_delta, theta[o1:] - rest_delta])
     layers = unpack(rest, sizes[1:])
     for k, (W, b) in enumerate(layers):
         h = torch.baddbmm(b, h, W.transpose(1, 2))
@@ -265,19 +325,36 @@ def evaluate_generation(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tens
     fitness (2 * len(pairs),), + candidates first; each pair's value is the same as in the whole generation.
     """
     K = p.population_size // 2
-    eps, idx = generation_noise(seed, K, st.theta.shape[0], X.shape[0], p.batch_size, st.theta.device,
-                                p.noise)
+    eps, idx = generation_noise(seed, K, noise_length(st.sizes, p.noise_rank), X.shape[0], p.batch_size,
+                                st.theta.device, p.noise)
     idx = batch if batch is not None else idx
     xb, yb = (X, y) if idx is None else (X[idx], y[idx])
     sigma = st.mutation_rate * (1.0 - st.resistances)  # sec. 2.1: the step of every parameter
+    if p.noise_rank:
+        sigma = _compact_sigma(sigma, st.sizes, p.noise_rank)
     e = eps if pairs is None else eps[torch.as_tensor(pairs, dtype=torch.long, device=eps.device)]
-    out = population_logits(st.theta, e * sigma, st.sizes, xb)
+    out = population_logits(st.theta, e * sigma, st.sizes, xb, p.noise_rank)
     return fitness_of(out, yb, p.fitness, class_mask), eps
+
+
+def _compact_sigma(sigma: torch.Tensor, sizes: list[int], rank: int) -> torch.Tensor:
+    """Per-noise-value scale of low-rank noise: U carries the first layer's shared mu (1 - r), V 1."""
+    h, i = sizes[1], sizes[0]
+    s0 = sigma[:h * i]
+    if not bool((s0 == s0[0]).all()):
+        raise ValueError("noise_rank > 0 needs one resistance for all first-layer weights")
+    return torch.cat([s0[:rank * i], torch.ones(rank * h, device=sigma.device), sigma[h * i:]])
+
+
+def draw_noise(st: ScaleState, p: ScaleParams, seed: int, n_samples: int) -> torch.Tensor:
+    """The generation's noise as :func:`apply_update` takes it (what a distributed driver rebuilds)."""
+    return generation_noise(seed, p.population_size // 2, noise_length(st.sizes, p.noise_rank), n_samples,
+                            p.batch_size, st.theta.device, p.noise)[0]
 
 
 def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Tensor) -> None:
     """Move the centre (and adapt the resistances) from the generation's fitness ``f`` and noise."""
-    K = eps.shape[0]
+    K, rank = eps.shape[0], p.noise_rank  # eps (K, noise_length(sizes, rank))
     u = centred_ranks(f) if p.shaping == "rank" else (f - f.mean()) / (f.std() + 1e-12)
     u = torch.nan_to_num(u, nan=0.0, neginf=-0.5)
     diff, total = u[:K] - u[K:], u[:K] + u[K:]
@@ -290,19 +367,25 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
         w = math.log(K + 0.5) - torch.log(torch.arange(1, K + 1, dtype=torch.float32, device=f.device))
         w = w / w.sum()
         signs = torch.where(order < K, 1.0, -1.0)
-        z = signs[:, None] * eps[order % K]  # (K, n) the selected candidates' noise
-        st.theta = st.theta + (w @ z) * sigma
+        if rank:  # w @ z without z: each pair's weight (a pair may be selected twice, once each sign)
+            zw = combine_noise(torch.zeros(K, device=f.device).index_add_(0, order % K, w * signs), eps,
+                               st.sizes, rank)
+        else:
+            z = signs[:, None] * eps[order % K]  # (K, n) the selected candidates' noise
+            zw = w @ z
+        st.theta = st.theta + zw * sigma
         if p.rate_rule == "csa":  # evolution.adapt_rate_csa (CMA tutorial eq. 31-32) on mu
-            _csa(st, w @ z, w, p)
+            _csa(st, zw, w, p)
     else:
-        g = (diff @ eps) / (2 * K) / sigma  # search gradient (ascent), per unit of parameter
+        de = combine_noise(diff, eps, st.sizes, rank)  # (n,) fitness-weighted noise
+        g = de / (2 * K) / sigma  # search gradient (ascent), per unit of parameter
         if p.centre == "adam":
             t = st.n_generations
             st.m = p.beta1 * st.m + (1 - p.beta1) * g
             st.v = p.beta2 * st.v + (1 - p.beta2) * g * g
             step = (st.m / (1 - p.beta1 ** t)) / ((st.v / (1 - p.beta2 ** t)).sqrt() + 1e-8)
         else:  # heavy-ball momentum on the search direction in noise units
-            st.m = p.beta1 * st.m + (1 - p.beta1) * (diff @ eps) / (2 * K)
+            st.m = p.beta1 * st.m + (1 - p.beta1) * de / (2 * K)
             step = st.m
         lr = p.learning_rate * (0.5 ** (st.n_generations / p.lr_half_life) if p.lr_half_life > 0 else 1.0)
         st.theta = st.theta + lr * scale * step
