@@ -32,7 +32,9 @@ and each candidate adds a rank-r term, so a candidate costs O(batch (in + hidden
 O(batch in hidden) (the low-rank perturbations of Sarkar et al. 2025, "Evolution Strategies at the
 Hyperscale", arXiv:2511.16652). The paper's rule ``theta + N mu (1 - r)`` is kept exactly because the
 first layer's weights share one resistance: ``noise_rank`` > 0 needs fixed resistances
-(``resistance_rate`` = 0, no ``shield``). Measured: see ``gradfree.emns.IMAGES``.
+(``resistance_rate`` = 0, no ``shield``). Measured on Fashion-MNIST (benchmarks/results/
+emns_fashion_search.md): 2-6x cheaper per candidate, but it learns less per evaluation and is level or
+behind per second, so every preset leaves it off.
 
 Continual-learning shield (ours, ``shield`` > 0; the paper's claim that resistances preserve what was
 learned, sec. 5.2 and 8.3): at the end of each ``fit`` / ``partial_fit`` call (a task) every
@@ -324,9 +326,7 @@ def evaluate_generation(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tens
     the same minibatches). ``pairs`` scores only those mirrored pairs (a distributed worker's share):
     fitness (2 * len(pairs),), + candidates first; each pair's value is the same as in the whole generation.
     """
-    K = p.population_size // 2
-    eps, idx = generation_noise(seed, K, noise_length(st.sizes, p.noise_rank), X.shape[0], p.batch_size,
-                                st.theta.device, p.noise)
+    eps, idx = _noise_and_batch(st, p, seed, X.shape[0])
     idx = batch if batch is not None else idx
     xb, yb = (X, y) if idx is None else (X[idx], y[idx])
     sigma = st.mutation_rate * (1.0 - st.resistances)  # sec. 2.1: the step of every parameter
@@ -346,10 +346,15 @@ def _compact_sigma(sigma: torch.Tensor, sizes: list[int], rank: int) -> torch.Te
     return torch.cat([s0[:rank * i], torch.ones(rank * h, device=sigma.device), sigma[h * i:]])
 
 
+def _noise_and_batch(st: ScaleState, p: ScaleParams, seed: int, n_samples: int
+                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    return generation_noise(seed, p.population_size // 2, noise_length(st.sizes, p.noise_rank), n_samples,
+                            p.batch_size, st.theta.device, p.noise)
+
+
 def draw_noise(st: ScaleState, p: ScaleParams, seed: int, n_samples: int) -> torch.Tensor:
     """The generation's noise as :func:`apply_update` takes it (what a distributed driver rebuilds)."""
-    return generation_noise(seed, p.population_size // 2, noise_length(st.sizes, p.noise_rank), n_samples,
-                            p.batch_size, st.theta.device, p.noise)[0]
+    return _noise_and_batch(st, p, seed, n_samples)[0]
 
 
 def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Tensor) -> None:
