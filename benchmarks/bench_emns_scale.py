@@ -330,6 +330,9 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="JSON path (default: "
                     "benchmarks/results/emns_scale_DATASET.json)")
     a = ap.parse_args()
+    if not 1 <= a.jobs <= len(os.sched_getaffinity(0)):
+        ap.error(f"--jobs must be between 1 and this process's {len(os.sched_getaffinity(0))} cores, "
+                 f"got {a.jobs} (each worker is pinned to a core of its own)")
     torch.set_num_threads(a.threads)
     logging.getLogger("evotorch").setLevel(logging.WARNING)
     hidden, pop, batch, emns_kw, pool = CONFIG[a.dataset]
