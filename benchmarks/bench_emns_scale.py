@@ -11,11 +11,13 @@ core, and gathers them into one result: the issue's 5-seed Fashion-MNIST compari
 600 s, then takes about 100 minutes on this project's 2-core machine).
 
 Every method trains the same tanh MLP (digits: 64-32-10, population 64; Fashion-MNIST: pixels averaged
-over 2 x 2 blocks, then 196-64-10, population 128; ``--input-pool 1`` for 784-64-10) from the same
+over 2 x 2 blocks, then 196-64-10, population 256; ``--input-pool 1`` for 784-64-10) from the same
 initial weights, with the same fitness (-cross-entropy) on the same
 minibatch of 256 training samples per generation (drawn once per (seed, generation) and fed to every
-method). EMNS is ``gradfree.emns.SCALE`` (``EMNSClassifier.scale()``; on Fashion-MNIST
-``gradfree.emns.IMAGES``), run through
+method). EMNS is ``gradfree.emns.SCALE`` (``EMNSClassifier.scale()``, weight mutation; on Fashion-MNIST
+``gradfree.emns.IMAGES``, activity mutation: a generation's population is 256 mutated copies of the
+network, each scored on every sample of the minibatch; ``--emns '{"mutate": "weights", "lr_half_life":
+9000}' --population 128`` runs ``IMAGES_WEIGHTS``), run through
 :mod:`gradfree.emns.scale` directly so it can be stopped on a clock. Digits: the 1,797 images split
 1400/397 by one fixed permutation (seed 0), inputs standardised by the training split's statistics;
 ``--generations`` generations each (300 = 19,200 evaluations at population 64). Fashion-MNIST: the full
@@ -57,13 +59,10 @@ CONFIG = {  # dataset: (hidden, population, batch, EMNS overrides of SCALE, inpu
     "digits": ((32,), 64, 256, {}, 1),
     # Fashion: pixels averaged over 2 x 2 blocks (a fixed first layer of the shared network: 196-64-10,
     # 13k parameters instead of 784-64-10's 51k; every method sees the same), EMNS as
-    # gradfree.emns.IMAGES (centre step 0.01 halving every 9000 generations, shared noise table). On
-    # 784-64-10 (seed 0, one core): step 0.01 halving every 3000 generations 84.1 % in 600 s, the best of
-    # the search in benchmarks/results/emns_fashion_search.md; on 196-64-10 the same 84.3 % in 200 s, and
-    # halving every 9000 (the step is spent by the same point of the budget at 2.8x the generations/s)
-    # 85.0 % in 600 s.
+    # gradfree.emns.IMAGES (activity mutation, population 256, centre step 0.01 halving every 8000
+    # generations, shared noise table). The search behind it: benchmarks/results/emns_fashion_search.md.
     "fashion": (IMAGES["hidden_layer_sizes"], IMAGES["population_size"], IMAGES["batch_size"],
-                {k: IMAGES[k] for k in ("learning_rate", "lr_half_life", "noise")}, 2),
+                {k: IMAGES[k] for k in ("learning_rate", "lr_half_life", "noise", "mutate")}, 2),
 }
 # EvoTorch settings: PGPE as in issue 14 (Adam centre, stdev_init 0.05); centre step, SNES and
 # CMA-ES initial step sizes chosen (best test accuracy) on seed 0 of digits from {0.01, 0.02, 0.05} /
@@ -127,7 +126,8 @@ class Clock:
 
 def run_emns(seed, sizes, pop, data, batches, max_gens, budget_s, eval_every, emns_kw=None, emns_batch=None):
     Xtr, ytr, Xte, yte = data
-    p = EMNSClassifier.scale(population_size=pop, random_state=seed, **(emns_kw or {}))._scale_params()
+    kw = {**(emns_kw or {}), "population_size": pop, "random_state": seed}
+    p = EMNSClassifier.scale(**kw)._scale_params()
     st = S.init_state(sizes, torch.Generator().manual_seed(seed), p, torch.device("cpu"))
     st.theta = theta0(seed, sizes).clone()
     rng = torch.Generator().manual_seed(10_000 + seed)
@@ -196,7 +196,7 @@ def run_evotorch(name, seed, sizes, pop, data, batches, max_gens, budget_s, eval
 def cost(sizes: list[int], pop: int, batch: int, X: torch.Tensor, y: torch.Tensor, emns_kw: dict,
          reps: int = 20) -> dict:
     """Evaluation time per candidate vs the matmul bound (FLOPs / measured GEMM throughput)."""
-    p = EMNSClassifier.scale(population_size=pop, **emns_kw)._scale_params()
+    p = EMNSClassifier.scale(**{**emns_kw, "population_size": pop})._scale_params()
     st = S.init_state(sizes, torch.Generator().manual_seed(0), p, torch.device("cpu"))
     idx = torch.arange(batch)
     with torch.inference_mode():
@@ -210,9 +210,13 @@ def cost(sizes: list[int], pop: int, batch: int, X: torch.Tensor, y: torch.Tenso
         ev, gen = [], []
         for r in range(reps):
             t0 = time.perf_counter()
-            f, eps = S.evaluate_generation(st, p, r, X, y, batch=idx)
-            t1 = time.perf_counter()
-            S.apply_update(st, p, f, eps)
+            if p.mutate == "activities":  # evaluation and update are one pass (gradfree.emns.activity)
+                S.generation(st, p, r, X, y, batch=idx)
+                t1 = time.perf_counter()
+            else:
+                f, eps = S.evaluate_generation(st, p, r, X, y, batch=idx)
+                t1 = time.perf_counter()
+                S.apply_update(st, p, f, eps)
             ev.append(t1 - t0)
             gen.append(time.perf_counter() - t0)
     flops = S.flops_per_candidate(sizes, batch)
@@ -223,9 +227,11 @@ def cost(sizes: list[int], pop: int, batch: int, X: torch.Tensor, y: torch.Tenso
     out["ratio_to_bound"] = out["eval_us_per_candidate"] / out["bound_us"]
     print(f"cost {sizes} pop {pop} batch {batch}: {flops / 1e6:.2f} MFLOP/candidate, GEMM "
           f"{out['gemm_gflops']:.1f} GFLOP/s -> bound {out['bound_us']:.1f} us; evaluation "
-          f"{out['eval_us_per_candidate']:.1f} us/candidate ({out['ratio_to_bound']:.2f}x the bound; the "
-          f"mirrored first layer needs only half the bound's multiply-adds"
-          f"{', a rank-r mutation shares it over the population' if p.noise_rank else ''}), whole generation "
+          f"{out['eval_us_per_candidate']:.1f} us/candidate ({out['ratio_to_bound']:.2f}x the bound; "
+          + ("activity mutation computes the first layer once for the whole population and includes the "
+             "update" if p.mutate == "activities" else "the mirrored first layer needs only half the bound's "
+             "multiply-adds" + (", a rank-r mutation shares it over the population" if p.noise_rank else ""))
+          + "), whole generation "
           f"{out['generation_us_per_candidate']:.1f} us/candidate", flush=True)
     return out
 

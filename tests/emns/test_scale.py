@@ -17,9 +17,11 @@ from gradfree.core.checks import (
     check_save_load_roundtrip,
     run_sklearn_checks,
 )
-from gradfree.emns import IMAGES, PAPER, SCALE, EMNSClassifier, EMNSRegressor
+from gradfree.emns import IMAGES_WEIGHTS, PAPER, SCALE, EMNSClassifier, EMNSRegressor
 from gradfree.emns import scale as S
 from gradfree.emns.estimators import _EMNSBase
+
+from .plain_mlp import plain_mlp
 
 SMALL = dict(max_evaluations=640, population_size=16, batch_size=64, random_state=0)
 
@@ -40,13 +42,7 @@ def test_mirrored_batched_logits_equal_candidate_by_candidate_forward():
     cands = torch.cat([theta + delta, theta - delta])
     want = []
     for c in cands:  # plain per-candidate MLP, written out independently
-        h, o = X, 0
-        for k, (a, b) in enumerate(S.layer_shapes(sizes)):
-            W, bias = c[o:o + a * b].view(a, b), c[o + a * b:o + a * b + a]
-            o += a * b + a
-            h = h @ W.T + bias
-            h = torch.tanh(h) if k < len(sizes) - 2 else h
-        want.append(h)
+        want.append(plain_mlp(c, sizes, X))
     torch.testing.assert_close(got, torch.stack(want), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(S.forward(cands, sizes, X), torch.stack(want), rtol=1e-5, atol=1e-5)
 
@@ -109,14 +105,15 @@ def test_default_classifier_learns_raw_digits_well_above_chance(digits):
     assert (m.classes_[p.argmax(1)] == m.predict(Xte[:5])).all()
 
 
-def test_images_preset_learns_digits(digits):
-    """IMAGES (the Fashion-MNIST time-budget preset) is SCALE with a wider layer and a slower schedule."""
+def test_images_weights_preset_learns_digits(digits):
+    """IMAGES_WEIGHTS (the weight-mutation Fashion-MNIST preset) is SCALE with a wider layer and a slower
+    schedule."""
     Xtr, ytr, Xte, yte = digits
-    assert {k: IMAGES[k] for k in SCALE if k not in ("hidden_layer_sizes", "population_size",
+    assert {k: IMAGES_WEIGHTS[k] for k in SCALE if k not in ("hidden_layer_sizes", "population_size",
                                                       "learning_rate", "max_evaluations")} \
         == {k: SCALE[k] for k in SCALE if k not in ("hidden_layer_sizes", "population_size", "learning_rate",
                                                      "max_evaluations")}
-    m = EMNSClassifier(**{**IMAGES, "max_evaluations": 12_800}, random_state=0).fit(Xtr, ytr)
+    m = EMNSClassifier(**{**IMAGES_WEIGHTS, "max_evaluations": 12_800}, random_state=0).fit(Xtr, ytr)
     assert m.layer_sizes_ == [64, 64, 10] and m.score(Xte, yte) > 0.85  # chance 0.10
 
 

@@ -148,21 +148,26 @@ class MLPWorker:
         self.st, self.p, self.X, self.y = st, p, X, y
 
     def fitness(self, generation: int, seed: int, pairs: list[int], mask: Any) -> list[float]:
-        from gradfree.emns import scale
+        from gradfree.emns import activity, scale
 
         if generation != self.st.n_generations:
             raise StaleWorker(self.st.n_generations)
         with torch.inference_mode():
+            if self.p.mutate == "activities":  # (2 len(pairs), N) float32: one value per copy and sample
+                return activity.evaluate(self.st, self.p, seed, self.X, self.y, mask, pairs).numpy()
             f, _ = scale.evaluate_generation(self.st, self.p, seed, self.X, self.y, mask, pairs=pairs)
             return f.tolist()
 
     def apply(self, generation: int, seed: int, f: list[float], mask: Any) -> int:
-        from gradfree.emns import scale
+        from gradfree.emns import activity, scale
 
         if generation != self.st.n_generations:
             raise StaleWorker(self.st.n_generations)
         with torch.inference_mode():
             st, p = self.st, self.p
+            if p.mutate == "activities":
+                activity.apply(st, p, seed, self.X, self.y, torch.as_tensor(f))
+                return st.n_generations
             eps = scale.draw_noise(st, p, seed, self.X.shape[0])
             scale.apply_update(self.st, self.p, torch.tensor(f, dtype=torch.float32), eps)
         return self.st.n_generations
@@ -171,7 +176,8 @@ class MLPWorker:
 class MLPRayPopulation:
     """Distributed drop-in for :func:`gradfree.emns.scale.generation`: the mirrored pairs are split over
     ``n_workers`` actors; messages hold the generation's seed, pair indices and fitness values only, so
-    their size does not depend on the number of parameters (``benchmarks/bench_distributed.py``)."""
+    their size does not depend on the number of parameters (``benchmarks/bench_distributed.py``). With
+    ``mutate="activities"`` a fitness value is one per mutated copy and sample: (2K, N) float32."""
 
     def __init__(self, st: Any, p: Any, X: torch.Tensor, y: torch.Tensor, n_workers: int = 2,
                  address: str | None = None) -> None:
@@ -189,19 +195,25 @@ class MLPRayPopulation:
 
     def generation(self, st: Any, p: Any, seed: int, X: torch.Tensor, y: torch.Tensor,
                    mask: Any = None) -> float:
-        from gradfree.emns import scale
+        from gradfree.emns import activity, scale
 
         K, gen = p.population_size // 2, st.n_generations
         shares = [s.tolist() for s in np.array_split(np.arange(K), len(self.workers))]
         calls = [(gen, seed, sh, mask) for sh in shares if sh]
         parts = self.ray.get([w.fitness.remote(*c) for w, c in zip(self.workers, calls)])
-        plus = [x for part, c in zip(parts, calls) for x in part[:len(c[2])]]
-        minus = [x for part, c in zip(parts, calls) for x in part[len(c[2]):]]
-        f = plus + minus  # the in-process order: every + candidate, then every - candidate
-        acks = [w.apply.remote(gen, seed, f, mask) for w in self.workers]
-        eps = scale.draw_noise(st, p, seed, X.shape[0])
-        ft = torch.tensor(f, dtype=torch.float32)
-        scale.apply_update(st, p, ft, eps)
+        plus = [part[:len(c[2])] for part, c in zip(parts, calls)]
+        minus = [part[len(c[2]):] for part, c in zip(parts, calls)]
+        if p.mutate == "activities":  # (2K, N): every + copy, then every - copy, as in-process
+            f = np.concatenate(plus + minus)
+            acks = [w.apply.remote(gen, seed, f, mask) for w in self.workers]
+            ft = torch.as_tensor(f)
+            activity.apply(st, p, seed, X, y, ft)
+        else:
+            f = [x for part in plus + minus for x in part]  # every + candidate, then every - candidate
+            acks = [w.apply.remote(gen, seed, f, mask) for w in self.workers]
+            eps = scale.draw_noise(st, p, seed, X.shape[0])
+            ft = torch.tensor(f, dtype=torch.float32)
+            scale.apply_update(st, p, ft, eps)
         self.ray.get(acks)
         msgs = calls + parts + [(gen, seed, f, mask)] * len(self.workers)
         self.bytes_sent.append(sum(len(pickle.dumps(m)) for m in msgs))

@@ -24,9 +24,9 @@ from gradfree.emns.estimators import PAPER, EMNSClassifier, EMNSRegressor
 from gradfree.emns.evolution import EvoState, apply_generation, candidates, recombine_from_seeds, regenerate
 from gradfree.emns.mutation import candidate_noise, draw_seeds, mutate
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
-from gradfree.emns.presets import CONTINUAL, IMAGES, SCALE, TUNED
+from gradfree.emns.presets import CONTINUAL, IMAGES, IMAGES_WEIGHTS, SCALE, TUNED
 
-__all__ = ["EMNSRegressor", "EMNSClassifier", "TUNED", "SCALE", "IMAGES", "PAPER", "CONTINUAL", "EMNSParams",
-           "PRESETS", "make_params", "EvoState",
+__all__ = ["EMNSRegressor", "EMNSClassifier", "TUNED", "SCALE", "IMAGES", "IMAGES_WEIGHTS", "PAPER",
+           "CONTINUAL", "EMNSParams", "PRESETS", "make_params", "EvoState",
            "candidate_noise", "draw_seeds", "mutate", "regenerate", "recombine_from_seeds", "candidates",
            "apply_generation"]

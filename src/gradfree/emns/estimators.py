@@ -120,6 +120,10 @@ class _EMNSBase(GradFreeEstimator):
     noise_rank : ours, 0 = off. r > 0: each candidate's first-layer weight mutation is a rank-r matrix
         (its entries still uncorrelated, unit variance), so the population shares the centre's first-layer
         product and a candidate costs far less (:mod:`gradfree.emns.scale`); needs fixed resistances.
+    mutate : ``"weights"`` (the paper's ``theta + N * mu * (1 - r)``) or ``"activities"`` (ours,
+        :mod:`gradfree.emns.activity`: every neuron's summed input on every sample is mutated, mirrored,
+        and each weight steps along the measured fitness slope times its input; needs ``centre="adam"``,
+        ``resistance_rate=0`` and ``noise_rank=0``). :data:`IMAGES` uses it.
     input_scaling : None, ``"standard"`` or ``"maxabs"`` (fitted on the first data; both networks).
     shield, class_mask : the continual-learning extension (:data:`CONTINUAL`, :mod:`gradfree.emns.scale`).
     random_state, device : as everywhere in gradfree.
@@ -158,6 +162,7 @@ class _EMNSBase(GradFreeEstimator):
         "class_mask": [StrOptions({m for m in mlp.CLASS_MASKS if m}), None],
         "noise": [StrOptions(set(mlp.NOISES))],
         "noise_rank": [Interval(Integral, 0, None, closed="left")],
+        "mutate": [StrOptions({"weights", "activities"})],
         "shield_quantile": [Interval(Real, 0, 1, closed="both")],
         "random_state": RANDOM_STATE,
         "device": [str],
@@ -177,8 +182,9 @@ class _EMNSBase(GradFreeEstimator):
                  centre: str = "adam", batch_size: int = 0, learning_rate: float = MLP_LEARNING_RATE,
                  weight_decay: float = 0.0, input_scaling: str | None = None, shield: float = 0.0,
                  class_mask: str | None = None, noise: str = "seeded", shield_quantile: float = 1.0,
-                 lr_half_life: float = 0.0, noise_rank: int = 0, random_state: Any = None,
-                 device: str = "cpu") -> None:
+                 lr_half_life: float = 0.0, noise_rank: int = 0, mutate: str = "weights",
+                 random_state: Any = None, device: str = "cpu") -> None:
+        self.mutate = mutate
         self.lr_half_life = lr_half_life
         self.noise_rank = noise_rank
         self.noise = noise
@@ -258,8 +264,10 @@ class _EMNSBase(GradFreeEstimator):
             raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
         if self.network == "mlp":
             self._scale_params()
-        elif self.fitness != "mse" or self.shield or self.class_mask is not None or self.noise_rank:
-            raise ValueError('fitness="cross_entropy", shield, class_mask and noise_rank need network="mlp"')
+        elif (self.fitness != "mse" or self.shield or self.class_mask is not None or self.noise_rank
+              or self.mutate != "weights"):
+            raise ValueError('fitness="cross_entropy", shield, class_mask, noise_rank and '
+                             'mutate="activities" need network="mlp"')
         self._selection()
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
@@ -435,7 +443,8 @@ class _EMNSBase(GradFreeEstimator):
             resistance_rate=float(self.resistance_rate),
             r_max=0.95 if self.r_max is None else float(self.r_max), shield=float(self.shield),
             shield_quantile=float(self.shield_quantile), class_mask=self.class_mask, noise=self.noise,
-            lr_half_life=float(self.lr_half_life), noise_rank=int(self.noise_rank)).check()
+            lr_half_life=float(self.lr_half_life), noise_rank=int(self.noise_rank),
+            mutate=self.mutate).check()
 
     def _scale_inputs(self, X: torch.Tensor, fit: bool) -> torch.Tensor:
         """``input_scaling``: None (raw), ``"standard"`` (per-feature mean / sd of the first data seen;
@@ -603,7 +612,7 @@ class EMNSClassifier(_Presets, GradFreeClassifier, _EMNSBase):
                  input_scaling: str | None = "standard",
                  shield: float = 0.0, class_mask: str | None = None, noise: str = "seeded",
                  shield_quantile: float = 1.0, lr_half_life: float = 0.0, noise_rank: int = 0,
-                 random_state: Any = None, device: str = "cpu") -> None:
+                 mutate: str = "weights", random_state: Any = None, device: str = "cpu") -> None:
         kw = dict(locals())
         kw.pop("self")
         kw.pop("__class__", None)
