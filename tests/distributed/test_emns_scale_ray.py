@@ -23,6 +23,14 @@ def local_ray():
         ray.shutdown()
 
 
+def _ray_fit(kw, X, y):
+    holder = {}
+    remote = EMNSClassifier(**kw)  # what fit_on_ray does, keeping the population to read its messages
+    remote.set_population_executor(
+        lambda st, p, Xt, yt: holder.setdefault("pop", MLPRayPopulation(st, p, Xt, yt, 2)))
+    return remote.fit(X, y), holder["pop"]
+
+
 @pytest.mark.parametrize("noise_rank", [0, 2])
 def test_two_workers_equal_in_process_and_ship_no_parameters(local_ray, noise_rank):
     rng = np.random.default_rng(0)
@@ -31,31 +39,19 @@ def test_two_workers_equal_in_process_and_ship_no_parameters(local_ray, noise_ra
     kw = dict(hidden_layer_sizes=(64,), population_size=10, max_evaluations=50, batch_size=64,
               noise_rank=noise_rank, random_state=0)
     local = EMNSClassifier(**kw).fit(X, y)
-    holder = {}
-    remote = EMNSClassifier(**kw)  # what fit_on_ray does, keeping the population to read its messages
-    remote.set_population_executor(
-        lambda st, p, Xt, yt: holder.setdefault("pop", MLPRayPopulation(st, p, Xt, yt, 2)))
-    remote.fit(X, y)
+    remote, pop = _ray_fit(kw, X, y)
     for name in ("theta", "resistances", "m", "v"):
         assert torch.equal(getattr(local.state_, name), getattr(remote.state_, name)), name
     np.testing.assert_array_equal(local.predict(X), remote.predict(X))
     # a generation's messages (seed, pair indices, fitness values) are smaller than one parameter vector
     n_params = local.state_.theta.numel()
-    assert len(holder["pop"].bytes_sent) == 5 and max(holder["pop"].bytes_sent) < 4 * n_params / 2
-    assert not holder["pop"].workers  # the actors were released when fit ended
+    assert len(pop.bytes_sent) == 5 and max(pop.bytes_sent) < 4 * n_params / 2
+    assert not pop.workers  # the actors were released when fit ended
 
 
 def test_fit_on_ray_refuses_what_is_not_distributed(local_ray):
     with pytest.raises(ValueError):
         fit_on_ray(EMNSClassifier.continual(shield=0.5), np.zeros((4, 2)), [0, 1, 0, 1])
-
-
-def _ray_fit(kw, X, y):
-    holder = {}
-    remote = EMNSClassifier(**kw)  # what fit_on_ray does, keeping the population to read its messages
-    remote.set_population_executor(
-        lambda st, p, Xt, yt: holder.setdefault("pop", MLPRayPopulation(st, p, Xt, yt, 2)))
-    return remote.fit(X, y), holder["pop"]
 
 
 def test_activity_mutation_on_two_workers_equals_in_process(local_ray):

@@ -162,7 +162,7 @@ class _EMNSBase(GradFreeEstimator):
         "class_mask": [StrOptions({m for m in mlp.CLASS_MASKS if m}), None],
         "noise": [StrOptions(set(mlp.NOISES))],
         "noise_rank": [Interval(Integral, 0, None, closed="left")],
-        "mutate": [StrOptions({"weights", "activities"})],
+        "mutate": [StrOptions(set(mlp.MUTATES))],
         "shield_quantile": [Interval(Real, 0, 1, closed="both")],
         "random_state": RANDOM_STATE,
         "device": [str],

@@ -58,8 +58,9 @@ IMAGES_WEIGHTS: dict = dict(SCALE, hidden_layer_sizes=(64,), population_size=128
 #: mutated copies a generation (128 mirrored pairs per sample), the centre step 0.01 halving every 8,000
 #: generations. Weight mutation estimates 13k slopes from 64 pairs; activity mutation 74 per sample, so
 #: its step is far less noisy and a generation costs less (the first layer is computed once). Measured on
-#: full Fashion-MNIST, 2 x 2-pooled pixels, 196-64-10, seed 0, one core: 87.2 % in 300 s (half-life 4,000;
-#: IMAGES_WEIGHTS 84.5 % at 300 s, 84.8 % at 600 s); the 5-seed comparison with EvoTorch is in the README.
-#: ``max_evaluations`` is about 600 s on this project's machine (~17,000 evaluations a second).
+#: full Fashion-MNIST, 2 x 2-pooled pixels, 196-64-10, one core, 600 s, seeds 0-4 (``python
+#: benchmarks/bench_emns_scale.py --dataset fashion --jobs 2``): 86.8 +- 0.3 %, beside EvoTorch's SNES
+#: 84.5 %, CMA-ES 84.4 % and PGPE 82.2 % in the same run (IMAGES_WEIGHTS: 84.97 %). ``max_evaluations`` is
+#: about 600 s on this project's machine (~16,000 evaluations a second).
 IMAGES: dict = dict(IMAGES_WEIGHTS, mutate="activities", population_size=256, lr_half_life=8000,
                     max_evaluations=10_000_000)
