@@ -1,5 +1,6 @@
 """Bytes exchanged per EMNS generation on Ray, for networks of 10^2 to 10^5 parameters, and for the
-wide-MLP path (``gradfree.emns.SCALE``) on the 784-64-10 network (50,890 parameters, population 128).
+wide-MLP path: weight mutation (``gradfree.emns.SCALE``) on the 784-64-10 network (50,890 parameters,
+population 128) and activity mutation (``gradfree.emns.IMAGES``, population 256) on 196-64-10 and 784-64-10.
 
 The paper (sec. 7.2) claims O(1) communication: only the global mutation rate needs coordinating.
 With the seed trick our actors exchange seeds, fitness values and selection indices; this prints the
@@ -18,7 +19,7 @@ import ray
 
 from gradfree.data import emns_regression
 from gradfree.distributed.emns_population import MLPRayPopulation, RayPopulation
-from gradfree.emns import EMNSClassifier, EMNSRegressor
+from gradfree.emns import IMAGES, EMNSClassifier, EMNSRegressor
 
 HIDDEN = {"1e2": (6,), "1e3": (24, 16), "1e4": (96, 64), "1e5": (320, 224)}
 
@@ -26,7 +27,7 @@ HIDDEN = {"1e2": (6,), "1e3": (24, 16), "1e4": (96, 64), "1e5": (320, 224)}
 def main(population: int = 8, generations: int = 5) -> None:
     # logical CPUs for every row's two actors: actors of earlier rows are not killed, and with num_cpus=2
     # the next row's actors could wait for a CPU for ever
-    ray.init(num_cpus=2 * (len(HIDDEN) + 1), include_dashboard=False, log_to_driver=False,
+    ray.init(num_cpus=2 * (len(HIDDEN) + 3), include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     X, y = emns_regression(n_samples=64, random_state=0)
     rows = []
@@ -39,7 +40,7 @@ def main(population: int = 8, generations: int = 5) -> None:
 
         model = EMNSRegressor(hidden_layer_sizes=hidden, population_size=population,
                               max_evaluations=population * generations, random_state=0, backend="torch")
-        model._population_executor = executor
+        model.set_population_executor(executor)
         start = time.perf_counter()
         model.fit(X, y)
         secs = time.perf_counter() - start
@@ -48,27 +49,29 @@ def main(population: int = 8, generations: int = 5) -> None:
         rows.append({"target": label, "n_params": n, "bytes_per_generation_max": max(per_gen),
                      "bytes_per_generation_mean": sum(per_gen) / len(per_gen),
                      "naive_bytes_per_generation": 4 * n * (population + 2), "seconds": secs})
-    # the wide-MLP path (network="mlp", gradfree.emns.SCALE): 784-64-10, 50,890 parameters, population 128
+    # the wide-MLP path (network="mlp"): weight mutation (gradfree.emns.SCALE, population 128) on 784-64-10,
+    # and activity mutation (gradfree.emns.IMAGES, population 256: one fitness value per copy and sample)
+    # on 196-64-10 and 784-64-10
     import numpy as np
 
     rng = np.random.default_rng(0)
-    Xi = rng.normal(size=(512, 784)).astype(np.float32)
-    yi = rng.integers(0, 10, 512)
-    for hidden in ((64,),):
+    for target, d, kw in (("mlp 784-64-10", 784, dict(hidden_layer_sizes=(64,), population_size=128)),
+                          ("act 196-64-10", 196, IMAGES), ("act 784-64-10", 784, IMAGES)):
+        Xi = rng.normal(size=(512, d)).astype(np.float32)
+        yi = rng.integers(0, 10, 512)
         holder = {}
-        model = EMNSClassifier(hidden_layer_sizes=hidden, population_size=128,
-                               max_evaluations=128 * generations,
+        model = EMNSClassifier(**{**kw, "max_evaluations": kw["population_size"] * generations},
                                random_state=0)
-        model._mlp_executor = lambda st, p, Xt, yt, h=holder: h.setdefault(
-            "pop", MLPRayPopulation(st, p, Xt, yt, 2))
+        model.set_population_executor(lambda st, p, Xt, yt, h=holder: h.setdefault(
+            "pop", MLPRayPopulation(st, p, Xt, yt, 2)))
         start = time.perf_counter()
         model.fit(Xi, yi)
         secs = time.perf_counter() - start
         n = int(model.state_.theta.shape[0])
         per_gen = holder["pop"].bytes_sent
-        rows.append({"target": "mlp 784-64-10", "n_params": n, "bytes_per_generation_max": max(per_gen),
+        rows.append({"target": target, "n_params": n, "bytes_per_generation_max": max(per_gen),
                      "bytes_per_generation_mean": sum(per_gen) / len(per_gen),
-                     "naive_bytes_per_generation": 4 * n * 128, "seconds": secs})
+                     "naive_bytes_per_generation": 4 * n * kw["population_size"], "seconds": secs})
     ray.shutdown()
     print(f"{'network':>14} {'params':>9} {'bytes/generation (max)':>24} {'naive (params shipped)':>24}")
     for r in rows:
