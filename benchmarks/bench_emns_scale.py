@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gradfree.emns import IMAGES, EMNSClassifier
+from gradfree.emns import IMAGES, EMNSClassifier, activity
 from gradfree.emns import scale as S
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -136,7 +136,8 @@ def run_emns(seed, sizes, pop, data, batches, max_gens, budget_s, eval_every, em
         for g in range(max_gens):
             clock.start()
             seed_g = int(torch.randint(0, 2**62, (1,), generator=rng))
-            S.generation(st, p, seed_g, Xtr, ytr, batch=batches(g)[:emns_batch])
+            step = activity.generation if p.mutate == "activities" else S.generation
+            step(st, p, seed_g, Xtr, ytr, batch=batches(g)[:emns_batch])
             t = clock.stop()
             if (g + 1) % eval_every == 0 or g + 1 == max_gens or t >= budget_s:
                 curve.append((st.n_evaluations, t, accuracy(st.theta, sizes, Xte, yte)))
@@ -211,7 +212,7 @@ def cost(sizes: list[int], pop: int, batch: int, X: torch.Tensor, y: torch.Tenso
         for r in range(reps):
             t0 = time.perf_counter()
             if p.mutate == "activities":  # evaluation and update are one pass (gradfree.emns.activity)
-                S.generation(st, p, r, X, y, batch=idx)
+                activity.generation(st, p, r, X, y, batch=idx)
                 t1 = time.perf_counter()
             else:
                 f, eps = S.evaluate_generation(st, p, r, X, y, batch=idx)

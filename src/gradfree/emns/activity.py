@@ -142,8 +142,13 @@ def update(st: ScaleState, p: ScaleParams, f: torch.Tensor, xb: torch.Tensor, xi
            ) -> None:
     """Move the centre from the generation's copy fitness ``f`` (2K, N): Adam along the search gradient,
     every parameter's step scaled by ``1 - r`` (sec. 2.1)."""
-    K = xi[0].shape[0]
     grad = slope_gradient(st.theta, st.sizes, xb, f, xi, st.mutation_rate)
+    step_centre(st, p, grad, xi[0].shape[0])
+
+
+def step_centre(st: ScaleState, p: ScaleParams, grad: torch.Tensor, K: int) -> None:
+    """Adam's step along the slope estimate ``grad`` (n,) of a generation of K mirrored pairs, every
+    parameter's step scaled by ``1 - r`` (also the engine's ``"activity"`` strategy)."""
     st.n_generations += 1
     st.n_evaluations += 2 * K
     scale = 1.0 - st.resistances

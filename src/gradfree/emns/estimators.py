@@ -56,8 +56,8 @@ from gradfree.core.base import (
     GradFreeRegressor,
     no_grad_learning,
 )
+from gradfree.emns import activity, structure
 from gradfree.emns import scale as mlp
-from gradfree.emns import structure
 from gradfree.emns.evolution import (
     ALIASES,
     RATE_RULES,
@@ -483,7 +483,8 @@ class _EMNSBase(GradFreeEstimator):
         # set_population_executor (gradfree.distributed.fit_on_ray): same seeds, same arithmetic, same result
         make = getattr(self, "_executor_factory", None)
         executor = None if make is None else make(st, p, X, y)
-        step = mlp.generation if executor is None else executor.generation
+        local = activity.generation if p.mutate == "activities" else mlp.generation
+        step = local if executor is None else executor.generation
         try:
             for _ in range(max(1, int(self.max_evaluations) // p.population_size)):
                 (seed,) = draw_seeds(self.rng_, 1)

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 import torch
 
 from gradfree.core.io import saveable
+from gradfree.emns.evolution import adapt_rate_csa
 
 CENTRES = ("adam", "momentum", "recombine")
 FITNESSES = ("mse", "cross_entropy")
@@ -380,7 +381,7 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
     """Move the centre (and adapt the resistances) from the generation's fitness ``f`` and noise."""
     K, rank = eps.shape[0], p.noise_rank  # eps (K, noise_length(sizes, rank))
     u = centred_ranks(f) if p.shaping == "rank" else (f - f.mean()) / (f.std() + 1e-12)
-    u = torch.nan_to_num(u, nan=0.0, neginf=-0.5)
+    u = torch.nan_to_num(u, nan=0.0, neginf=-0.5).to(eps.dtype)
     diff, total = u[:K] - u[K:], u[:K] + u[K:]
     scale = 1.0 - st.resistances  # every change is resistance-scaled (sec. 2.1)
     sigma = st.mutation_rate * scale
@@ -398,8 +399,8 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
             z = signs[:, None] * eps[order % K]  # (K, n) the selected candidates' noise
             zw = w @ z
         st.theta = st.theta + zw * sigma
-        if p.rate_rule == "csa":  # evolution.adapt_rate_csa (CMA tutorial eq. 31-32) on mu
-            _csa(st, zw, w, p)
+        if p.rate_rule == "csa":  # CMA tutorial eq. 31-32 on mu
+            adapt_rate_csa(st, zw, w, p)
     else:
         de = combine_noise(diff, eps, st.sizes, rank)  # (n,) fitness-weighted noise
         g = de / (2 * K) / sigma  # search gradient (ascent), per unit of parameter
@@ -435,26 +436,12 @@ def centre_step(st: ScaleState, p: ScaleParams) -> float:
     return p.learning_rate * (0.5 ** (st.n_generations / p.lr_half_life) if p.lr_half_life > 0 else 1.0)
 
 
-def _csa(st: ScaleState, zw: torch.Tensor, w: torch.Tensor, p: ScaleParams) -> None:
-    n = zw.shape[0]
-    mueff = 1.0 / float((w * w).sum())
-    cs = (mueff + 2.0) / (n + mueff + 5.0)
-    ds = 1.0 + 2.0 * max(0.0, math.sqrt((mueff - 1.0) / (n + 1.0)) - 1.0) + cs
-    chi_n = math.sqrt(n) * (1.0 - 1.0 / (4.0 * n) + 1.0 / (21.0 * n * n))
-    if st.path is None or st.path.shape != zw.shape:
-        st.path = torch.zeros_like(zw)
-    st.path = (1.0 - cs) * st.path + math.sqrt(cs * (2.0 - cs) * mueff) * zw
-    mu = st.mutation_rate * math.exp(cs / ds * (float(st.path.norm()) / chi_n - 1.0))
-    st.mutation_rate = float(min(max(mu, p.mu_min), p.mu_max))
-
-
 def generation(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tensor, y: torch.Tensor,
                class_mask: torch.Tensor | None = None, batch: torch.Tensor | None = None) -> float:
     """One generation in-process; returns the mean fitness of the candidates."""
-    if p.mutate == "activities":
-        from gradfree.emns import activity  # it builds on this module
-
-        return activity.generation(st, p, seed, X, y, class_mask, batch)
+    if p.mutate != "weights":
+        raise ValueError('scale.generation mutates the weights; mutate="activities" is '
+                         "gradfree.emns.activity.generation")
     f, eps = evaluate_generation(st, p, seed, X, y, class_mask, batch)
     apply_update(st, p, f, eps)
     return float(f[torch.isfinite(f)].mean()) if torch.isfinite(f).any() else -math.inf
