@@ -169,11 +169,11 @@ def init_state(x0: torch.Tensor, sigma0: float, s: Strategy) -> EngineState:
                        sigma0=float(sigma0))
 
 
-def noise(seed: int, s: Strategy, dim: int, dtype: torch.dtype, device: torch.device, binary: bool = False
-          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+def noise(seed: int, s: Strategy, dim: int, dtype: torch.dtype, device: torch.device,
+          binary: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """The generation's unit noise from its seed: value noise (P, D) (mirrored or "gradient": the
-    K = P / 2 directions of the pairs, + candidates first, then -), resistance noise (P, D) or None, uniforms (P, D)
-    for bit flips or None."""
+    K = P / 2 directions of the pairs, + candidates first, then -), resistance noise (P, D) or None,
+    uniforms (P, D) for bit flips or None."""
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     P, p = s.popsize, s.params
     half = P // 2 if (p.mirrored or s.selection == "gradient") else P
