@@ -83,6 +83,11 @@ CASES = {
         "for a in range(0, 10, 2):\n"
         "    k = (yd == a) | (yd == a + 1); m.partial_fit(Xd[k], yd[k], classes=np.arange(10))\n"
         "out = wide(m, Xd)"),
+    "wide MLP, centre='recombine' (TUNED's mean on the wide MLP)": (
+        "m = E.EMNSClassifier(centre='recombine', resistance_rate=0.1, max_evaluations=3200, random_state=14)"
+        ".fit(Xd, yd); out = wide(m, Xd)",
+        "m = E.EMNSMLPClassifier(centre='recombine', resistance_rate=0.1, max_evaluations=3200, "
+        "random_state=14).fit(Xd, yd); out = wide(m, Xd)"),
     "wide regressor, continual pair (emns-continual) -> EMNSMLPRegressor.continual()": (
         "(X1, y1), (X2, y2) = emns_continual_tasks(random_state=0)\n"
         "m = E.EMNSRegressor.continual(fitness='mse', class_mask=None, shield=1.0, max_evaluations=1000,"
