@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from gradfree.core.checks import (
     check_save_load_roundtrip,
     run_sklearn_checks,
 )
+from gradfree.core import schema
 from gradfree.core.io import load_estimator, save_estimator, saveable
 
 
@@ -111,8 +113,14 @@ class _State:
     history: list
     note: str
 
+    _saved_fields: ClassVar[dict] = {"w": schema.tensor(3), "history": schema.Spec("floats", finite=False),
+                                     "note": schema.Spec("str")}
+
 
 class _Toy(GradFreeEstimator):
+    _saved_fields = {**schema.RNG, "state_": schema.saved_state(_State), "mask_": schema.tensor(2, dtype=("bool",)),
+                     "table_": schema.Spec("any"), "np_rng_": schema.Spec("any")}
+
     def __init__(self, alpha: float = 0.5, random_state=None, device="cpu"):
         self.alpha = alpha
         self.random_state = random_state
