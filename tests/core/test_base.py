@@ -10,14 +10,13 @@ import pytest
 import torch
 
 from gradfree import NearestClassMean
-from gradfree.core import GradFreeEstimator, resolve_device
+from gradfree.core import GradFreeEstimator, resolve_device, schema
 from gradfree.core.checks import (
     check_deterministic,
     check_no_autograd,
     check_save_load_roundtrip,
     run_sklearn_checks,
 )
-from gradfree.core import schema
 from gradfree.core.io import load_estimator, save_estimator, saveable
 
 
@@ -118,7 +117,8 @@ class _State:
 
 
 class _Toy(GradFreeEstimator):
-    _saved_fields = {**schema.RNG, "state_": schema.saved_state(_State), "mask_": schema.tensor(2, dtype=("bool",)),
+    _saved_fields = {**schema.RNG, "state_": schema.saved_state(_State),
+                     "mask_": schema.tensor(2, dtype=("bool",)),
                      "table_": schema.Spec("any"), "np_rng_": schema.Spec("any")}
 
     def __init__(self, alpha: float = 0.5, random_state=None, device="cpu"):

@@ -118,7 +118,8 @@ class ReplayClassifier(MLPClassifier):
         """The buffer holds ``buffer_size`` rows whose labels are class indices."""
         super()._check_loaded_state()
         if self.buffer_X_.shape[0] != int(self.buffer_size):
-            raise ValueError(f"buffer_X_ has {self.buffer_X_.shape[0]} rows, buffer_size is {self.buffer_size}")
+            raise ValueError(f"buffer_X_ has {self.buffer_X_.shape[0]} rows, "
+                             f"buffer_size is {self.buffer_size}")
         if self.buffer_y_.numel() and int(self.buffer_y_.max()) >= len(self.classes_):
             raise ValueError("buffer_y_ holds a class index beyond classes_")
 

@@ -33,7 +33,6 @@ import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval
 
 from gradfree.baselines import _mlp_core as core
-from gradfree.core.schema import LOSS_CURVE, RNG, integer, list_of, real, tensor
 from gradfree.core.base import (
     RANDOM_STATE,
     GradFreeClassifier,
@@ -41,6 +40,7 @@ from gradfree.core.base import (
     GradFreeRegressor,
     no_grad_learning,
 )
+from gradfree.core.schema import LOSS_CURVE, RNG, integer, list_of, real, tensor
 
 
 class _MLPBase(GradFreeEstimator):

@@ -66,8 +66,8 @@ class SLDAClassifier(GradFreeClassifier):
         "device": [str],
     }
 
-    _saved_fields = {**RNG, **LDA_FIELDS,
-                     "input_mean_": tensor("d", optional=True), "rf_weights_": tensor("D", "d", optional=True)}
+    _saved_fields = {**RNG, **LDA_FIELDS, "input_mean_": tensor("d", optional=True),
+                     "rf_weights_": tensor("D", "d", optional=True)}
 
     def __init__(self, shrinkage: float | str = "auto", *, random_features: int = 0, random_state: Any = None,
                  device: str = "cpu") -> None:

@@ -122,7 +122,8 @@ def _parent_fd(path: Path, root: Path | None) -> tuple[int, str]:
     return fd, parts[-1]
 
 
-def write_bytes_atomic(path: str | Path, data: bytes, *, root: str | Path | None = None, mode: int = 0o666) -> None:
+def write_bytes_atomic(path: str | Path, data: bytes, *, root: str | Path | None = None,
+                       mode: int = 0o666) -> None:
     """Write ``data`` to ``path`` atomically, never through a link and (given ``root``) never outside it.
 
     The bytes go to a fresh temporary beside the target (``O_CREAT | O_EXCL | O_NOFOLLOW``), which is

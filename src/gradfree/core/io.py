@@ -398,7 +398,8 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
             raise ModelFileError(json_path, key, "missing or not a JSON object")
     specs = fields_of(cls)
     if not specs:
-        raise ModelFileError(json_path, "class", f"{cls.__name__} declares no saved fields; it cannot be loaded")
+        raise ModelFileError(json_path, "class",
+                             f"{cls.__name__} declares no saved fields; it cannot be loaded")
     tensors = _read_tensors(st_path, json_path, meta.get("tensors_sha256"), max_bytes)
     dec = _Decoder(json_path, tensors, dev)
     known_params = set(cls._get_param_names())  # scikit-learn reads them off the constructor's signature

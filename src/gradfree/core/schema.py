@@ -252,7 +252,8 @@ class _Checker:
                             dim=spec.dim), where, index)
 
     def _ints(self, v: Any, spec: Spec, where: str, index: int | None) -> None:
-        self._list(v, Spec("list", item=Spec("int", low=spec.low, high=spec.high), dim=spec.dim), where, index)
+        item = Spec("int", low=spec.low, high=spec.high)
+        self._list(v, Spec("list", item=item, dim=spec.dim), where, index)
 
     def _dict(self, v: Any, spec: Spec, where: str, index: int | None) -> None:
         if not isinstance(v, dict) or not all(isinstance(k, str) for k in v):
@@ -307,7 +308,8 @@ def describe(spec: Spec) -> str:
         states = spec.state if isinstance(spec.state, tuple) else (spec.state,)
         parts = [" or ".join(c.__name__ for c in states)]
     if spec.dtype:
-        parts.append("/".join(spec.dtype) if len(spec.dtype) < 3 else "float" if spec.dtype == FLOATS else "int")
+        short = "float" if spec.dtype == FLOATS else "int"
+        parts.append("/".join(spec.dtype) if len(spec.dtype) < 3 else short)
     if spec.shape is not None:
         parts.append("(" + ", ".join(str(d) for d in spec.shape) + ")")
     if spec.item is not None:

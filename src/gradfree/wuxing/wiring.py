@@ -88,7 +88,8 @@ class Wiring:
             raise ValueError(f"sizes {self.sizes[:8]} and pair_counts {self.pair_counts[:8]} do not match")
         if sum(self.pair_counts) != self.n_connections or self.out_rows.numel() != self.sizes[-1]:
             raise ValueError("pair_counts / out_rows do not match the stored connections")
-        for name, bound in (("pix_src", self.sizes[0]), ("pix_dst", S), ("src", S), ("dst", S), ("out_rows", S)):
+        bounds = (("pix_src", self.sizes[0]), ("pix_dst", S), ("src", S), ("dst", S), ("out_rows", S))
+        for name, bound in bounds:
             t = getattr(self, name)
             if t.numel() and int(t.max()) >= bound:
                 raise FieldError(name, f"holds an index >= {bound}, outside the network")
