@@ -107,6 +107,7 @@ class SLDAClassifier(GradFreeClassifier):
             lda_grow(self, n_new)
 
     def _check_loaded_state(self) -> None:
+        """The statistics match n_features / classes / random_features and can be solved."""
         D = int(self.random_features) or int(self.n_features_in_)
         C = len(self.classes_)
         if tuple(self.lda_m2_.shape) != (D, D) or tuple(self.lda_sums_.shape) != (C, D) \

@@ -319,8 +319,9 @@ def describe(spec: Spec) -> str:
     if spec.finite and spec.kind in ("tensor", "ndarray", "float", "floats"):
         parts.append("finite")
     if spec.low is not None or spec.high is not None:
-        parts.append(f"in [{spec.low if spec.low is not None else '-inf'}, "
-                     f"{spec.high if spec.high is not None else 'inf'}]")
+        low = "-inf" if spec.low is None else f"{spec.low:g}"
+        high = "inf" if spec.high is None else f"{spec.high:g}"
+        parts.append(f"in [{low}, {high}]")
     if spec.choices:
         parts.append("one of " + "/".join(spec.choices))
     if spec.optional:
@@ -328,3 +329,26 @@ def describe(spec: Spec) -> str:
     if spec.nullable:
         parts.append("or None")
     return " ".join(parts)
+
+
+def markdown_table(classes: list[type]) -> str:
+    """The documentation's table: every saved field of each class, what is checked, and the class's
+    cross-field rules (the first line of its ``_check_loaded_state`` docstring)."""
+    lines = ["| model | field | checked |", "|---|---|---|"]
+    seen_states: dict[str, type] = {}
+    for cls in classes:
+        for name, spec in fields_of(cls).items():
+            lines.append(f"| {cls.__name__} | `{name}` | {describe(spec)} |")
+            states = spec.state if isinstance(spec.state, tuple) else (spec.state,) if spec.state else ()
+            seen_states.update({s.__name__: s for s in states})
+        hook = getattr(cls, "_check_loaded_state", None)
+        if hook is not None and hook.__doc__:
+            lines.append(f"| {cls.__name__} | (together) | {hook.__doc__.strip().splitlines()[0]} |")
+    for name in sorted(seen_states):
+        state = seen_states[name]
+        for field_name, spec in fields_of(state).items():
+            lines.append(f"| {name} | `{field_name}` | {describe(spec)} |")
+        hook = getattr(state, "_check_loaded", None)
+        if hook is not None and hook.__doc__:
+            lines.append(f"| {name} | (together) | {hook.__doc__.strip().splitlines()[0]} |")
+    return "\n".join(lines) + "\n"

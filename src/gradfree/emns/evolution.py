@@ -101,6 +101,7 @@ class EvoState:
     }
 
     def _check_loaded(self) -> None:
+        """values and masks hold exactly what the layer sizes need; no fitness is NaN."""
         if len(self.sizes) < 2 or n_params(self.sizes) != self.values.shape[1] \
                 or n_synapses(self.sizes) != self.masks.numel():
             raise ValueError(f"sizes {self.sizes[:8]} do not match the stored values / masks")

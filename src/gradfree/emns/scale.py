@@ -171,6 +171,7 @@ class ScaleState:
     }
 
     def _check_loaded(self) -> None:
+        """theta holds exactly the parameters of the layer sizes; seen has one flag per output."""
         if len(self.sizes) < 2 or n_params(self.sizes) != self.theta.numel():
             raise ValueError(f"sizes {self.sizes[:8]} need {n_params(self.sizes[:64])} parameters, theta "
                              f"holds {self.theta.numel()}")
