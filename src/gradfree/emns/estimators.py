@@ -56,6 +56,7 @@ from gradfree.core.base import (
     GradFreeRegressor,
     no_grad_learning,
 )
+from gradfree.core.schema import RNG, saved_state, tensor
 from gradfree.emns import structure
 from gradfree.emns.evolution import (
     ALIASES,
@@ -80,6 +81,22 @@ NO_STRUCTURE = StructureParams()
 
 class InputScaling:
     """``input_scaling`` of the EMNS estimators: None (raw), ``"standard"`` or ``"maxabs"``."""
+
+    _saved_fields = {
+        "x_shift_": tensor("d", optional=True),
+        "x_scale_": tensor("d", low=float(np.finfo(np.float32).tiny), optional=True),
+    }
+
+    def _check_loaded_sizes(self) -> None:
+        """A loaded model's layer sizes run from n_features_in_ to the outputs, and x_shift_ / x_scale_
+        are stored exactly when ``input_scaling`` is set."""
+        st = self.state_
+        outputs = len(self.classes_) if hasattr(self, "classes_") else int(self.n_outputs_)
+        if st.sizes[0] != int(self.n_features_in_) or st.sizes[-1] != outputs:
+            raise ValueError(f"state_.sizes {st.sizes[:8]} do not run from n_features_in_ to the outputs")
+        if (self.input_scaling is None) == hasattr(self, "x_scale_") or \
+                hasattr(self, "x_scale_") != hasattr(self, "x_shift_"):
+            raise ValueError("x_shift_ / x_scale_ are stored exactly when input_scaling is set")
 
     def _scale_inputs(self, X: torch.Tensor, fit: bool) -> torch.Tensor:
         """``"standard"``: per-feature mean / sd of the first data seen (constant features keep scale
@@ -157,6 +174,13 @@ class _EMNSBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
     input_scaling : None, ``"standard"`` or ``"maxabs"`` (fitted on the first data).
     random_state, device : as everywhere in gradfree.
     """
+
+    #: state_ is the paper network's EvoState (input scaling's fields: InputScaling)
+    _saved_fields = {**RNG, "state_": saved_state(EvoState)}
+
+    def _check_loaded_state(self) -> None:
+        """The layer sizes run from the data's features to the outputs; the scaling fits the parameter."""
+        self._check_loaded_sizes()
 
     _parameter_constraints = {
         "hidden_layer_sizes": [tuple, list],

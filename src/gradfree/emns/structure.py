@@ -22,10 +22,12 @@ The structure (masks and sizes) is shared by the whole population.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from gradfree.core.io import saveable
+from gradfree.core.schema import Spec, integer, real
 from gradfree.emns.evolution import EvoState
 from gradfree.emns.network import W_STD, forward, layer_shapes, pack, unpack, unpack_masks
 
@@ -49,6 +51,15 @@ class StructureParams:
     connect_rate: float = 0.1
     prune_threshold: float = 0.01
     prune_patience: int = 5
+
+    _saved_fields: ClassVar[dict] = {
+        "growth": Spec("bool"), "connect": Spec("bool"), "prune": Spec("bool"),
+        **{name: integer(1) for name in ("interval", "growth_patience", "max_hidden", "prune_patience")},
+        **{name: real(0, None) for name in ("growth_tol", "connect_rate", "prune_threshold")},
+    }
+
+    def _check_loaded(self) -> None:
+        self.check()
 
     def check(self) -> StructureParams:
         if min(self.interval, self.growth_patience, self.max_hidden, self.prune_patience) < 1:

@@ -33,6 +33,7 @@ from gradfree.core.base import (
     GradFreeRegressor,
     no_grad_learning,
 )
+from gradfree.core.schema import RNG, saved_state
 from gradfree.emns import activity
 from gradfree.emns import scale as mlp
 from gradfree.emns.estimators import INPUT_SCALINGS, InputScaling, PoorScore, StateViews
@@ -72,6 +73,15 @@ class _WideBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
     input_scaling : None, ``"standard"`` or ``"maxabs"`` (fitted on the first data).
     random_state, device : as everywhere in gradfree.
     """
+
+    #: state_ is the wide MLP's ScaleState (input scaling's fields: InputScaling)
+    _saved_fields = {**RNG, "state_": saved_state(mlp.ScaleState)}
+
+    def _check_loaded_state(self) -> None:
+        """The layer sizes run from the data's features through ``hidden_layer_sizes`` to the outputs."""
+        self._check_loaded_sizes()
+        if list(self.state_.sizes[1:-1]) != [int(h) for h in self.hidden_layer_sizes]:
+            raise ValueError("state_.sizes do not match hidden_layer_sizes")
 
     _parameter_constraints = {
         "hidden_layer_sizes": [tuple, list],
