@@ -84,9 +84,9 @@ CASES = {
         "    k = (yd == a) | (yd == a + 1); m.partial_fit(Xd[k], yd[k], classes=np.arange(10))\n"
         "out = wide(m, Xd)"),
     "wide MLP, centre='recombine' (TUNED's mean on the wide MLP)": (
-        "m = E.EMNSClassifier(centre='recombine', resistance_rate=0.1, max_evaluations=3200, random_state=14)"
+        "m = E.EMNSClassifier(centre='recombine', max_evaluations=3200, random_state=14)"
         ".fit(Xd, yd); out = wide(m, Xd)",
-        "m = E.EMNSMLPClassifier(centre='recombine', resistance_rate=0.1, max_evaluations=3200, "
+        "m = E.EMNSMLPClassifier(centre='recombine', max_evaluations=3200, "
         "random_state=14).fit(Xd, yd); out = wide(m, Xd)"),
     "wide regressor, continual pair (emns-continual) -> EMNSMLPRegressor.continual()": (
         "(X1, y1), (X2, y2) = emns_continual_tasks(random_state=0)\n"
@@ -169,6 +169,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--old", default="c6296a1")
     ap.add_argument("--fashion-generations", type=int, default=300)
+    ap.add_argument("--only", default="", help="run only the cases whose name contains this text")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "emns_split_identity.json"))
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -185,6 +186,8 @@ def main() -> None:
             cases[f"bench_emns_scale.run_emns, {ds}, seed 0, {gens} generations"] = (code, code)
         results, same = {}, True
         for name, (old_code, new_code) in cases.items():
+            if a.only not in name:
+                continue
             o = run(old_src, old_bench, old_code.replace("BENCH_DIR", repr(str(old_bench))))
             n = run(new_src, new_bench, new_code.replace("BENCH_DIR", repr(str(new_bench))))
             ok = o == n and not o.startswith("ERROR")
