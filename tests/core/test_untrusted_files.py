@@ -181,7 +181,7 @@ BOMB = textwrap.dedent("""
     ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(sizes=[16, 10**9, 4])),
     ("MLPClassifier", lambda m: m["params"].update(hidden_layer_sizes={"__tuple__": [10**9]})),
     ("NearestClassMean", lambda m: m["params"].update(metric="x" * 10**7)),
-    ("NearestClassMean", lambda m: m["state"].update(many_=[[[[[[[[0]]]]]]]] * 10**5)),
+    ("NearestClassMean", lambda m: m["state"].update(many_=[[[[[[[[0]]]]]]]] * 10**4)),
 ])
 def test_crafted_files_cost_bounded_memory_and_time(genuine, tmp_path, model, change):
     path = _copy(genuine[model], tmp_path / "m")

@@ -425,6 +425,10 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
     if not specs:
         raise ModelFileError(json_path, "class",
                              f"{cls.__name__} declares no saved fields; it cannot be loaded")
+    unknown = sorted(set(meta["state"]) - set(specs))
+    if unknown:  # refused before anything is decoded
+        raise ModelFileError(json_path, f"state.{unknown[0]}", "is not a field of this type (unknown fields "
+                             "are refused)")
     tensors = _read_tensors(st_path, json_path, meta.get("tensors_sha256"), max_bytes)
     dec = _Decoder(json_path, tensors, dev)
     known_params = set(cls._get_param_names())  # scikit-learn reads them off the constructor's signature
