@@ -102,7 +102,8 @@ def test_edited_tensors_are_refused_by_name(genuine, tmp_path, model, tensor, ch
     ("WuxingClassifier", lambda m: m["params"].update(T=1e12), "integration steps"),
     ("NearestClassMean", _set_state("extra_", 1), "not a field"),
     ("NearestClassMean", lambda m: m.update(surprise=1), "unknown top-level"),
-    ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(mutation_rate=float("nan")), "finite"),
+    ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(mutation_rate=float("nan")),
+     "finite"),
 ])
 def test_edited_fields_are_refused_by_name(genuine, tmp_path, model, change, match):
     path = _copy(genuine[model], tmp_path / "m")
