@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="experiment option, e.g. --set data_dir=/data/mnist (repeatable)")
+    run.add_argument("--threads", type=int, default=1,
+                     help="CPU threads for torch and numba (default 1; results do not depend on it)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                      help="spread seeds over a Ray cluster (local if no address); gradfree[distributed]")
@@ -50,11 +52,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _options(pairs: Sequence[str]) -> dict[str, str]:
+    """``--set`` pairs as a dict; a ``ValueError`` (a usage error) for one without ``=``."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"gradfree: --set expects KEY=VALUE, got {pair!r}")
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
         out[key] = value
     return out
 
@@ -105,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and args.name is None:
         return _fail("run needs an experiment NAME (see `gradfree list`)")
     if args.command in ("run", "bench"):
-        problem = _check_out(args.out)
+        problem = _check_out(args.out) or (f"--threads must be >= 1, got {args.threads}"
+                                           if args.threads < 1 else None)
         if problem is None:
             try:
                 resolve_device(args.device)
@@ -126,9 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gradfree.experiments.cli_runner import run_experiment
 
     start = time.perf_counter()
-    kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
-                  progress=not args.no_progress, options=_options(args.set))
     try:
+        kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
+                      progress=not args.no_progress, options=_options(args.set), threads=args.threads)
         if args.ray is not None:
             from gradfree.distributed import run_experiment_on_ray
 

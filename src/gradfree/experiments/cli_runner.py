@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gradfree.core.checkpoint import read_checkpoint, write_checkpoint, write_json_atomic
 from gradfree.core.device import resolve_device
+from gradfree.experiments.common import torch_threads
 from gradfree.experiments.registry import ExperimentContext, get_experiment
 
 
@@ -25,15 +26,17 @@ def seed_list(name: str, seeds: int | None) -> list[int]:
 
 def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | None = None,
                    out: str | Path | None = None, device: str = "cpu", progress: bool = True,
-                   options: dict | None = None) -> Path:
+                   options: dict | None = None, threads: int = 1) -> Path:
     """Run experiment ``name`` into ``out`` (default ``runs/<name>[-quick]``); resume if it was cut off.
 
     ``seeds`` is a count (seeds 0..N-1) or an explicit list. ``results.json`` holds only what the
-    experiment computed (reproducible for a given seed list); wall times, the command line and the
-    machine go to ``run_info.json``.
+    experiment computed (reproducible for a given seed list, identical for any ``threads``, the CPU
+    threads torch and numba use); wall times, the command line and the machine go to ``run_info.json``.
     """
     exp = get_experiment(name)
-    exp.check_options(dict(options or {}))
+    exp.check_options(dict(options or {}), quick=quick)
+    if int(threads) < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
     resolve_device(device)  # "cuda" without CUDA is refused before anything runs
     seeds = list(seeds) if isinstance(seeds, (list, tuple)) else seed_list(name, seeds)
     n_seeds = len(seeds)
@@ -50,7 +53,8 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
                             show_progress=progress, options=dict(options or {}), title=name)
     start = time.perf_counter()
     try:
-        results = exp.fn(ctx)
+        with torch_threads(int(threads)):
+            results = exp.fn(ctx)
         ctx.stage("writing results and report")
         write_json_atomic(out / "results.json", {"config": config, "results": results})
         sets = "".join(f" --set {k}={v}" for k, v in sorted(ctx.options.items()))
@@ -61,7 +65,8 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
         (out / "report.md").write_text(header + "\n" + "\n".join(ctx.report_parts) + figs)
         write_json_atomic(out / "run_info.json", {
             "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
-            "python": platform.python_version(), "machine": platform.machine(), "node": platform.node(),
+            "threads": int(threads), "python": platform.python_version(), "machine": platform.machine(),
+            "node": platform.node(),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
     finally:
         ctx.close()

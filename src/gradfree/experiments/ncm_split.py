@@ -21,6 +21,7 @@ from gradfree.experiments.registry import ExperimentContext, experiment
 def run(ctx: ExperimentContext) -> dict:
     results: dict = {}
     datasets = ["digits", "fashion-mnist"]
+    ctx.expect(len(datasets) * len(ctx.seeds))
     for ds in ctx.progress(datasets, desc="datasets"):
         runs = []
         for seed in ctx.seeds:
@@ -37,6 +38,7 @@ def run(ctx: ExperimentContext) -> dict:
         accuracy_matrix_heatmap(ax, np.mean([r["R"] for r in runs], axis=0), f"NCM, split {ds}")
         rows.append([ds, mean_sd([r["average_accuracy"] for r in runs]),
                      mean_sd([r["mean_forgetting"] for r in runs]), mean_sd([r["bwt"] for r in runs])])
+    fig.tight_layout()  # room for each panel's colour-bar label
     ctx.savefig(fig, "accuracy_matrices")
     ctx.report("## Class-incremental, 5 tasks x 2 classes (mean ± sd over seeds, %)\n\n" + markdown_table(
         ["data set", "average accuracy", "mean forgetting", "BWT"], rows))

@@ -40,6 +40,7 @@ class Option:
     low: float | None = None
     choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None  # a callable: read when parsing
     many: bool = False  # a comma-separated list of ``choices``
+    mode: str | None = None  # "full" or "quick": the only mode that reads it (the other refuses it)
 
     def allowed(self) -> tuple[str, ...]:
         return tuple(self.choices() if callable(self.choices) else self.choices or ())
@@ -65,7 +66,8 @@ class Option:
     def describe(self) -> str:
         kind = ",".join(self.allowed()) if self.choices else self.type.__name__
         rng = f", >= {self.low:g}" if self.low is not None else ""
-        return f"{self.name}=<{kind}{rng}>  {self.help}"
+        only = {"full": " (full run only)", "quick": " (--quick only)"}.get(self.mode or "", "")
+        return f"{self.name}=<{kind}{rng}>  {self.help}{only}"
 
 
 @dataclass(frozen=True)
@@ -78,13 +80,18 @@ class Experiment:
     default_seeds: int = 3
     options: tuple[Option, ...] = ()
 
-    def check_options(self, given: dict[str, str]) -> dict[str, Any]:
-        """Parse ``--set`` values against the declared options; unknown names are errors."""
+    def check_options(self, given: dict[str, str], quick: bool = False) -> dict[str, Any]:
+        """Parse ``--set`` values against the declared options; unknown names, and options the chosen
+        mode would ignore (``Option.mode``), are errors."""
         known = {o.name: o for o in self.options}
+        mode = "quick" if quick else "full"
         for key in given:
             if key not in known:
                 raise ValueError(f"--set {key}: {self.name} has no option {key!r}; "
                                  + (f"its options: {', '.join(known)}" if known else "it takes none"))
+            if known[key].mode not in (None, mode):
+                raise ValueError(f"--set {key}: only a {known[key].mode} run reads it "
+                                 f"({'drop --quick' if quick else 'add --quick'} or drop the option)")
         return {k: known[k].parse(v) for k, v in given.items()}
 
 

@@ -79,6 +79,8 @@ def run_variant(name: str, seed: int, quick: bool, device: str, cosine: float = 
             "{simple, overcomplete} read-out x homeostasis {on, off}", default_seeds=5)
 def run(ctx: ExperimentContext) -> dict:
     results: dict = {"variants": {}, "paper": PAPER}
+    cos_seeds = ctx.seeds[:2] if ctx.quick else ctx.seeds
+    ctx.expect(len(VARIANTS) * len(ctx.seeds) + len(COSINES) * 3 * len(cos_seeds))
     for name in ctx.progress(list(VARIANTS), desc="variants"):
         results["variants"][name] = [
             ctx.unit(f"{name}-seed{seed}", lambda name=name, seed=seed: run_variant(name, seed, ctx.quick,
@@ -90,7 +92,7 @@ def run(ctx: ExperimentContext) -> dict:
         f"cosine {c}": {name: [ctx.unit(f"cos{c}-{name}-seed{seed}",
                                         lambda c=c, name=name, seed=seed: _slim(run_variant(
                                             name, seed, ctx.quick, ctx.device, cosine=c)))
-                               for seed in (ctx.seeds[:2] if ctx.quick else ctx.seeds)]
+                               for seed in cos_seeds]
                         for name in ("simple+homeostasis", "overcomplete+homeostasis", CONSOLIDATING)}
         for c in COSINES}
     _figures(ctx, results)

@@ -174,6 +174,8 @@ def run(ctx: ExperimentContext) -> dict:
     results: dict = {}
     names = [*STREAM_MODELS, "MLP joint"]
     seeds = ctx.seeds[:1] if ctx.quick else ctx.seeds   # quick mode: one seed, to stay under a minute
+    ctx.expect(len(DATASETS) * len(names) * len(seeds)
+               + (0 if ctx.quick else len(ABLATION) + len(PATCH_ABLATION)))
     for ds in ctx.progress(DATASETS, desc="datasets"):
         results[ds] = {}
         for name in names:
@@ -182,7 +184,9 @@ def run(ctx: ExperimentContext) -> dict:
                                                                          ctx.device))
                     for seed in seeds]
             results[ds][name] = [r for r in runs if r is not None]
-    fig, axes = figure(len(STREAM_MODELS), len(DATASETS), size=(3.6, 3.2))
+    cols = 5  # each data set's panels wrapped into rows of five
+    per_ds = -(-len(STREAM_MODELS) // cols)
+    fig, axes = figure(cols, per_ds * len(DATASETS), size=(3.2, 3.0))
     rows, notes = [], []
     for i, ds in enumerate(DATASETS):
         for j, name in enumerate(names):
@@ -191,7 +195,8 @@ def run(ctx: ExperimentContext) -> dict:
                 notes.append(f"- {name} on {ds}: skipped (baseline not available)")
                 continue
             if name != "MLP joint":
-                accuracy_matrix_heatmap(axes[i, j], np.mean([r["R"] for r in runs], axis=0), f"{name}\n{ds}")
+                accuracy_matrix_heatmap(axes[i * per_ds + j // cols, j % cols],
+                                        np.mean([r["R"] for r in runs], axis=0), f"{name}\n{ds}")
             rows.append([ds, name, mean_sd([r["average_accuracy"] for r in runs]),
                          mean_sd([r["mean_forgetting"] for r in runs]) if name != "MLP joint" else "-",
                          mean_sd([r["bwt"] for r in runs]) if name != "MLP joint" else "-"])
