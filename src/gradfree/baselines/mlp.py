@@ -81,8 +81,7 @@ class _MLPBase(GradFreeEstimator):
         self.device = device
 
     # ------------------------------------------------------------------ parameters
-    def _check_params(self) -> None:
-        super()._check_params()
+    def _check_param_rules(self) -> None:
         if any(isinstance(h, bool) or int(h) != h or h < 1 for h in self.hidden_layer_sizes):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
 
@@ -95,15 +94,8 @@ class _MLPBase(GradFreeEstimator):
         return getattr(self, "masks_", None)
 
     # ------------------------------------------------------------------ learning
-    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> Any:
+    def _learn(self, Xt: torch.Tensor, yi: torch.Tensor, *, first: bool, whole: bool) -> Any:
         """``epochs`` passes of Adam over (X, y), from scratch (``fit``) or from the current weights."""
-        self._check_params()
-        first = not self._is_fitted()
-        if first:
-            self._init_device()
-            self._init_rng()
-        Xt, yn = self._validate(X, y, reset=first)
-        yi = self._targets(yn, classes, first)
         if first:
             sizes = [Xt.shape[1], *map(int, self.hidden_layer_sizes), self._n_outputs()]
             w, b, m = core.init_layers(sizes, self.rng_, self.device_, self.dtype, self._link_ratio())
@@ -150,9 +142,6 @@ class _MLPBase(GradFreeEstimator):
             self.weights_ = [w * m for w, m in zip(self.weights_, self._masks)]
 
     # ------------------------------------------------------------------ hooks (subclasses)
-    def _targets(self, yn: np.ndarray, classes: Any, first: bool) -> torch.Tensor:
-        raise NotImplementedError
-
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
@@ -176,7 +165,10 @@ class _MLPBase(GradFreeEstimator):
 
     @no_grad_learning
     def _forward(self, X: torch.Tensor) -> torch.Tensor:
-        return core.forward(self.weights_, self.biases_, X, self._masks)  # (N, outputs)
+        """Outputs (N, outputs), computed in float64 so a row's prediction does not depend on the batch
+        it comes in (float32 matrix products round differently for one row and for many)."""
+        d = lambda ts: None if ts is None else [t.double() for t in ts]  # noqa: E731
+        return core.forward(d(self.weights_), d(self.biases_), X.double(), d(self._masks))
 
 
 class MLPClassifier(GradFreeClassifier, _MLPBase):
@@ -186,9 +178,6 @@ class MLPClassifier(GradFreeClassifier, _MLPBase):
     """
 
     _proba_from = "softmax"  # predict_proba: softmax of the logits the cross-entropy was trained on
-
-    def _targets(self, yn: np.ndarray, classes: Any, first: bool) -> torch.Tensor:
-        return self._encode_labels(yn, classes, reset=first)  # (N,) class indices
 
     def _n_outputs(self) -> int:
         return len(self.classes_)
@@ -234,9 +223,6 @@ class MLPRegressor(GradFreeRegressor, _MLPBase):
 
     ``partial_fit(X, y)`` continues training for ``epochs`` passes. ``score`` is R^2.
     """
-
-    def _targets(self, yn: np.ndarray, classes: Any, first: bool) -> torch.Tensor:
-        return self._encode_targets(yn, reset=first)  # (N, outputs)
 
     def _n_outputs(self) -> int:
         return self.n_outputs_

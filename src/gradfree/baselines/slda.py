@@ -74,9 +74,8 @@ class SLDAClassifier(GradFreeClassifier):
         return (Z @ self.rf_weights_.T).clamp_min_(0)
 
     @no_grad_learning
-    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> SLDAClassifier:
+    def _learn(self, Xt: torch.Tensor, yi: torch.Tensor, *, first: bool, whole: bool) -> SLDAClassifier:
         """Add (X, y) to the statistics (``fit``: from nothing); new labels become new classes."""
-        Xt, yi, first = self._begin(X, y, classes)
         if first:
             n = int(self.random_features)
             if n:

@@ -301,35 +301,12 @@ class RMNClassifier(GradFreeClassifier):
             raise ValueError(f"n_neurons must be a positive int or a tuple of them, got {self.n_neurons!r}")
         return tuple(int(s) for s in sizes)
 
-    def _check_params(self) -> None:
-        super()._check_params()
+    def _check_param_rules(self) -> None:
+        """What the declared constraints cannot say: the entries of ``n_neurons`` and ``image_shape``,
+        k against the layer sizes, and what a patch layer needs."""
         sizes = self._layer_sizes()
-        if self.readout not in ("overcomplete", "simple", "discriminant"):
-            raise ValueError("readout must be 'overcomplete', 'simple' or 'discriminant', "
-                             f"got {self.readout!r}")
-        if self.representation not in ("y", "code", "resonance"):
-            raise ValueError("representation must be 'y', 'code' or 'resonance', "
-                             f"got {self.representation!r}")
-        if not (self.shrinkage == "auto" or (isinstance(self.shrinkage, (int, float))
-                                             and not isinstance(self.shrinkage, bool)
-                                             and 0 <= self.shrinkage <= 1)):
-            raise ValueError(f"shrinkage must be 'auto' or a float in [0, 1], got {self.shrinkage!r}")
-        if self.backend not in ("auto", "numba", "torch"):
-            raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {self.backend!r}")
-        if not (isinstance(self.k, (int, float, np.integer, np.floating)) and self.k > 0):
-            raise ValueError(f"k must be a fraction in (0, 1) or a positive count, got {self.k!r}")
         if any(self._k_for(n) > n for n in sizes):
             raise ValueError(f"k={self.k} exceeds the layer size {min(sizes)}")
-        for name in ("eta", "epsilon", "prototype_lr", "push_lr", "theta"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if not 0 <= self.activity_decay <= 1 or not 0 <= self.plasticity_decay <= 1:
-            raise ValueError("activity_decay and plasticity_decay must lie in [0, 1]")
-        for name in ("n_prototypes", "vote_k", "max_iter", "homeostasis_interval"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if self.prototype_cap is not None and int(self.prototype_cap) < 1:
-            raise ValueError(f"prototype_cap must be None or >= 1, got {self.prototype_cap!r}")
         if self.receptive_field is not None:
             if len(sizes) != 1 or self.eta != 0 or self.homeostasis or self.representation != "resonance":
                 raise ValueError("receptive_field needs one frozen layer: an int n_neurons, eta=0, "
@@ -391,11 +368,10 @@ class RMNClassifier(GradFreeClassifier):
 
     # ------------------------------------------------------------------ learning
     @no_grad_learning
-    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> RMNClassifier:
+    def _learn(self, Xt: torch.Tensor, yi: torch.Tensor, *, first: bool, whole: bool) -> RMNClassifier:
         """``fit`` (``whole``): from scratch, ``max_iter`` online passes (shuffled by ``rng_`` when
         ``shuffle``). ``partial_fit``: one online pass over (X, y) in order; ``classes`` (all labels) is
         needed on the first call."""
-        Xt, yi, first = self._begin(X, y, classes)
         if first:
             self._init_state(Xt)
         if not whole:
