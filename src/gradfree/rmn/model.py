@@ -561,17 +561,18 @@ class RMNClassifier(GradFreeClassifier):
         return patch_features(X, self.weights_[0], tuple(self.image_shape_), int(self.receptive_field),
                               int(self.pool_), self.backend_, float(self.contrast_eps), dtype=dtype)
 
-    def _forward(self, X: torch.Tensor,
-                 need_winners: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Normalised read-out input (B, D) and the winners of every layer."""
+    def _forward(self, X: torch.Tensor, need_winners: bool = False,
+                 dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Normalised read-out input (B, D) and the winners of every layer; ``dtype`` float64 makes a
+        row's result independent of the batch it comes in (float32 products round by batch size)."""
         if self.receptive_field is not None:
             if need_winners:
                 raise ValueError("winners() is defined for whole-input layers; a patch layer "
                                  "(receptive_field) has no k-WTA")
-            wide = self.readout == "discriminant"               # scored in float64 anyway
-            return self._patch_resonance(X, torch.float64 if wide else torch.float32), []
-        H, wins = normalise(X - self.input_mean_), []
+            return self._patch_resonance(X, dtype), []
+        H, wins = normalise((X - self.input_mean_).to(dtype)), []
         for W, k in zip(self.weights_, self.k_):
+            W = W.to(dtype)
             if self.representation == "resonance" and not need_winners:
                 H = (H @ W.T).clamp_min_(0)                     # every a_i; k-WTA is not needed
                 continue
@@ -588,14 +589,18 @@ class RMNClassifier(GradFreeClassifier):
     @no_grad_learning
     def _scores(self, X: torch.Tensor) -> torch.Tensor:
         out = []
+        # The prototype read-outs score in float64, so a row's scores do not depend on its batch (the
+        # discriminant read-out is computed in float64 inside lda_scores; whole-input layers stay float32
+        # there, which keeps RMNClassifier()'s prediction speed).
+        wide = self.readout != "discriminant" or self.receptive_field is not None
         for start in range(0, len(X), PREDICT_BATCH):
-            H, _ = self._forward(X[start:start + PREDICT_BATCH])
+            H, _ = self._forward(X[start:start + PREDICT_BATCH], dtype=torch.float64 if wide else torch.float32)
             if self.readout == "discriminant":
                 out.append(lda_scores(self, H))
             elif self.readout == "simple":
-                out.append(H @ self.prototypes_.T)              # cosine to each class prototype
+                out.append(H @ self.prototypes_.double().T)     # cosine to each class prototype
             else:
-                out.append(vote_scores(self.prototypes_, self.binding_, H, int(self.vote_k),
+                out.append(vote_scores(self.prototypes_.double(), self.binding_, H, int(self.vote_k),
                                        len(self.classes_)))
         return torch.cat(out)
 
