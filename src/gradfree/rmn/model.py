@@ -593,8 +593,9 @@ class RMNClassifier(GradFreeClassifier):
         # discriminant read-out is computed in float64 inside lda_scores; whole-input layers stay float32
         # there, which keeps RMNClassifier()'s prediction speed).
         wide = self.readout != "discriminant" or self.receptive_field is not None
+        dtype = torch.float64 if wide else torch.float32
         for start in range(0, len(X), PREDICT_BATCH):
-            H, _ = self._forward(X[start:start + PREDICT_BATCH], dtype=torch.float64 if wide else torch.float32)
+            H, _ = self._forward(X[start:start + PREDICT_BATCH], dtype=dtype)
             if self.readout == "discriminant":
                 out.append(lda_scores(self, H))
             elif self.readout == "simple":
