@@ -148,7 +148,7 @@ def run_one(dataset: str, name: str, seed: int, quick: bool, device: str) -> dic
 
 
 def _verdict(results: dict, seeds: list) -> str:
-    """Issue 15's goals, checked against this run."""
+    """The goals set for an RMN image preset (docs/decisions.md), checked against this run."""
     def avg(ds: str, name: str) -> float:
         runs = results[ds].get(name) or []
         return 100 * float(np.mean([r["average_accuracy"] for r in runs])) if runs else float("nan")
@@ -156,7 +156,7 @@ def _verdict(results: dict, seeds: list) -> str:
     ours_f, ours_d = avg("fashion-mnist", "RMN-patches (ours)"), avg("digits", "RMN-patches (ours)")
     rf_f = avg("fashion-mnist", RF_PATCHES)
     met = ours_f >= 88 and ours_f > rf_f and ours_d >= 98
-    return ("\nGoals (issue 15) for an RMN preset: >= 88 % on full split Fashion-MNIST, ahead of RF-SLDA at "
+    return ("\nGoals for an RMN image preset: >= 88 % on full split Fashion-MNIST, ahead of RF-SLDA at "
             f"the same feature count, and >= 98 % on split digits. This run (seeds {seeds}): RMN-patches "
             f"{ours_f:.1f} % on Fashion-MNIST ({patch_feature_count('fashion-mnist')} features) vs RF-SLDA "
             f"with as many features {rf_f:.1f} %; digits {ours_d:.1f} % "

@@ -278,7 +278,7 @@ class RMNClassifier(GradFreeClassifier):
 
     @classmethod
     def patches(cls, **overrides: Any) -> RMNClassifier:
-        """Our preset for images ("RMN-patches", issue 15), keyword overrides on top.
+        """Our preset for images ("RMN-patches"), keyword overrides on top.
 
         16 frozen neurons of 3 x 3 resonate with every contrast-normalised patch of the image; each
         neuron's activations are averaged over 8 x 8 blocks of positions (16 * 64 = 1024 features on

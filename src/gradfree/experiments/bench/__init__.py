@@ -1,16 +1,16 @@
-"""The bench's data: suites, the model table, one unit of work, and the report.
+"""The bench: the experiment ``bench`` and its parts (suites, the model table, one unit, the report).
 
-The bench itself is the experiment ``bench`` (:mod:`gradfree.experiments.bench`): ``gradfree bench``
-(or ``gradfree run bench``) runs the model table (:data:`MODELS`) on the suites (:data:`SUITES`) and
-writes ``results.json``, ``report.md``, ``results.csv``, ``bench.json`` and the figures.
+``gradfree bench`` (or ``gradfree run bench``) runs the model table (:data:`MODELS`) on the suites
+(:data:`SUITES`) and writes ``results.json``, ``report.md``, ``results.csv``, ``bench.json`` and the
+figures. (``benchmarks/`` in the repository is something else: scripts that measure speed goals.)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from gradfree.bench.models import MODELS, ModelEntry, Setting
-from gradfree.bench.suites import SUITES, Suite
+from gradfree.experiments.bench.models import MODELS, ModelEntry, Setting
+from gradfree.experiments.bench.suites import SUITES, Suite
 
 __all__ = ["MODELS", "SUITES", "ModelEntry", "Setting", "Suite", "run_bench"]
 
@@ -28,3 +28,6 @@ def run_bench(*, quick: bool = False, seeds: int = 3, out: str | Path | None = N
         options["suites"] = ",".join(suites)
     return run_experiment("bench", quick=quick, seeds=seeds, out=out, device=device, progress=progress,
                           options=options)
+
+
+from gradfree.experiments.bench import experiment as _experiment  # noqa: E402,F401  (registers "bench")
