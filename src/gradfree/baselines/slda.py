@@ -44,6 +44,14 @@ class SLDAClassifier(GradFreeClassifier):
     random_state : int, RandomState, Generator or None
         Seeds the random features.
     device : {"cpu", "cuda", "auto"}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = SLDAClassifier().fit(X[:1200], y[:1200])
+    >>> round(model.score(X[1200:], y[1200:]), 3)
+    0.91
     """
 
     _can_grow_classes = True

@@ -32,7 +32,14 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
     ``seeds`` is a count (seeds 0..N-1) or an explicit list. ``results.json`` holds only what the
     experiment computed (reproducible for a given seed list, identical for any ``threads``, the CPU
     threads torch and numba use); wall times, the command line and the machine go to ``run_info.json``.
-    """
+
+      Examples
+      --------
+      >>> import json, tempfile
+      >>> out = run_experiment("ncm-split", quick=True, seeds=1, out=tempfile.mkdtemp(), progress=False)
+      >>> sorted(json.loads((out / "results.json").read_text())["results"])
+      ['digits', 'fashion-mnist']
+      """
     exp = get_experiment(name)
     exp.check_options(dict(options or {}), quick=quick)
     if int(threads) < 1:
