@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gradfree.emns import IMAGES, EMNSClassifier
+from gradfree.emns import IMAGES, EMNSMLPClassifier, activity
 from gradfree.emns import scale as S
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -127,7 +127,7 @@ class Clock:
 def run_emns(seed, sizes, pop, data, batches, max_gens, budget_s, eval_every, emns_kw=None, emns_batch=None):
     Xtr, ytr, Xte, yte = data
     kw = {**(emns_kw or {}), "population_size": pop, "random_state": seed}
-    p = EMNSClassifier.scale(**kw)._scale_params()
+    p = EMNSMLPClassifier.scale(**kw)._scale_params()
     st = S.init_state(sizes, torch.Generator().manual_seed(seed), p, torch.device("cpu"))
     st.theta = theta0(seed, sizes).clone()
     rng = torch.Generator().manual_seed(10_000 + seed)
@@ -136,7 +136,8 @@ def run_emns(seed, sizes, pop, data, batches, max_gens, budget_s, eval_every, em
         for g in range(max_gens):
             clock.start()
             seed_g = int(torch.randint(0, 2**62, (1,), generator=rng))
-            S.generation(st, p, seed_g, Xtr, ytr, batch=batches(g)[:emns_batch])
+            step = activity.generation if p.mutate == "activities" else S.generation
+            step(st, p, seed_g, Xtr, ytr, batch=batches(g)[:emns_batch])
             t = clock.stop()
             if (g + 1) % eval_every == 0 or g + 1 == max_gens or t >= budget_s:
                 curve.append((st.n_evaluations, t, accuracy(st.theta, sizes, Xte, yte)))
@@ -196,7 +197,7 @@ def run_evotorch(name, seed, sizes, pop, data, batches, max_gens, budget_s, eval
 def cost(sizes: list[int], pop: int, batch: int, X: torch.Tensor, y: torch.Tensor, emns_kw: dict,
          reps: int = 20) -> dict:
     """Evaluation time per candidate vs the matmul bound (FLOPs / measured GEMM throughput)."""
-    p = EMNSClassifier.scale(**{**emns_kw, "population_size": pop})._scale_params()
+    p = EMNSMLPClassifier.scale(**{**emns_kw, "population_size": pop})._scale_params()
     st = S.init_state(sizes, torch.Generator().manual_seed(0), p, torch.device("cpu"))
     idx = torch.arange(batch)
     with torch.inference_mode():
@@ -211,7 +212,7 @@ def cost(sizes: list[int], pop: int, batch: int, X: torch.Tensor, y: torch.Tenso
         for r in range(reps):
             t0 = time.perf_counter()
             if p.mutate == "activities":  # evaluation and update are one pass (gradfree.emns.activity)
-                S.generation(st, p, r, X, y, batch=idx)
+                activity.generation(st, p, r, X, y, batch=idx)
                 t1 = time.perf_counter()
             else:
                 f, eps = S.evaluate_generation(st, p, r, X, y, batch=idx)
@@ -319,7 +320,7 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=None)
     ap.add_argument("--cost-only", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for every method (default 1)")
-    ap.add_argument("--emns", default=None, help="JSON dict of EMNSClassifier.scale() overrides, applied "
+    ap.add_argument("--emns", default=None, help="JSON dict of EMNSMLPClassifier.scale() overrides, applied "
                     "over the dataset's own (e.g. '{\"mutation_rate\": 0.02}')")
     ap.add_argument("--hidden", type=int, nargs="*", default=None, help="hidden layer sizes of the shared "
                     "network, for every method (default: the dataset's)")

@@ -17,7 +17,7 @@ from gradfree.baselines import (
     SLDAClassifier,
     SparseMLPClassifier,
 )
-from gradfree.emns import EMNSClassifier, EMNSRegressor
+from gradfree.emns import EMNSClassifier, EMNSMLPClassifier, EMNSMLPRegressor, EMNSRegressor
 from gradfree.rmn import RMNClassifier
 from gradfree.wuxing import WuxingClassifier
 
@@ -35,6 +35,8 @@ ESTIMATORS = {  # name (the README's spelling) -> estimator
     "WuxingClassifier()": WuxingClassifier(random_state=0),
     "EMNSClassifier()": EMNSClassifier(random_state=0),
     "EMNSRegressor()": EMNSRegressor(random_state=0),
+    "EMNSMLPClassifier()": EMNSMLPClassifier(random_state=0),
+    "EMNSMLPRegressor()": EMNSMLPRegressor(random_state=0),
 }
 
 EXPECTED_FAILED: dict[str, dict[str, str]] = {
@@ -45,14 +47,23 @@ EXPECTED_FAILED: dict[str, dict[str, str]] = {
     "SETMLPClassifier()": {"check_classifiers_train": (
         "SET keeps a sparse mask and prunes and regrows connections after every epoch; with the default "
         "5 epochs on the check's 150 blobs it stays below the 0.83 training accuracy demanded")},
-    "EMNSClassifier()": {"check_methods_subset_invariance": (
-        "EMNS scores in float32, and a row's float32 products round differently in a batch of one "
-        "(relative differences ~1e-6, above the check's 1e-7); predictions agree. EMNS inference is "
-        "being rewritten; the fix is float64 scoring, as the MLPs and RMN's prototype read-outs do")},
+    "EMNSClassifier()": {"check_classifiers_train": (
+        "the paper's network with its default budget does not reach the 0.83 training accuracy the "
+        "check demands on its blobs; the estimator's poor_score tag (emns.estimators.PoorScore) never "
+        "takes effect because ClassifierMixin.__sklearn_tags__ comes after it in the MRO and resets "
+        "classifier_tags. Left to the EMNS package, which owns the tag")},
     "EMNSRegressor()": {"check_regressors_train": (
         "the defaults reach R^2 ~0.25 on the check's data within their evaluation budget, short of 0.5; "
         "the estimator's poor_score tag never takes effect (the mixins come first in the MRO). Left to "
         "the EMNS rewrite, which owns the regressor's defaults")},
+    "EMNSMLPClassifier()": {"check_methods_subset_invariance": (
+        "scores in float32, and a row's float32 products round differently in a batch of one "
+        "(relative differences ~1e-6, above the check's 1e-7); predictions agree. The fix is float64 "
+        "scoring, as the MLPs and RMN's prototype read-outs do; left to the EMNS package")},
+    "EMNSMLPRegressor()": {"check_methods_subset_invariance": (
+        "scores in float32, and a row's float32 products round differently in a batch of one "
+        "(relative differences ~1e-6, above the check's 1e-7); predictions agree. The fix is float64 "
+        "scoring, as the MLPs and RMN's prototype read-outs do; left to the EMNS package")},
 }
 
 # Not in the parametrisation: RMNClassifier.patches() needs images (its neurons are 3 x 3 patches),

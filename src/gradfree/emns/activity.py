@@ -142,8 +142,13 @@ def update(st: ScaleState, p: ScaleParams, f: torch.Tensor, xb: torch.Tensor, xi
            ) -> None:
     """Move the centre from the generation's copy fitness ``f`` (2K, N): Adam along the search gradient,
     every parameter's step scaled by ``1 - r`` (sec. 2.1)."""
-    K = xi[0].shape[0]
     grad = slope_gradient(st.theta, st.sizes, xb, f, xi, st.mutation_rate)
+    step_centre(st, p, grad, xi[0].shape[0])
+
+
+def step_centre(st: ScaleState, p: ScaleParams, grad: torch.Tensor, K: int) -> None:
+    """Adam's step along the slope estimate ``grad`` (n,) of a generation of K mirrored pairs, every
+    parameter's step scaled by ``1 - r`` (also the engine's ``"activity"`` strategy)."""
     st.n_generations += 1
     st.n_evaluations += 2 * K
     scale = 1.0 - st.resistances
@@ -151,8 +156,6 @@ def update(st: ScaleState, p: ScaleParams, f: torch.Tensor, xb: torch.Tensor, xi
     if p.weight_decay:
         st.theta = st.theta * (1.0 - p.learning_rate * p.weight_decay * scale)
     st.resistances = torch.maximum(st.resistances, st.r_floor)
-    if p.rate_rule == "anneal":
-        st.mutation_rate = max(st.mutation_rate * p.rate_decay, p.mu_min)
 
 
 def apply(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tensor, y: torch.Tensor, f: torch.Tensor

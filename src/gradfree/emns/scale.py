@@ -56,15 +56,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
 from gradfree.core.io import saveable
+from gradfree.core.schema import HISTORY, Spec, integer, real, tensor
+from gradfree.emns.evolution import recombination_weights
 
 CENTRES = ("adam", "momentum", "recombine")
 FITNESSES = ("mse", "cross_entropy")
 SHAPINGS = ("none", "rank")
-RATE_RULES = ("fixed", "csa", "anneal")
 CLASS_MASKS = (None, "present", "seen")
 NOISES = ("seeded", "table")
 MUTATES = ("weights", "activities")
@@ -91,15 +93,10 @@ class ScaleParams:
     weight_decay: float = 0.0
     resistance_rate: float = 0.0
     r_max: float = 0.95
-    rate_rule: str = "fixed"  # mu: "fixed", "csa" (cumulative step-size adaptation; recombine only) or
-    # "anneal" (mu *= rate_decay every generation, down to mu_min)
-    rate_decay: float = 0.995
     # noise: "seeded" (fresh N(0,1) draws from the generation's seed) or "table" (rows of one shared table of
     # 2^24 N(0,1) values at offsets drawn from the seed: the shared noise table of Salimans et al. 2017,
     # "Evolution Strategies as a Scalable Alternative to Reinforcement Learning", sec. 2.1)
     noise: str = "seeded"
-    mu_min: float = 1e-3
-    mu_max: float = 1.0
     shield: float = 0.0  # continual-learning shield (module docstring); 0 = off
     shield_quantile: float = 1.0  # drifts are normalised by this quantile of their layer's drifts (1 = max)
     # continual: the classes the fitness sees - None (all), "present" (those in the call's data) or "seen"
@@ -113,8 +110,6 @@ class ScaleParams:
     def check(self) -> ScaleParams:
         if self.population_size < 2 or self.population_size % 2:
             raise ValueError(f"population_size must be even and >= 2, got {self.population_size}")
-        if self.rate_rule not in RATE_RULES or (self.rate_rule == "csa" and self.centre != "recombine"):
-            raise ValueError(f"rate_rule must be one of {RATE_RULES} (csa with centre='recombine')")
         if self.centre not in CENTRES or self.fitness not in FITNESSES or self.shaping not in SHAPINGS:
             raise ValueError(f"centre in {CENTRES}, fitness in {FITNESSES}, shaping in {SHAPINGS}; "
                              f"got {self.centre!r}, {self.fitness!r}, {self.shaping!r}")
@@ -147,11 +142,32 @@ class ScaleState:
     m: torch.Tensor  # (n,) first moment (adam / momentum)
     v: torch.Tensor  # (n,) second moment (adam)
     mutation_rate: float
-    path: torch.Tensor | None = None  # (n,) evolution path of rate_rule="csa"
     seen: torch.Tensor | None = None  # (n_out,) bool: classes met so far (class_mask="seen")
     n_evaluations: int = 0
     n_generations: int = 0
     history: dict = field(default_factory=dict)
+
+    _saved_fields: ClassVar[dict] = {
+        "sizes": Spec("ints", low=1),
+        "theta": tensor("n"),
+        "resistances": tensor("n", low=0, high=1),
+        "r_floor": tensor("n", low=0, high=1),
+        "m": tensor("n"),
+        "v": tensor("n", low=0),
+        "mutation_rate": real(0, None),
+        "seen": tensor("n_out", dtype=("bool",), nullable=True),
+        "n_evaluations": integer(0),
+        "n_generations": integer(0),
+        "history": HISTORY,
+    }
+
+    def _check_loaded(self) -> None:
+        """theta holds exactly the parameters of the layer sizes; seen has one flag per output."""
+        if len(self.sizes) < 2 or n_params(self.sizes) != self.theta.numel():
+            raise ValueError(f"sizes {self.sizes[:8]} need {n_params(self.sizes[:64])} parameters, theta "
+                             f"holds {self.theta.numel()}")
+        if self.seen is not None and self.seen.numel() != self.sizes[-1]:
+            raise ValueError("seen does not have one entry per output")
 
 
 def layer_shapes(sizes: list[int]) -> list[tuple[int, int]]:
@@ -380,7 +396,7 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
     """Move the centre (and adapt the resistances) from the generation's fitness ``f`` and noise."""
     K, rank = eps.shape[0], p.noise_rank  # eps (K, noise_length(sizes, rank))
     u = centred_ranks(f) if p.shaping == "rank" else (f - f.mean()) / (f.std() + 1e-12)
-    u = torch.nan_to_num(u, nan=0.0, neginf=-0.5)
+    u = torch.nan_to_num(u, nan=0.0, neginf=-0.5).to(eps.dtype)
     diff, total = u[:K] - u[K:], u[:K] + u[K:]
     scale = 1.0 - st.resistances  # every change is resistance-scaled (sec. 2.1)
     sigma = st.mutation_rate * scale
@@ -388,8 +404,7 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
     st.n_evaluations += 2 * K
     if p.centre == "recombine":  # EMNS TUNED: weighted mean of the best half (log-rank weights)
         order = torch.argsort(f, descending=True, stable=True)[:K]
-        w = math.log(K + 0.5) - torch.log(torch.arange(1, K + 1, dtype=torch.float32, device=f.device))
-        w = w / w.sum()
+        w = recombination_weights(K, f.device)
         signs = torch.where(order < K, 1.0, -1.0)
         if rank:  # w @ z without z: each pair's weight (a pair may be selected twice, once each sign)
             zw = combine_noise(torch.zeros(K, device=f.device).index_add_(0, order % K, w * signs), eps,
@@ -398,8 +413,6 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
             z = signs[:, None] * eps[order % K]  # (K, n) the selected candidates' noise
             zw = w @ z
         st.theta = st.theta + zw * sigma
-        if p.rate_rule == "csa":  # evolution.adapt_rate_csa (CMA tutorial eq. 31-32) on mu
-            _csa(st, zw, w, p)
     else:
         de = combine_noise(diff, eps, st.sizes, rank)  # (n,) fitness-weighted noise
         g = de / (2 * K) / sigma  # search gradient (ascent), per unit of parameter
@@ -409,8 +422,6 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
             st.m = p.beta1 * st.m + (1 - p.beta1) * de / (2 * K)
             step = st.m
         st.theta = st.theta + centre_step(st, p) * scale * step
-    if p.rate_rule == "anneal":
-        st.mutation_rate = max(st.mutation_rate * p.rate_decay, p.mu_min)
     if p.weight_decay:
         st.theta = st.theta * (1.0 - p.learning_rate * p.weight_decay * scale)
     if p.resistance_rate > 0:  # the rule of evolution.adapt_resistances (sep-CMA-ES's diagonal on 1 - r)
@@ -435,26 +446,12 @@ def centre_step(st: ScaleState, p: ScaleParams) -> float:
     return p.learning_rate * (0.5 ** (st.n_generations / p.lr_half_life) if p.lr_half_life > 0 else 1.0)
 
 
-def _csa(st: ScaleState, zw: torch.Tensor, w: torch.Tensor, p: ScaleParams) -> None:
-    n = zw.shape[0]
-    mueff = 1.0 / float((w * w).sum())
-    cs = (mueff + 2.0) / (n + mueff + 5.0)
-    ds = 1.0 + 2.0 * max(0.0, math.sqrt((mueff - 1.0) / (n + 1.0)) - 1.0) + cs
-    chi_n = math.sqrt(n) * (1.0 - 1.0 / (4.0 * n) + 1.0 / (21.0 * n * n))
-    if st.path is None or st.path.shape != zw.shape:
-        st.path = torch.zeros_like(zw)
-    st.path = (1.0 - cs) * st.path + math.sqrt(cs * (2.0 - cs) * mueff) * zw
-    mu = st.mutation_rate * math.exp(cs / ds * (float(st.path.norm()) / chi_n - 1.0))
-    st.mutation_rate = float(min(max(mu, p.mu_min), p.mu_max))
-
-
 def generation(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tensor, y: torch.Tensor,
                class_mask: torch.Tensor | None = None, batch: torch.Tensor | None = None) -> float:
     """One generation in-process; returns the mean fitness of the candidates."""
-    if p.mutate == "activities":
-        from gradfree.emns import activity  # it builds on this module
-
-        return activity.generation(st, p, seed, X, y, class_mask, batch)
+    if p.mutate != "weights":
+        raise ValueError('scale.generation mutates the weights; mutate="activities" is '
+                         "gradfree.emns.activity.generation")
     f, eps = evaluate_generation(st, p, seed, X, y, class_mask, batch)
     apply_update(st, p, f, eps)
     return float(f[torch.isfinite(f)].mean()) if torch.isfinite(f).any() else -math.inf

@@ -1,0 +1,186 @@
+"""EMNSOptimizer: pycma's ask/tell conventions, every named strategy, discrete variables, exact resume
+through gradfree.core.io, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gradfree.core.io import ModelFileError
+from gradfree.emns import STRATEGIES, EMNSOptimizer
+
+SIGMA = {"paper": 0.5, "reference": 0.1, "plus": 0.5, "tuned": 0.2, "blackbox": 1.0, "scale": 0.08,
+         "activity": 0.08}
+
+
+def sphere(X: np.ndarray) -> np.ndarray:
+    return (X ** 2).sum(axis=1)
+
+
+def run(opt: EMNSOptimizer, gens: int, f=sphere) -> None:
+    for _ in range(gens):
+        X = opt.ask()
+        opt.tell(X, f(X))
+
+
+def test_ask_shape_and_determinism():
+    a = EMNSOptimizer(np.zeros(7), 0.3, random_state=4)
+    b = EMNSOptimizer(np.zeros(7), 0.3, random_state=4)
+    X = a.ask()
+    assert X.shape == (a.strategy_.popsize, 7) and X.dtype == np.float64
+    assert a.strategy_.popsize == 4 + int(3 * np.log(7)) + (4 + int(3 * np.log(7))) % 2
+    np.testing.assert_array_equal(X, b.ask())
+    np.testing.assert_array_equal(X, a.ask())  # asking again before tell: the same generation
+    assert not np.array_equal(X, EMNSOptimizer(np.zeros(7), 0.3, random_state=5).ask())
+
+
+@pytest.mark.parametrize("name", sorted(set(STRATEGIES) - {"paper"}))
+def test_every_strategy_improves_on_the_sphere(name):
+    """Every strategy but the paper's literal rule, which freezes (test_termination_criteria)."""
+    x0 = np.full(6, 1.0)
+    pop = 16 if STRATEGIES[name].selection == "gradient" else None  # more steps in the budget
+    opt = EMNSOptimizer(x0, SIGMA[name], strategy=name, popsize=pop, random_state=0, maxfevals=3000)
+    opt.optimize(sphere, vectorized=True)
+    r = opt.result
+    assert r.fbest < 0.5 * sphere(x0[None])[0]
+    assert r.evaluations >= 1 and r.iterations >= 1 and r.xfavorite.shape == (6,)
+    assert sphere(r.xbest[None])[0] == r.fbest
+    assert 1 <= r.evals_best <= r.evaluations
+
+
+def test_blackbox_converges_and_stops_on_tolfun():
+    opt = EMNSOptimizer(np.full(5, 3.0), 1.0, random_state=1)
+    opt.optimize(sphere, vectorized=True)
+    assert opt.result.fbest < 1e-10 and "tolfun" in opt.stop()
+
+
+def test_termination_criteria():
+    opt = EMNSOptimizer(np.ones(3), 0.5, random_state=0, maxiter=4)
+    opt.optimize(sphere, vectorized=True)
+    assert opt.stop() == {"maxiter": 4} and opt.result.iterations == 4
+    opt = EMNSOptimizer(np.ones(3), 0.5, random_state=0, maxfevals=25)
+    opt.optimize(lambda x: float(x @ x))  # one row at a time, pycma's default
+    assert "maxfevals" in opt.stop() and 25 <= opt.result.evaluations < 25 + opt.strategy_.popsize
+    opt = EMNSOptimizer(np.ones(3), 0.5, random_state=0, ftarget=0.1)
+    opt.optimize(sphere, vectorized=True)
+    assert opt.result.fbest <= 0.1 and "ftarget" in opt.stop()
+    opt = EMNSOptimizer(np.ones(3), 0.5, strategy="paper", random_state=0)
+    opt.optimize(sphere, vectorized=True, iterations=200)
+    assert "tolx" in opt.stop()  # the paper's rule: every resistance reaches 1, the search freezes
+
+
+def test_onemax_bits():
+    D = 40
+    opt = EMNSOptimizer(np.zeros(D), 1 / D, strategy="plus", vartype="binary", popsize=4, random_state=3,
+                        ftarget=0, maxfevals=20_000)
+    seen = []
+    opt.optimize(lambda X: (1 - X).sum(1), vectorized=True, callback=lambda o: seen.append(o.ask()))
+    assert opt.result.fbest == 0 and "ftarget" in opt.stop()
+    assert all(np.isin(X, (0.0, 1.0)).all() for X in seen)
+
+
+def test_every_binary_candidate_differs_from_its_parent():
+    opt = EMNSOptimizer(np.zeros(50), 1e-6, strategy="plus", vartype="binary", popsize=8, random_state=0)
+    X = opt.ask()
+    assert (X.sum(1) >= 1).all()
+
+
+def test_integers():
+    opt = EMNSOptimizer(np.full(6, 5.0), 2.0, vartype="integer", random_state=2, ftarget=0,
+                        maxfevals=20_000)
+    opt.optimize(sphere, vectorized=True)
+    assert opt.result.fbest == 0
+    X = opt.ask()
+    np.testing.assert_array_equal(X, np.round(X))
+
+
+@pytest.mark.parametrize("name,vartype", [(n, "continuous") for n in sorted(STRATEGIES)]
+                         + [("plus", "binary"), ("blackbox", "integer")])
+def test_save_load_resumes_exactly(tmp_path, name, vartype):
+    x0 = np.ones(8) if vartype != "binary" else np.zeros(8)
+    sigma = 1 / 8 if vartype == "binary" else SIGMA[name]
+    kw = dict(strategy=name, vartype=vartype, random_state=7)
+    a = EMNSOptimizer(x0, sigma, **kw)
+    run(a, 5)
+    a.save(tmp_path / "opt")
+    b = EMNSOptimizer.load(tmp_path / "opt")
+    for _ in range(4):
+        Xa, Xb = a.ask(), b.ask()
+        np.testing.assert_array_equal(Xa, Xb)
+        a.tell(Xa, sphere(Xa))
+        b.tell(Xb, sphere(Xb))
+    assert a.result.fbest == b.result.fbest and a.state_.mutation_rate == b.state_.mutation_rate
+    np.testing.assert_array_equal(a.result.xfavorite, b.result.xfavorite)
+
+
+def test_save_between_ask_and_tell(tmp_path):
+    a = EMNSOptimizer(np.ones(4), 0.5, random_state=0)
+    run(a, 3)
+    X = a.ask()
+    a.save(tmp_path / "pending")
+    b = EMNSOptimizer.load(tmp_path / "pending")
+    np.testing.assert_array_equal(b.ask(), X)
+    b.tell(X, sphere(X))  # the loaded optimizer accepts the rows asked before saving
+    a.tell(X, sphere(X))
+    np.testing.assert_array_equal(a.ask(), b.ask())
+
+
+def test_tampered_file_is_refused(tmp_path):
+    a = EMNSOptimizer(np.ones(4), 0.5, random_state=0)
+    run(a, 2)
+    path = a.save(tmp_path / "opt")
+    meta = json.loads(path.read_text())
+    meta["state"]["state_"]["fields"]["mutation_rate"] = -1.0
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="mutation_rate"):
+        EMNSOptimizer.load(tmp_path / "opt")
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="x0"):
+        EMNSOptimizer(np.ones((2, 2)), 1.0)
+    with pytest.raises(ValueError, match="x0"):
+        EMNSOptimizer([1.0, np.nan], 1.0)
+    with pytest.raises(ValueError, match="sigma0"):
+        EMNSOptimizer(np.ones(2), 0.0)
+    with pytest.raises(ValueError, match="strategy"):
+        EMNSOptimizer(np.ones(2), 1.0, strategy="cma")
+    with pytest.raises(ValueError, match="unknown option"):
+        EMNSOptimizer(np.ones(2), 1.0, options={"sigma": 2})
+    with pytest.raises(ValueError, match="even"):
+        EMNSOptimizer(np.ones(2), 1.0, popsize=5)
+    with pytest.raises(ValueError, match="popsize must be 1"):
+        EMNSOptimizer(np.ones(2), 1.0, strategy="paper", popsize=4)
+    with pytest.raises(ValueError, match="binary"):
+        EMNSOptimizer(np.full(3, 0.5), 0.1, vartype="binary")
+    opt = EMNSOptimizer(np.ones(3), 1.0, random_state=0)
+    with pytest.raises(RuntimeError, match="before ask"):
+        opt.tell(np.ones((opt.strategy_.popsize, 3)), np.ones(opt.strategy_.popsize))
+    X = opt.ask()
+    with pytest.raises(ValueError, match="shape"):
+        opt.tell(X[:-1], sphere(X[:-1]))
+    with pytest.raises(ValueError, match="one value per row"):
+        opt.tell(X, sphere(X)[:-1])
+    f = sphere(X)
+    f[1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        opt.tell(X, f)
+    with pytest.raises(ValueError, match="did not return"):
+        opt.tell(X + 1e-3, sphere(X))
+    f = sphere(X)
+    f[0] = np.inf  # an infeasible candidate is allowed
+    opt.tell(X, f)
+    with pytest.raises(RuntimeError, match="before ask"):
+        opt.tell(X, f)  # each generation is told once
+
+
+@pytest.mark.parametrize("module", ["optimizer", "engine", "wide", "estimators"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"gradfree.emns.{module}")
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert res.failed == 0 and (res.attempted > 0 or module == "engine")
