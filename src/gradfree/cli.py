@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-progress", action="store_true")
     bench.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                        help="spread seeds over a Ray cluster (local if no address); gradfree[distributed]")
+    report = sub.add_parser("report", help="rebuild report.md and the figures of a run from its results.json")
+    report.add_argument("dir", help="the run's folder (gradfree run NAME --out DIR)")
     p.run_parser = run  # for `gradfree run NAME --help`, which adds the experiment's own options
     return p
 
@@ -117,6 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 problem = str(exc)
         if problem is not None:
             return _fail(problem)
+    if args.command == "report":
+        from gradfree.experiments.cli_runner import rebuild_report
+
+        try:
+            out = rebuild_report(args.dir)
+        except (KeyError, ValueError) as exc:
+            return _fail(exc.args[0] if isinstance(exc, KeyError) else str(exc))
+        print(f"rebuilt {out}/report.md and its figures from {out}/results.json")
+        return 0
     if args.command == "list":
         from gradfree.experiments.registry import all_experiments
 

@@ -82,6 +82,10 @@ class Experiment:
     fn: Callable[[ExperimentContext], dict]
     default_seeds: int = 3
     options: tuple[Option, ...] = ()
+    #: pure steps (results, config) -> markdown / [(name, figure)]: ``gradfree report DIR`` rebuilds
+    #: report.md and the figures from results.json alone. Experiments without them write through ctx.
+    report: Callable[[dict, dict], str] | None = None
+    figures: Callable[[dict, dict], list[tuple[str, Any]]] | None = None
 
     def check_options(self, given: dict[str, str], quick: bool = False) -> dict[str, Any]:
         """Parse ``--set`` values against the declared options; unknown names, and options the chosen
@@ -101,13 +105,16 @@ class Experiment:
 _REGISTRY: dict[str, Experiment] = {}
 
 
-def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[Option, ...] = ()) -> Callable:
-    """Decorator registering ``fn(ctx) -> dict`` as experiment ``name`` (``options``: its ``--set`` keys)."""
+def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[Option, ...] = (),
+               report: Callable[[dict, dict], str] | None = None,
+               figures: Callable[[dict, dict], list[tuple[str, Any]]] | None = None) -> Callable:
+    """Decorator registering ``fn(ctx) -> dict`` as experiment ``name`` (``options``: its ``--set`` keys;
+    ``report`` / ``figures``: its pure presentation steps, functions of the results and the config)."""
 
     def register(fn: Callable[[ExperimentContext], dict]) -> Callable[[ExperimentContext], dict]:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise ValueError(f"experiment {name!r} is registered twice")
-        _REGISTRY[name] = Experiment(name, summary, fn, default_seeds, tuple(options))
+        _REGISTRY[name] = Experiment(name, summary, fn, default_seeds, tuple(options), report, figures)
         return fn
 
     return register

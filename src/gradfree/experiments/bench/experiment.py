@@ -56,8 +56,8 @@ def run(ctx: ExperimentContext) -> dict:
 
 def _run(ctx: ExperimentContext, threads: int) -> dict:
     opt = ctx.options
-    model_names = opt["models"].split(",") if opt.get("models") else list(MODELS)
-    suite_names = opt["suites"].split(",") if opt.get("suites") else list(SUITES)
+    model_names = list(opt.get("models") or MODELS)     # parsed: a list of names
+    suite_names = list(opt.get("suites") or SUITES)
     skipped = {(m, s): MODELS[m].reason(s, ctx.quick) for m in model_names for s in suite_names}
     ctx.expect(sum(r is None for r in skipped.values()) * len(ctx.seeds))
     started, t0 = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.perf_counter()
