@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from pathlib import Path
@@ -114,6 +115,8 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
             results = exp.fn(ctx)
         ctx.stage("writing results and report")
         write_json_atomic(out / "results.json", {"config": config, "results": results}, root=out)
+        # rendered from what results.json holds (keys sorted), exactly as `gradfree report` will
+        results = json.loads(json.dumps(results, sort_keys=True))
         render(out, exp, config, results, ctx)
         write_json_atomic(out / "run_info.json", root=out, obj={
             "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
