@@ -61,3 +61,13 @@ def test_no_import_cycle_between_packages():
                    for t in edges.get(start, ()))
 
     assert [p for p in edges if reaches(p, p, {p})] == []
+
+
+def test_every_package_all_names_public_objects_that_exist():
+    import importlib
+
+    for pkg in sorted(p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        mod = importlib.import_module(f"gradfree.{pkg}")
+        names = getattr(mod, "__all__", [])
+        assert all(not n.startswith("_") for n in names), (pkg, names)
+        assert all(hasattr(mod, n) for n in names), (pkg, [n for n in names if not hasattr(mod, n)])
