@@ -114,14 +114,14 @@ def _wuxing(sizes, seed: int, device: str, **kw) -> WuxingClassifier:
 
 @experiment("wuxing-mnist", "Wuxing network (five-element ODE neurons, BSP): paper Fig. 2-4, adders, "
             "extensions; Fashion-MNIST (MNIST with --set data_dir=)", default_seeds=2, options=(
-                Option("data_dir", str, "folder of MNIST IDX files (default: Fashion-MNIST)"),
-                Option("epochs", int, "epochs of the paper's runs (full mode)", low=1),
-                Option("n_train", int, "training images (full mode)", low=1),
-                Option("n_test", int, "test images (full mode)", low=1),
-                Option("mlp_epochs", int, "epochs of the backprop MLPs (full mode)", low=1),
+                Option("data_dir", str, "folder of MNIST IDX files (default: Fashion-MNIST)", mode="full"),
+                Option("epochs", int, "epochs of the paper's runs (full mode)", low=1, mode="full"),
+                Option("n_train", int, "training images (full mode)", low=1, mode="full"),
+                Option("n_test", int, "test images (full mode)", low=1, mode="full"),
+                Option("mlp_epochs", int, "epochs of the backprop MLPs (full mode)", low=1, mode="full"),
                 Option("beyond_epochs", int, "epochs of the extension runs", low=1),
-                Option("digits_train", int, "training digits (--quick)", low=1),
-                Option("digits_test", int, "test digits (--quick)", low=1),
+                Option("digits_train", int, "training digits (--quick)", low=1, mode="quick"),
+                Option("digits_test", int, "test digits (--quick)", low=1, mode="quick"),
                 Option("goal_epochs", int, "epochs of the goal comparison (default: epochs)", low=1),
                 Option("goal_mlp_epochs", int, "epochs of its backprop baselines (default: goal_epochs)",
                        low=1),
