@@ -61,6 +61,7 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
         (out / "report.md").write_text(header + "\n" + "\n".join(ctx.report_parts) + figs)
         write_json_atomic(out / "run_info.json", {
             "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
+            **({"unit_stats": ctx.stats} if ctx.stats else {}),
             "python": platform.python_version(), "machine": platform.machine(), "node": platform.node(),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
     finally:
