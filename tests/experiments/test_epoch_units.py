@@ -138,9 +138,9 @@ def test_wuxing_curve_killed_mid_way_resumes_to_identical_results(tmp_path):
     gradfree = [sys.executable, "-m", "gradfree", *WUXING, "--out", str(cut)]
     killed = subprocess.run(gradfree, capture_output=True, text=True, env={**os.environ, **env})
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    first = cut / "checkpoints" / "fig2-fixed_point-s0"
+    first = cut / "checkpoints" / "fig2-bsp-s0"
     assert len(json.loads((first / PROGRESS).read_text())["payload"]["rows"]) == 2  # killed mid-curve
-    assert not (cut / "checkpoints" / "fig2-fixed_point-s0.json").exists()
+    assert not (cut / "checkpoints" / "fig2-bsp-s0.json").exists()
     resumed = subprocess.run(gradfree, capture_output=True, text=True,
                              env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert resumed.returncode == 0, resumed.stderr

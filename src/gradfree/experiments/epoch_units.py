@@ -8,7 +8,7 @@ in ``ctx.checkpoint_dir(key)``:
   a gradfree estimator draws every random number from its own ``rng_`` generator, whose state is saved
   with it bit-exactly);
 * ``progress.json`` - the rows so far, the SHA-256 of that model file, torch's global RNG state (for
-  code that draws from it) and the time spent, written atomically by
+  code that draws from it) and the time spent (in total, and training time per epoch), written atomically by
   :func:`gradfree.core.checkpoint.write_checkpoint` after the model, so it never names a half-written
   model.
 
@@ -62,7 +62,7 @@ def epoch_unit(ctx: ExperimentContext, key: str, make_model: Callable[[], Any],
     folder = ctx.checkpoint_dir(key)
 
     def curve() -> Any:
-        model, rows, clock = _resume(folder, make_model, epochs)
+        model, rows, clock, epoch_train_s = _resume(folder, make_model, epochs)
         for epoch in ctx.progress(range(len(rows) + 1, epochs + 1), desc=f"{desc} of {epochs}"):
             t0 = time.perf_counter()
             train(model)
@@ -71,10 +71,11 @@ def epoch_unit(ctx: ExperimentContext, key: str, make_model: Callable[[], Any],
             t2 = time.perf_counter()
             model.save(folder / f"model-e{epoch:04d}")
             clock["train_s"] += t1 - t0
+            epoch_train_s.append(round(t1 - t0, 3))
             clock["eval_s"] += t2 - t1
             clock["checkpoint_s"] += time.perf_counter() - t2
             clock["load_sum"] += os.getloadavg()[0]  # the machine's load, to read the speed against
-            _write_progress(folder, rows, clock)
+            _write_progress(folder, rows, clock, epoch_train_s)
             checkpoint_written()
         return finish(model, rows) if finish is not None else rows
 
@@ -85,23 +86,25 @@ def epoch_unit(ctx: ExperimentContext, key: str, make_model: Callable[[], Any],
     return result
 
 
-def _write_progress(folder: Path, rows: list[dict], clock: dict) -> None:
+def _write_progress(folder: Path, rows: list[dict], clock: dict, epoch_train_s: list[float]) -> None:
     """Name the new model in ``progress.json`` (atomically), then drop the previous epoch's model."""
     name = f"model-e{len(rows):04d}"
     write_checkpoint(folder / PROGRESS, {"rows": rows, "model": name,
                                          "model_sha256": _sha256(folder / f"{name}.json"),
-                                         "rng": _global_rng(), "clock": dict(clock)})
+                                         "rng": _global_rng(), "clock": dict(clock),
+                                         "epoch_train_s": epoch_train_s})
     _drop_other_models(folder, keep=name)
 
 
-def _resume(folder: Path, make_model: Callable[[], Any], epochs: int) -> tuple[Any, list[dict], dict]:
-    """The model, rows and clock after the last finished epoch, or a fresh start."""
+def _resume(folder: Path, make_model: Callable[[], Any], epochs: int) -> tuple[Any, list[dict], dict, list]:
+    """The model, rows, clock and each epoch's training seconds after the last finished epoch, or a
+    fresh start."""
     fresh = make_model()
     clock = dict.fromkeys(_CLOCKS, 0.0)
     saved = read_checkpoint(folder / PROGRESS, _valid_progress)
     if saved is None or len(saved["rows"]) > epochs:
         _drop_other_models(folder, keep=None)
-        return fresh, [], clock
+        return fresh, [], clock, []
     name = saved["model"]
     try:
         if _sha256(folder / f"{name}.json") != saved["model_sha256"]:
@@ -112,10 +115,10 @@ def _resume(folder: Path, make_model: Callable[[], Any], epochs: int) -> tuple[A
         warnings.warn(f"{folder}: damaged model checkpoint ({exc}); computing the curve again",
                       DamagedCheckpointWarning, stacklevel=3)
         _drop_other_models(folder, keep=None)
-        return fresh, [], clock
+        return fresh, [], clock, []
     _drop_other_models(folder, keep=name)  # a model saved after the last progress file is not trusted
     clock.update({k: float(saved["clock"][k]) for k in _CLOCKS})
-    return model, list(saved["rows"]), clock
+    return model, list(saved["rows"]), clock, list(saved["epoch_train_s"])
 
 
 def _valid_progress(d: Any) -> bool:
@@ -123,7 +126,8 @@ def _valid_progress(d: Any) -> bool:
     return (isinstance(rows, list) and len(rows) >= 1 and all(isinstance(r, dict) for r in rows)
             and d["model"] == f"model-e{len(rows):04d}" and isinstance(d["model_sha256"], str)
             and all(isinstance(clock[k], (int, float)) and clock[k] >= 0 for k in _CLOCKS)
-            and isinstance(rng["torch"], str))
+            and isinstance(rng["torch"], str) and len(d["epoch_train_s"]) == len(rows)
+            and all(isinstance(t, (int, float)) for t in d["epoch_train_s"]))
 
 
 def _sha256(path: Path) -> str:
