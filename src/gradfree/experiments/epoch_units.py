@@ -4,7 +4,7 @@
 that trains a model epoch by epoch and measures a row after each epoch. After every epoch it writes,
 in ``ctx.checkpoint_dir(key)``:
 
-* ``model-e<k>.json`` / ``.safetensors`` - the model (``model.save``, i.e. :mod:`gradfree.core.io`;
+* ``model-e<k>.json`` / ``.safetensors`` - the model (:func:`gradfree.core.io.save_estimator`;
   a gradfree estimator draws every random number from its own ``rng_`` generator, whose state is saved
   with it bit-exactly);
 * ``progress.json`` - the rows so far, the SHA-256 of that model file, torch's global RNG state (for
@@ -40,6 +40,8 @@ from gradfree.core.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
+from gradfree.core.files import read_bytes
+from gradfree.core.io import save_estimator
 from gradfree.experiments.registry import ExperimentContext
 
 PROGRESS = "progress.json"
@@ -53,8 +55,9 @@ def epoch_unit(ctx: ExperimentContext, key: str, make_model: Callable[[], Any],
                samples_per_epoch: int | None = None, desc: str = "epochs") -> Any:
     """Run a resumable curve as unit ``key``; return ``finish(model, rows)`` (default: the rows).
 
-    ``make_model()`` builds the untrained model (it must offer ``save`` / ``load``), ``train(model)``
-    trains it for one epoch, ``evaluate(model)`` returns the epoch's row (a JSON-able dict).
+    ``make_model()`` builds the untrained model (a gradfree estimator: saved by ``core.io``, loaded by
+    its ``load``), ``train(model)`` trains it for one epoch, ``evaluate(model)`` returns the epoch's
+    row (a JSON-able dict).
     ``samples_per_epoch`` (training samples per epoch) turns the training time into a throughput.
     """
     if epochs < 1:
@@ -69,13 +72,13 @@ def epoch_unit(ctx: ExperimentContext, key: str, make_model: Callable[[], Any],
             t1 = time.perf_counter()
             rows.append(evaluate(model))
             t2 = time.perf_counter()
-            model.save(folder / f"model-e{epoch:04d}")
+            save_estimator(model, folder / f"model-e{epoch:04d}", root=ctx.out)
             clock["train_s"] += t1 - t0
             epoch_train_s.append(round(t1 - t0, 3))
             clock["eval_s"] += t2 - t1
             clock["checkpoint_s"] += time.perf_counter() - t2
             clock["load_sum"] += os.getloadavg()[0]  # the machine's load, to read the speed against
-            _write_progress(folder, rows, clock, epoch_train_s)
+            _write_progress(folder, rows, clock, epoch_train_s, ctx.out)
             checkpoint_written()
         return finish(model, rows) if finish is not None else rows
 
@@ -86,13 +89,14 @@ def epoch_unit(ctx: ExperimentContext, key: str, make_model: Callable[[], Any],
     return result
 
 
-def _write_progress(folder: Path, rows: list[dict], clock: dict, epoch_train_s: list[float]) -> None:
+def _write_progress(folder: Path, rows: list[dict], clock: dict, epoch_train_s: list[float],
+                    root: Path) -> None:
     """Name the new model in ``progress.json`` (atomically), then drop the previous epoch's model."""
     name = f"model-e{len(rows):04d}"
     write_checkpoint(folder / PROGRESS, {"rows": rows, "model": name,
                                          "model_sha256": _sha256(folder / f"{name}.json"),
                                          "rng": _global_rng(), "clock": dict(clock),
-                                         "epoch_train_s": epoch_train_s})
+                                         "epoch_train_s": epoch_train_s}, root=root)
     _drop_other_models(folder, keep=name)
 
 
@@ -111,7 +115,7 @@ def _resume(folder: Path, make_model: Callable[[], Any], epochs: int) -> tuple[A
             raise ValueError(f"{name}.json is not the model {PROGRESS} was written with")
         model = type(fresh).load(folder / name)
         _set_global_rng(saved["rng"])
-    except (FileNotFoundError, ValueError, RuntimeError, TypeError) as exc:  # ModelFileError is a ValueError
+    except (OSError, ValueError, RuntimeError, TypeError) as exc:  # ModelFileError is a ValueError
         warnings.warn(f"{folder}: damaged model checkpoint ({exc}); computing the curve again",
                       DamagedCheckpointWarning, stacklevel=3)
         _drop_other_models(folder, keep=None)
@@ -131,7 +135,7 @@ def _valid_progress(d: Any) -> bool:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(read_bytes(path)).hexdigest()
 
 
 def _drop_other_models(folder: Path, keep: str | None) -> None:
