@@ -70,6 +70,21 @@ def test_cut_curve_resumes_at_the_last_finished_epoch(tmp_path, clean, cut_at):
     stats = ctx.stats["curve"]
     assert stats["epochs"] == EPOCHS and stats["train_samples"] == EPOCHS * len(ytr)
     assert stats["train_samples_per_s"] >= stats["unit_samples_per_s"] > 0
+    assert stats["train_samples_per_cpu_s"] > 0
+
+
+def test_progress_without_cpu_clock_still_resumes(tmp_path, clean):
+    """Progress files written before the CPU-time clock existed resume instead of starting over."""
+    with pytest.raises(Cut):
+        _curve(tmp_path, 2, [])
+    path = tmp_path / "checkpoints" / "curve" / PROGRESS
+    payload = json.loads(path.read_text())["payload"]
+    for key in ("train_cpu_s", "cpu_epochs"):
+        del payload["clock"][key]
+    write_checkpoint(path, payload)
+    calls: list = []
+    result, ctx = _curve(tmp_path, None, calls)
+    assert calls == [2, 3] and json.dumps(result) == clean
 
 
 def _damage(folder, how):

@@ -47,6 +47,9 @@ from gradfree.experiments.registry import ExperimentContext
 PROGRESS = "progress.json"
 _MODEL = re.compile(r"model-e(\d{4,})\.(json|safetensors)")
 _CLOCKS = ("train_s", "eval_s", "checkpoint_s", "load_sum")
+# CPU time of training and the epochs it covers: optional, so progress files written before it was
+# recorded still resume
+_CPU_CLOCKS = ("train_cpu_s", "cpu_epochs")
 
 
 def epoch_unit(ctx: ExperimentContext, key: str, make_model: Callable[[], Any],
@@ -67,9 +70,11 @@ def epoch_unit(ctx: ExperimentContext, key: str, make_model: Callable[[], Any],
     def curve() -> Any:
         model, rows, clock, epoch_train_s = _resume(folder, make_model, epochs)
         for epoch in ctx.progress(range(len(rows) + 1, epochs + 1), desc=f"{desc} of {epochs}"):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             train(model)
             t1 = time.perf_counter()
+            clock["train_cpu_s"] += time.process_time() - c0
+            clock["cpu_epochs"] += 1
             rows.append(evaluate(model))
             t2 = time.perf_counter()
             save_estimator(model, folder / f"model-e{epoch:04d}", root=ctx.out)
@@ -104,7 +109,7 @@ def _resume(folder: Path, make_model: Callable[[], Any], epochs: int) -> tuple[A
     """The model, rows, clock and each epoch's training seconds after the last finished epoch, or a
     fresh start."""
     fresh = make_model()
-    clock = dict.fromkeys(_CLOCKS, 0.0)
+    clock = dict.fromkeys(_CLOCKS + _CPU_CLOCKS, 0.0)
     saved = read_checkpoint(folder / PROGRESS, _valid_progress)
     if saved is None or len(saved["rows"]) > epochs:
         _drop_other_models(folder, keep=None)
@@ -121,7 +126,7 @@ def _resume(folder: Path, make_model: Callable[[], Any], epochs: int) -> tuple[A
         _drop_other_models(folder, keep=None)
         return fresh, [], clock, []
     _drop_other_models(folder, keep=name)  # a model saved after the last progress file is not trusted
-    clock.update({k: float(saved["clock"][k]) for k in _CLOCKS})
+    clock.update({k: float(saved["clock"].get(k, 0.0)) for k in _CLOCKS + _CPU_CLOCKS})
     return model, list(saved["rows"]), clock, list(saved["epoch_train_s"])
 
 
@@ -130,6 +135,7 @@ def _valid_progress(d: Any) -> bool:
     return (isinstance(rows, list) and len(rows) >= 1 and all(isinstance(r, dict) for r in rows)
             and d["model"] == f"model-e{len(rows):04d}" and isinstance(d["model_sha256"], str)
             and all(isinstance(clock[k], (int, float)) and clock[k] >= 0 for k in _CLOCKS)
+            and all(isinstance(clock.get(k, 0), (int, float)) and clock.get(k, 0) >= 0 for k in _CPU_CLOCKS)
             and isinstance(rng["torch"], str) and len(d["epoch_train_s"]) == len(rows)
             and all(isinstance(t, (int, float)) for t in d["epoch_train_s"]))
 
@@ -163,8 +169,9 @@ def _set_global_rng(rng: dict) -> None:
 
 def _throughput(clock: dict, epochs: int, samples_per_epoch: int | None) -> dict:
     """Seconds spent training, evaluating and checkpointing, summed over every process that ran the
-    curve, the training samples per second of training alone and of the whole unit, and the machine's
-    1-minute load average after each epoch, averaged (what else ran beside the curve)."""
+    curve, the training samples per second of training alone (wall and process CPU time) and of the
+    whole unit, and the machine's 1-minute load average after each epoch, averaged (what else ran
+    beside the curve)."""
     out = {"epochs": epochs, **{k: round(float(clock[k]), 3) for k in _CLOCKS[:3]},
            "load_average_1m": round(float(clock["load_sum"]) / epochs, 2)}
     total = sum(float(clock[k]) for k in _CLOCKS[:3])
@@ -172,4 +179,7 @@ def _throughput(clock: dict, epochs: int, samples_per_epoch: int | None) -> dict
         n = samples_per_epoch * epochs
         out |= {"train_samples": n, "train_samples_per_s": round(n / float(clock["train_s"]), 1),
                 "unit_samples_per_s": round(n / total, 1)}
+        if clock.get("cpu_epochs", 0) > 0 and clock.get("train_cpu_s", 0) > 0:  # the process's CPU time:
+            out["train_samples_per_cpu_s"] = round(  # less sensitive to what else runs than wall time
+                samples_per_epoch * clock["cpu_epochs"] / float(clock["train_cpu_s"]), 1)
     return out
