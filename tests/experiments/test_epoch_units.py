@@ -106,6 +106,10 @@ def _damage(folder, how):
     elif how == "model-swapped":  # a valid model file, but not the one the progress file names
         p = next(folder.glob("model-*.json"))
         p.write_text(json.dumps(json.loads(p.read_text()), indent=2))
+    elif how == "model-link":  # a link where the model was: never followed
+        p = next(folder.glob("model-*.json"))
+        p.unlink()
+        p.symlink_to(folder / PROGRESS)
     elif how == "rng-wrong-size":
         p = folder / PROGRESS
         obj = json.loads(p.read_text())
@@ -114,7 +118,7 @@ def _damage(folder, how):
 
 
 @pytest.mark.parametrize("how", ["progress-truncated", "progress-edited", "model-flipped", "model-missing",
-                                 "model-swapped", "rng-wrong-size"])
+                                 "model-swapped", "model-link", "rng-wrong-size"])
 def test_damaged_epoch_checkpoint_is_recomputed(tmp_path, clean, how):
     with pytest.raises(Cut):
         _curve(tmp_path, 2, [])
@@ -125,6 +129,19 @@ def test_damaged_epoch_checkpoint_is_recomputed(tmp_path, clean, how):
         result, _ = _curve(tmp_path, None, calls)
     assert calls == list(range(EPOCHS))  # started over
     assert json.dumps(result) == clean
+
+
+def test_model_saved_after_the_last_progress_file_is_dropped(tmp_path, clean):
+    """Killed between saving epoch 3's model and naming it in progress.json: epoch 3 is trained again."""
+    with pytest.raises(Cut):
+        _curve(tmp_path, 2, [])
+    folder = tmp_path / "checkpoints" / "curve"
+    for p in list(folder.glob("model-e0002.*")):
+        (folder / p.name.replace("e0002", "e0003")).write_bytes(p.read_bytes())
+    calls: list = []
+    result, _ = _curve(tmp_path, None, calls)
+    assert calls == [2, 3] and json.dumps(result) == clean
+    assert sorted(p.name for p in folder.glob("model-*")) == ["model-e0004.json", "model-e0004.safetensors"]
 
 
 def test_finished_unit_keeps_its_final_model_and_throughput(tmp_path, clean):
