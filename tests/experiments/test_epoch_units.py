@@ -14,7 +14,7 @@ from gradfree.baselines import SparseMLPClassifier
 from gradfree.core.checkpoint import DamagedCheckpointWarning, write_checkpoint
 from gradfree.data import digits_split
 from gradfree.experiments.cli_runner import run_experiment
-from gradfree.experiments.epoch_units import PROGRESS, epoch_unit
+from gradfree.experiments.epoch_units import PROGRESS, curve_progress, epoch_unit, main
 from gradfree.experiments.registry import ExperimentContext
 
 EPOCHS = 4
@@ -61,6 +61,7 @@ def test_cut_curve_resumes_at_the_last_finished_epoch(tmp_path, clean, cut_at):
         _curve(tmp_path, cut_at, calls)
     progress = json.loads((tmp_path / "checkpoints" / "curve" / PROGRESS).read_text())["payload"]
     assert len(progress["rows"]) == cut_at
+    assert curve_progress(tmp_path)["curve"]["rows"] == progress["rows"]  # a partial curve can be read
     assert sorted(p.name for p in (tmp_path / "checkpoints" / "curve").glob("model-*")) == [
         f"model-e{cut_at:04d}.json", f"model-e{cut_at:04d}.safetensors"]  # only the last epoch's model
     calls.clear()
@@ -153,6 +154,13 @@ def test_finished_unit_keeps_its_final_model_and_throughput(tmp_path, clean):
     result, ctx = _curve(tmp_path, None, calls)  # resumed from the unit's own checkpoint
     assert calls == [] and json.dumps(result) == clean
     assert ctx.stats["curve"]["epochs"] == EPOCHS  # throughput still reported for a resumed unit
+
+
+def test_progress_command_prints_each_curve(tmp_path, capsys):
+    with pytest.raises(Cut):
+        _curve(tmp_path, 3, [])
+    main([str(tmp_path)])
+    assert capsys.readouterr().out.startswith("curve: 3 epochs, last {")
 
 
 WUXING = ["run", "wuxing-mnist", "--quick", "--seeds", "1", "--set", "parts=fig24", "--set",

@@ -183,3 +183,32 @@ def _throughput(clock: dict, epochs: int, samples_per_epoch: int | None) -> dict
             out["train_samples_per_cpu_s"] = round(  # less sensitive to what else runs than wall time
                 samples_per_epoch * clock["cpu_epochs"] / float(clock["train_cpu_s"]), 1)
     return out
+
+
+def curve_progress(out: str | Path) -> dict[str, dict]:
+    """Every resumable curve in run folder ``out``, finished or not: its rows so far and its throughput
+    (read from the progress files; a damaged one is warned about and left out)."""
+    found = {}
+    for path in sorted(Path(out, "checkpoints").glob(f"*/{PROGRESS}")):
+        saved = read_checkpoint(path, _valid_progress)
+        if saved is not None:
+            rows = saved["rows"]
+            found[path.parent.name] = {"rows": rows, **_throughput(saved["clock"], len(rows), None)}
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m gradfree.experiments.epoch_units RUN_FOLDER``: each curve's epochs and last row."""
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(description="Where the resumable curves of a run folder stand.")
+    p.add_argument("out", help="the run folder (--out of gradfree run)")
+    for key, c in curve_progress(p.parse_args(argv).out).items():
+        n = c["epochs"]
+        print(f"{key}: {n} epochs, last {json.dumps(c['rows'][-1])}, training {c['train_s'] / n:.0f} "
+              f"s/epoch, evaluation {c['eval_s'] / n:.0f} s/epoch, mean load {c['load_average_1m']}")
+
+
+if __name__ == "__main__":
+    main()
