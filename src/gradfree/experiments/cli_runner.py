@@ -120,6 +120,7 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
         render(out, exp, config, results, ctx)
         write_json_atomic(out / "run_info.json", root=out, obj={
             "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
+            **({"unit_stats": ctx.stats} if ctx.stats else {}),
             "threads": int(threads), "python": platform.python_version(), "machine": platform.machine(),
             "node": platform.node(),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")})

@@ -12,7 +12,8 @@ adding a file. The context gives it:
   gives it a total, ``ctx.progress(iterable, desc)`` names the stage it is in, and the runner keeps it
   open through the figures and the report;
 * ``ctx.savefig(fig, name)``; ``ctx.report(md)``;
-  ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible.
+  ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible;
+  ``ctx.stats[key]`` - other per-unit measurements (e.g. throughput), also kept for ``run_info.json``.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class ExperimentContext:
     options: dict[str, Any] = field(default_factory=dict)
     report_parts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, dict] = field(default_factory=dict)  # per-unit measurements for run_info.json
     figures: list[str] = field(default_factory=list)
     title: str = "run"
     n_resumed: int = 0
