@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
 
 from gradfree import NearestClassMean
-from gradfree.core import GradFreeEstimator, resolve_device
+from gradfree.core import GradFreeEstimator, resolve_device, schema
 from gradfree.core.checks import (
     check_deterministic,
     check_no_autograd,
@@ -111,8 +112,15 @@ class _State:
     history: list
     note: str
 
+    _saved_fields: ClassVar[dict] = {"w": schema.tensor(3), "history": schema.Spec("floats", finite=False),
+                                     "note": schema.Spec("str")}
+
 
 class _Toy(GradFreeEstimator):
+    _saved_fields = {**schema.RNG, "state_": schema.saved_state(_State),
+                     "mask_": schema.tensor(2, dtype=("bool",)),
+                     "table_": schema.Spec("any"), "np_rng_": schema.Spec("any")}
+
     def __init__(self, alpha: float = 0.5, random_state=None, device="cpu"):
         self.alpha = alpha
         self.random_state = random_state

@@ -89,14 +89,14 @@ def test_truncated_or_wrong_json_names_the_file(saved, damage):
 
 @pytest.mark.parametrize("field, value, match", [
     ("n_features_in_", -3, "integer >= 1"),
-    ("n_features_in_", "64", "integer >= 1"),
+    ("n_features_in_", "64", "must be an integer"),
     ("device_", {"__device__": "cuda:7"}, "does not have|not a device|cpu"),
     ("device_", {"__device__": "tpu"}, "not a device|unsupported"),
     ("classes_", {"__ndarray_json__": [1, 1], "dtype": "<i8"}, "distinct"),
     ("classes_", {"__ndarray_json__": [["x"]], "dtype": "|O"}, "dtype"),
     ("sums_", {"__tensor__": "nope", "device": "cpu"}, "does not hold"),
-    ("predict", 3, "not stored state|not a fitted"),
-    ("means_", 3, "not stored state"),
+    ("predict", 3, "not a field"),
+    ("means_", 3, "not a field"),
 ])
 def test_absurd_state_fields_are_refused_by_name(saved, field, value, match):
     _edit(saved, lambda meta: meta["state"].update({field: value}))
@@ -106,7 +106,7 @@ def test_absurd_state_fields_are_refused_by_name(saved, field, value, match):
 
 def test_inconsistent_shapes_are_refused_at_load(saved):
     _edit(saved, lambda meta: meta["state"].update({"n_features_in_": 5}))
-    _loads_fail(saved, "inconsistent")
+    _loads_fail(saved, "disagrees with 5")
 
 
 @pytest.mark.parametrize("params, match", [

@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import Interval
 
 from gradfree.baselines import _mlp_core as core
 from gradfree.baselines.mlp import MLPClassifier
+from gradfree.core.schema import integer, list_of, tensor
 
 
 class EWCClassifier(MLPClassifier):
@@ -44,6 +45,13 @@ class EWCClassifier(MLPClassifier):
 
     _parameter_constraints = {**MLPClassifier._parameter_constraints,
                               "ewc_lambda": [Interval(Real, 0, None, closed="left")]}
+    _saved_fields = {
+        "fisher_w_": list_of(tensor("h{j}", "h{i}", low=0), dim="L"),
+        "fisher_b_": list_of(tensor("h{j}", low=0), dim="L"),
+        "anchor_w_": list_of(tensor("h{j}", "h{i}"), dim="L"),
+        "anchor_b_": list_of(tensor("h{j}"), dim="L"),
+        "n_tasks_": integer(0),
+    }
 
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), *, epochs: int = 5, lr: float = 1e-3,
                  batch_size: int = 128, weight_decay: float = 0.0, ewc_lambda: float = 1000.0,
@@ -100,6 +108,20 @@ class ReplayClassifier(MLPClassifier):
 
     _parameter_constraints = {**MLPClassifier._parameter_constraints,
                               "buffer_size": [Interval(Integral, 0, None, closed="left")]}
+    _saved_fields = {
+        "buffer_X_": tensor("B", "d"),
+        "buffer_y_": tensor("B", dtype=("int64",), low=0),
+        "n_seen_": integer(0),
+    }
+
+    def _check_loaded_state(self) -> None:
+        """The buffer holds ``buffer_size`` rows whose labels are class indices."""
+        super()._check_loaded_state()
+        if self.buffer_X_.shape[0] != int(self.buffer_size):
+            raise ValueError(f"buffer_X_ has {self.buffer_X_.shape[0]} rows, "
+                             f"buffer_size is {self.buffer_size}")
+        if self.buffer_y_.numel() and int(self.buffer_y_.max()) >= len(self.classes_):
+            raise ValueError("buffer_y_ holds a class index beyond classes_")
 
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), *, epochs: int = 5, lr: float = 1e-3,
                  batch_size: int = 128, weight_decay: float = 0.0, buffer_size: int = 200,

@@ -40,6 +40,7 @@ from gradfree.core.base import (
     GradFreeRegressor,
     no_grad_learning,
 )
+from gradfree.core.schema import LOSS_CURVE, RNG, integer, list_of, real, tensor
 
 
 class _MLPBase(GradFreeEstimator):
@@ -69,6 +70,15 @@ class _MLPBase(GradFreeEstimator):
         "device": [str],
     }
 
+    #: layer l maps h{l} inputs to h{l+1} outputs (h0 = n_features_in_, the last = outputs)
+    _saved_fields = {
+        **RNG,
+        "weights_": list_of(tensor("h{j}", "h{i}"), dim="L"),
+        "biases_": list_of(tensor("h{j}"), dim="L"),
+        "loss_curve_": LOSS_CURVE,
+        "n_iter_": integer(0),
+    }
+
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (256,), *, epochs: int = 5, lr: float = 1e-3,
                  batch_size: int = 128, weight_decay: float = 0.0, random_state: Any = None,
                  device: str = "cpu") -> None:
@@ -85,6 +95,13 @@ class _MLPBase(GradFreeEstimator):
         super()._check_params()
         if any(isinstance(h, bool) or int(h) != h or h < 1 for h in self.hidden_layer_sizes):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
+
+    def _check_loaded_state(self) -> None:
+        """The layers chain from ``n_features_in_`` through ``hidden_layer_sizes`` to the outputs."""
+        sizes = [int(self.n_features_in_), *map(int, self.hidden_layer_sizes), int(self._n_outputs())]
+        got = [int(self.weights_[0].shape[1]), *(int(w.shape[0]) for w in self.weights_)]
+        if got != sizes:
+            raise ValueError(f"weights_ chain through sizes {got}, the parameters say {sizes}")
 
     def _link_ratio(self) -> float | None:
         """Fraction of connections kept per layer; ``None`` = dense."""
@@ -220,6 +237,9 @@ class SparseMLPClassifier(MLPClassifier):
                          batch_size=batch_size, weight_decay=weight_decay, random_state=random_state,
                          device=device)
         self.link_ratio = link_ratio
+
+    _saved_fields = {"masks_": list_of(tensor("h{j}", "h{i}", dtype=("bool",)), dim="L"),
+                     "link_ratio_": real(0, 1)}
 
     def _link_ratio(self) -> float | None:
         return float(self.link_ratio)

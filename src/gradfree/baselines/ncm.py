@@ -8,6 +8,7 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 
 from gradfree.core.base import GradFreeClassifier, no_grad_learning
+from gradfree.core.schema import tensor
 
 
 class NearestClassMean(GradFreeClassifier):
@@ -31,6 +32,19 @@ class NearestClassMean(GradFreeClassifier):
     _proba_from = "softmax"
 
     _parameter_constraints = {"metric": [StrOptions({"euclidean", "cosine"})], "device": [str]}
+    _saved_fields = {
+        "sums_": tensor("C", "d", dtype=("float64",)),
+        "counts_": tensor("C", dtype=("float64",), low=0),
+        "sq_sums_": tensor("C", dtype=("float64",), low=0),
+    }
+
+    def _check_loaded_state(self) -> None:
+        """At least one class has samples, and the class means fit in float32 (what ``predict`` uses)."""
+        if not bool((self.counts_ > 0).any()):
+            raise ValueError("counts_ holds no sample: no class has a mean")
+        means = self.sums_ / self.counts_.clamp_min(1)[:, None]
+        if not bool(torch.isfinite(means.to(self.dtype)).all()):
+            raise ValueError("sums_ / counts_ gives class means beyond float32")
 
     def __init__(self, metric: str = "euclidean", *, device: str = "cpu") -> None:
         self.metric = metric

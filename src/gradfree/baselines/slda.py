@@ -19,7 +19,17 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from gradfree.core.base import RANDOM_STATE, GradFreeClassifier, no_grad_learning
-from gradfree.core.lda import BATCH, lda_grow, lda_init, lda_scores, lda_solve, lda_update
+from gradfree.core.lda import (
+    BATCH,
+    LDA_FIELDS,
+    lda_check,
+    lda_grow,
+    lda_init,
+    lda_scores,
+    lda_solve,
+    lda_update,
+)
+from gradfree.core.schema import RNG, tensor
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -55,6 +65,9 @@ class SLDAClassifier(GradFreeClassifier):
         "random_state": RANDOM_STATE,
         "device": [str],
     }
+
+    _saved_fields = {**RNG, **LDA_FIELDS, "input_mean_": tensor("d", optional=True),
+                     "rf_weights_": tensor("D", "d", optional=True)}
 
     def __init__(self, shrinkage: float | str = "auto", *, random_features: int = 0, random_state: Any = None,
                  device: str = "cpu") -> None:
@@ -94,14 +107,15 @@ class SLDAClassifier(GradFreeClassifier):
             lda_grow(self, n_new)
 
     def _check_loaded_state(self) -> None:
+        """The statistics match n_features / classes / random_features and can be solved."""
         D = int(self.random_features) or int(self.n_features_in_)
         C = len(self.classes_)
         if tuple(self.lda_m2_.shape) != (D, D) or tuple(self.lda_sums_.shape) != (C, D) \
                 or tuple(self.lda_counts_.shape) != (C,):
             raise ValueError("LDA statistics do not match n_features / classes")
-        if int(self.random_features) and tuple(self.rf_weights_.shape) != (D, int(self.n_features_in_)):
-            raise ValueError("rf_weights_ does not match random_features / n_features_in_")
-        self._lda_cache = {}
+        if int(self.random_features) and not (hasattr(self, "rf_weights_") and hasattr(self, "input_mean_")):
+            raise ValueError("random_features > 0 needs rf_weights_ and input_mean_")
+        lda_check(self)
 
     @property
     def shrinkage_(self) -> float:

@@ -7,6 +7,7 @@ writes the same tables and figures as an uninterrupted one (apart from its own d
 from __future__ import annotations
 
 import csv
+import io
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 
 from gradfree.bench.models import MODELS
 from gradfree.bench.suites import SUITES
-from gradfree.core.checkpoint import write_json_atomic
+from gradfree.core.checkpoint import write_json_atomic, write_text_atomic
 
 CSV_FIELDS = ["model", "suite", "seed", "metric", "value", "wall_s", "cpu_s", "peak_mb", "peak_cuda_mb",
               "mem_method", "status", "note"]
@@ -50,8 +51,9 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_csv(path: Path, records: list[dict], skipped: dict) -> None:
-    with open(path, "w", newline="") as f:
+def write_csv(path: Path, records: list[dict], skipped: dict, *, root: Path | None = None) -> None:
+    """results.csv: one row per record (and per skipped pair), written atomically inside ``root``."""
+    with io.StringIO(newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         w.writeheader()
         for (m, s), reason in skipped.items():
@@ -66,6 +68,7 @@ def write_csv(path: Path, records: list[dict], skipped: dict) -> None:
                 w.writerow(base)
             for metric in sorted(r["metrics"], key=_metric_rank):
                 w.writerow({**base, "metric": metric, "value": r["metrics"][metric]})
+        write_text_atomic(path, f.getvalue(), root=root)
 
 
 def _group(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
@@ -201,9 +204,10 @@ def figures(save: Callable[[Any, str], Any], records: list[dict], meta: dict) ->
         save(fig, "accuracy_vs_time")
 
 
-def write_json(path: Path, records: list[dict], skipped: dict, meta: dict) -> None:
+def write_json(path: Path, records: list[dict], skipped: dict, meta: dict, *,
+               root: Path | None = None) -> None:
     """bench.json: every record with its measurements, what was skipped and why, and the machine."""
-    write_json_atomic(path, {
+    write_json_atomic(path, root=root, obj={
         "meta": meta,
         "skipped": [{"model": m, "suite": s, "reason": r} for (m, s), r in skipped.items() if r is not None],
         "records": [{k: v for k, v in r.items() if k != "traceback"} for r in records]})

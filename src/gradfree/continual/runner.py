@@ -58,11 +58,39 @@ class ContinualResult:
         return backward_transfer(self.R)
 
     def to_dict(self) -> dict:
-        """JSON-able summary: the matrix, the metrics and the task names."""
+        """JSON-able summary: the matrix, the task names and the metrics derived from the matrix."""
         return {"R": self.R.tolist(), "task_names": list(self.task_names), "scenario": self.scenario,
-                "average_accuracy": self.average_accuracy, "forgetting": self.forgetting.tolist(),
-                "mean_forgetting": float(self.forgetting.mean()) if len(self.forgetting) else 0.0,
-                "bwt": self.bwt}
+                **derived_metrics(self.R)}
+
+
+def derived_metrics(R: np.ndarray) -> dict:
+    """Every number a report derives from an accuracy matrix R (T x T)."""
+    f = forgetting(R)
+    return {"average_accuracy": average_accuracy(R), "forgetting": f.tolist(),
+            "mean_forgetting": float(f.mean()) if len(f) else 0.0, "bwt": backward_transfer(R),
+            "task1_final": float(R[-1, 0]),
+            "task1_forgetting": float(R[:-1, 0].max() - R[-1, 0]) if len(R) > 1 else 0.0}
+
+
+def rederive(result: Any) -> Any:
+    """``result`` (JSON data) with the metrics of every stored accuracy matrix recomputed from it.
+
+    A checkpoint's derived numbers are never trusted: wherever a dict holds ``"R"`` beside
+    ``"average_accuracy"`` (a :meth:`ContinualResult.to_dict`), the metrics are rebuilt from ``R``, so an
+    edited checkpoint cannot make a report disagree with itself. A malformed ``R`` is a ``ValueError``
+    (the caller treats the checkpoint as damaged).
+    """
+    if isinstance(result, list):
+        return [rederive(v) for v in result]
+    if not isinstance(result, dict):
+        return result
+    out = {k: rederive(v) for k, v in result.items()}
+    if "R" in out and "average_accuracy" in out:
+        R = np.asarray(out["R"], dtype=np.float64)
+        if R.ndim != 2 or R.shape[0] != R.shape[1] or R.size == 0 or not np.all((R >= 0) & (R <= 1)):
+            raise ValueError("R is not a square matrix of accuracies in [0, 1]")
+        out.update(derived_metrics(R))
+    return out
 
 
 def _valid_rows(rows: Any, n_tasks: int) -> bool:

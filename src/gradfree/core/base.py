@@ -39,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from gradfree.core.device import resolve_device
 from gradfree.core.io import load_estimator, register_estimator, save_estimator
+from gradfree.core.schema import CLASSES, DEVICE, N_FEATURES, Spec, integer
 
 F = TypeVar("F", bound=Callable[..., Any])
 E = TypeVar("E", bound="GradFreeEstimator")
@@ -97,6 +98,10 @@ class GradFreeEstimator(BaseEstimator):
 
     #: dtype of model tensors
     dtype = torch.float32
+
+    #: What a saved model of this class holds (:mod:`gradfree.core.schema`); subclasses add their own
+    #: fields, and the loader refuses any file whose fields break the declaration.
+    _saved_fields = {"device_": DEVICE, "n_features_in_": N_FEATURES}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -195,6 +200,7 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
     """
 
     _can_grow_classes = False
+    _saved_fields = {"classes_": CLASSES}
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
         """Continue learning from (X, y); ``classes`` (every label) on the first call, as in scikit-learn."""
@@ -309,6 +315,8 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
 
 class GradFreeRegressor(RegressorMixin, GradFreeEstimator):
     """Regressor conventions: 1-D or 2-D targets, ``score`` is R^2 (scikit-learn's)."""
+
+    _saved_fields = {"n_outputs_": integer(1, dim="out"), "y_was_1d_": Spec("bool")}
 
     def partial_fit(self, X: Any, y: Any) -> Any:
         """Continue learning from (X, y)."""

@@ -24,16 +24,24 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from gradfree.core import files, jsonfile
+from gradfree.core.schema import FieldError, check_fields, fields_of
 
 FORMAT_VERSION = 2
+
+#: Caps on what a load reads: the JSON description and the tensors (a model larger than this is refused
+#: unless ``load_estimator(..., max_bytes=)`` allows it).
+MAX_JSON_BYTES = 16 * 2**20
+MAX_TENSOR_BYTES = 4 * 2**30
 
 T = TypeVar("T", bound=type)
 
@@ -51,6 +59,7 @@ class ModelFileError(ValueError):
     """A saved model or checkpoint that cannot be loaded; the message names the file and the field."""
 
     def __init__(self, file: str | Path, field: str, problem: str) -> None:
+        field, problem = jsonfile.shorten(str(field), 120), jsonfile.shorten(str(problem), 400)
         self.file, self.field, self.problem = str(file), field, problem
         super().__init__(f"{file}: field {field!r}: {problem}")
 
@@ -123,35 +132,23 @@ def encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
     raise TypeError(f"cannot save attribute {key!r} of type {type(value).__name__}")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def save_estimator(estimator: Any, path: str | Path, *, root: str | Path | None = None) -> Path:
+    """Write ``estimator`` to ``<path>.json`` + ``<path>.safetensors``; return the JSON path.
 
-
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def save_estimator(estimator: Any, path: str | Path) -> Path:
-    """Write ``estimator`` to ``<path>.json`` + ``<path>.safetensors``; return the JSON path."""
+    Each file is written to a fresh temporary and renamed into place, never through a link at the
+    target; given ``root`` (a run folder) nothing is written outside it (:mod:`gradfree.core.files`).
+    The tensors go first, so an interrupted save leaves no JSON that points at missing tensors.
+    """
     json_path, st_path = _split_path(path)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     params = {k: encode(v, f"params.{k}", tensors) for k, v in estimator.get_params(deep=False).items()}
     state = {k: encode(v, k, tensors) for k, v in vars(estimator).items()
              if k.endswith("_") and not k.startswith("_")}
-    # Write to temporaries first so an interrupted save never leaves a half-written pair behind.
-    tmp_st, tmp_json = st_path.with_name(st_path.name + ".tmp"), json_path.with_name(json_path.name + ".tmp")
-    save_file(tensors, str(tmp_st))
-    meta = {"format": FORMAT_VERSION, "class": qualname(type(estimator)), "tensors_sha256": _sha256(tmp_st),
-            "params": params, "state": state}
-    tmp_json.write_text(json.dumps(meta, indent=1))
-    mode = _umask_mode()  # safetensors writes 0600; both files get the ordinary permissions
-    for tmp in (tmp_st, tmp_json):
-        os.chmod(tmp, mode)
-    tmp_st.replace(st_path)
-    tmp_json.replace(json_path)
+    blob = save_tensors(tensors)
+    meta = {"format": FORMAT_VERSION, "class": qualname(type(estimator)),
+            "tensors_sha256": hashlib.sha256(blob).hexdigest(), "params": params, "state": state}
+    files.write_bytes_atomic(st_path, blob, root=root)
+    files.write_text_atomic(json_path, json.dumps(meta, indent=1), root=root)
     return json_path
 
 
@@ -196,7 +193,10 @@ class _Decoder:
     def _ndarray(self, obj: dict, field: str) -> np.ndarray:
         dtype = self._dtype(obj.get("dtype"), field, "biuf")
         t = self._tensor(obj["__ndarray__"], field)
-        return t.numpy().astype(dtype, copy=False)
+        try:
+            return t.numpy().astype(dtype, copy=False)
+        except (TypeError, RuntimeError, ValueError) as exc:
+            raise self.fail(field, f"cannot be read as an array of {dtype}: {exc}") from None
 
     def _ndarray_json(self, obj: dict, field: str) -> np.ndarray:
         dtype = self._dtype(obj.get("dtype"), field, _JSON_ARRAY_KINDS)
@@ -306,50 +306,81 @@ def checked_device(name: Any, file: str | Path, field: str) -> torch.device:
     return dev
 
 
-def read_json(path: Path, what: str = "file") -> Any:
-    """Parse a JSON file, with an error that names it (truncated, empty, not UTF-8...)."""
+def read_json(path: Path, what: str = "file", max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """Parse a JSON file read as untrusted input (regular file, size cap, nesting cap, no duplicate
+    keys), with an error that names it."""
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raw = files.read_bytes(path, max_bytes)
+    except files.UnsafeFileError as exc:
+        raise ModelFileError(path, "<whole file>", str(exc)) from None
+    try:
+        return jsonfile.loads(raw)
+    except jsonfile.JSONLimitError as exc:
         raise ModelFileError(path, "<whole file>", f"not a valid JSON {what}: {exc}") from None
 
 
-def _check_int(file: Path, field: str, value: Any, low: int, high: int | None = None) -> None:
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    if not is_int or value < low or (high is not None and value > high):
-        bound = f">= {low}" + (f" and <= {high}" if high is not None else "")
-        raise ModelFileError(file, field, f"must be an integer {bound}, got {value!r}")
+def requested_device(device: str | torch.device | None) -> torch.device | None:
+    """The device a caller asked a model to be loaded onto, refused (``ValueError``) if absent here."""
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"not a device: {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {str(dev)!r} (cpu or cuda only)")
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if dev.type == "cuda" and (dev.index or 0) >= n:
+        raise ValueError(f"device={str(dev)!r} was asked for, but this machine has {n} CUDA device(s); "
+                         "load with device='cpu'")
+    return dev
 
 
-def _check_state_field(file: Path, name: str, value: Any) -> None:
-    """Rules for the fitted attributes every estimator shares."""
-    if name in ("n_features_in_", "n_outputs_"):
-        _check_int(file, name, value, 1)
-    elif name == "seed_":
-        _check_int(file, name, value, 0, 2**32 - 1)
-    elif name == "classes_":
-        if not isinstance(value, np.ndarray) or value.ndim != 1 or value.size < 1:
-            raise ModelFileError(file, name, "must be a non-empty 1-D array of labels")
-        if np.unique(value).size != value.size:
-            raise ModelFileError(file, name, "labels must be distinct")
-    elif name == "device_" and not isinstance(value, torch.device):
-        raise ModelFileError(file, name, f"must be a device, got {type(value).__name__}")
+def _ensure_registry() -> None:
+    """Register every gradfree estimator, whichever modules the caller happened to import.
+
+    The allow-list is filled by the estimator classes themselves; importing the package's own catalogue
+    (a fixed list, never a name read from a file) makes it complete in a fresh process.
+    """
+    import gradfree.catalog  # noqa: F401 - importing it registers every estimator
+
+
+def _read_tensors(st_path: Path, json_path: Path, digest: Any, max_bytes: int) -> dict[str, torch.Tensor]:
+    if not isinstance(digest, str):
+        raise ModelFileError(json_path, "tensors_sha256", "missing: cannot check the tensors' integrity")
+    try:
+        blob = files.read_bytes(st_path, max_bytes)
+    except files.UnsafeFileError as exc:
+        raise ModelFileError(st_path, "<whole file>", str(exc)) from None
+    if hashlib.sha256(blob).hexdigest() != digest:
+        raise ModelFileError(st_path, "<whole file>", "checksum mismatch: the tensors were changed or "
+                             f"damaged after saving (SHA-256 {digest[:12]}... expected by {json_path.name})")
+    try:
+        return load_tensors(blob)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(st_path, "<whole file>", f"not a valid safetensors file ({exc})") from None
 
 
 def load_estimator(path: str | Path, device: str | torch.device | None = None,
-                   expected: type | None = None) -> Any:
+                   expected: type | None = None, max_bytes: int = MAX_TENSOR_BYTES) -> Any:
     """Load what :func:`save_estimator` wrote, treating both files as untrusted.
 
-    ``expected`` (a class) is checked before anything else is read. Raises ``FileNotFoundError`` for a
-    missing file and :class:`ModelFileError` (a ``ValueError``) for anything wrong inside one.
+    Both files must be regular files (not links, FIFOs or devices); the JSON is read with a size and
+    nesting cap, the tensors with ``max_bytes`` and a SHA-256 check. ``expected`` (a class) is checked
+    before the tensors are read. Every field is then checked against the class's declaration
+    (:mod:`gradfree.core.schema`) before the model is rebuilt. Raises ``FileNotFoundError`` for a missing
+    file, ``ValueError`` for a ``device`` this machine lacks and :class:`ModelFileError` (a
+    ``ValueError``) naming the file and the field for anything wrong inside one.
     """
     json_path, st_path = _split_path(path)
+    dev = requested_device(device)
     for p in (json_path, st_path):
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():
             raise FileNotFoundError(f"no saved model at {p}")
     meta = read_json(json_path, "model file")
     if not isinstance(meta, dict):
         raise ModelFileError(json_path, "<whole file>", "must be a JSON object")
+    _ensure_registry()
     name = meta.get("class")
     cls = _KNOWN_TYPES.get(name) if isinstance(name, str) else None
     if cls is None or dataclasses.is_dataclass(cls):
@@ -359,20 +390,17 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
     if meta.get("format") != FORMAT_VERSION:
         raise ModelFileError(json_path, "format", f"unsupported format {meta.get('format')!r} "
                              f"(this gradfree reads format {FORMAT_VERSION}; re-save the model)")
+    unknown = sorted(set(meta) - {"format", "class", "tensors_sha256", "params", "state"})
+    if unknown:
+        raise ModelFileError(json_path, unknown[0], "unknown top-level field (refused)")
     for key in ("params", "state"):
         if not isinstance(meta.get(key), dict):
             raise ModelFileError(json_path, key, "missing or not a JSON object")
-    digest = meta.get("tensors_sha256")
-    if not isinstance(digest, str):
-        raise ModelFileError(json_path, "tensors_sha256", "missing: cannot check the tensors' integrity")
-    if _sha256(st_path) != digest:
-        raise ModelFileError(st_path, "<whole file>", "checksum mismatch: the tensors were changed or "
-                             f"damaged after saving (SHA-256 {digest[:12]}... expected by {json_path.name})")
-    try:
-        tensors = load_file(str(st_path))
-    except (SafetensorError, OSError, ValueError) as exc:  # pragma: no cover - checksum catches damage first
-        raise ModelFileError(st_path, "<whole file>", f"not a valid safetensors file ({exc})") from None
-    dev = torch.device(device) if device is not None else None
+    specs = fields_of(cls)
+    if not specs:
+        raise ModelFileError(json_path, "class",
+                             f"{cls.__name__} declares no saved fields; it cannot be loaded")
+    tensors = _read_tensors(st_path, json_path, meta.get("tensors_sha256"), max_bytes)
     dec = _Decoder(json_path, tensors, dev)
     known_params = set(cls._get_param_names())  # scikit-learn reads them off the constructor's signature
     if set(meta["params"]) != known_params:
@@ -388,16 +416,13 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
             est._check_params()
     except (TypeError, ValueError) as exc:
         raise ModelFileError(json_path, "params", str(exc)) from None
-    for name_, value in meta["state"].items():
-        if not (isinstance(name_, str) and name_.endswith("_") and not name_.startswith("_")
-                and name_.isidentifier()):
-            raise ModelFileError(json_path, f"state.{name_}", "not a fitted-attribute name")
-        decoded = dec.decode(value, f"state.{name_}")
-        _check_state_field(json_path, name_, decoded)
-        attr = getattr(cls, name_, None)
-        if isinstance(attr, property) or callable(attr):
-            raise ModelFileError(json_path, f"state.{name_}", f"{cls.__name__}.{name_} is not stored state")
-        setattr(est, name_, decoded)
+    state = {k: dec.decode(v, f"state.{k}") for k, v in meta["state"].items()}
+    try:
+        check_fields(state, specs, "state.")
+    except FieldError as exc:
+        raise ModelFileError(json_path, exc.field, exc.problem) from None
+    for name_, value in state.items():
+        setattr(est, name_, value)
     if dev is not None and hasattr(est, "device_"):
         est.device_ = dev
     _check_consistent(est, json_path)
@@ -410,6 +435,11 @@ def _check_consistent(est: Any, file: Path) -> None:
     try:
         if hook is not None:
             hook()
+    except FieldError as exc:
+        raise ModelFileError(file, f"state.{exc.field}", exc.problem) from None
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ModelFileError(file, "state", f"the fitted state is inconsistent ({exc})") from None
+    try:
         n = getattr(est, "n_features_in_", None)
         if n is not None and hasattr(est, "predict"):
             est.predict(np.zeros((1, n), dtype=np.float32))

@@ -14,7 +14,29 @@ from typing import Any
 
 import torch
 
+from gradfree.core.schema import tensor
+
 BATCH = 4096  # rows per second-moment GEMM
+
+#: the saved statistics over C classes and D read-out features (:mod:`gradfree.core.schema`)
+LDA_FIELDS = {
+    "lda_counts_": tensor("C", dtype=("float64",), low=0),
+    "lda_sums_": tensor("C", "D", dtype=("float64",)),
+    "lda_m2_": tensor("D", "D", dtype=("float64",)),
+    "lda_shift_": tensor("D", dtype=("float32",)),
+    "lda_r4_": tensor(dtype=("float64",), low=0),
+}
+
+
+def lda_check(est: Any) -> None:
+    """Loaded statistics a discriminant can be solved from: samples seen, a symmetric second moment
+    with a non-negative diagonal (``ValueError`` otherwise)."""
+    if not float(est.lda_counts_.sum()) > 0:
+        raise ValueError("lda_counts_ holds no sample")
+    m2 = est.lda_m2_
+    if bool((m2.diagonal() < 0).any()) or not torch.allclose(m2, m2.T, rtol=1e-9, atol=1e-9):
+        raise ValueError("lda_m2_ is not a second moment (asymmetric or a negative diagonal)")
+    est._lda_cache = {}
 
 
 # ---------------------------------------------------------------------------------------------- statistics

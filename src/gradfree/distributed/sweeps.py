@@ -13,7 +13,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from gradfree.core.checkpoint import write_text_atomic
+from gradfree.core.checkpoint import MAX_CHECKPOINT_BYTES, write_text_atomic
+from gradfree.core.files import read_text, safe_mkdir
 from gradfree.distributed.cluster import init_ray
 from gradfree.experiments.cli_runner import default_out, run_experiment, seed_list
 
@@ -29,6 +30,14 @@ def _run_one_seed(name: str, quick: bool, seed: int, device: str, options: dict,
         return {p.name: p.read_text() for p in (Path(tmp) / "checkpoints").glob("*.json")}
 
 
+def _readable(path: Path) -> str | None:
+    """A checkpoint's text, or None for anything that is not a regular file of bounded size."""
+    try:
+        return read_text(path, MAX_CHECKPOINT_BYTES)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None = None,
                           out: str | Path | None = None, device: str = "cpu", options: dict | None = None,
                           address: str | None = None, progress: bool = True, max_retries: int = 3) -> Path:
@@ -37,14 +46,13 @@ def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None =
     out = Path(out) if out is not None else default_out(name, quick)
     seeds_ = seed_list(name, seeds)
     options = dict(options or {})
-    ckpt = out / "checkpoints"
-    ckpt.mkdir(parents=True, exist_ok=True)
-    done = ray.put({p.name: p.read_text() for p in ckpt.glob("*.json")})
+    ckpt = safe_mkdir(out / "checkpoints", root=out)
+    done = ray.put({p.name: text for p in ckpt.glob("*.json") if (text := _readable(p)) is not None})
     remote = ray.remote(max_retries=max_retries)(_run_one_seed)
     refs = [remote.remote(name, quick, s, device, options, done) for s in seeds_]
     for files in ray.get(refs):
         for fname, text in files.items():
             if not (ckpt / fname).exists():
-                write_text_atomic(ckpt / fname, text)
+                write_text_atomic(ckpt / fname, text, root=out)
     return run_experiment(name, quick=quick, seeds=seeds_, out=out, device=device, progress=progress,
                           options=options)

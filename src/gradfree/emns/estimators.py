@@ -56,6 +56,7 @@ from gradfree.core.base import (
     GradFreeRegressor,
     no_grad_learning,
 )
+from gradfree.core.schema import RNG, saved_state, tensor
 from gradfree.emns import activity, structure
 from gradfree.emns import scale as mlp
 from gradfree.emns.evolution import (
@@ -128,6 +129,30 @@ class _EMNSBase(GradFreeEstimator):
     shield, class_mask : the continual-learning extension (:data:`CONTINUAL`, :mod:`gradfree.emns.scale`).
     random_state, device : as everywhere in gradfree.
     """
+
+    #: state_ is the wide MLP's ScaleState (network="mlp") or the paper network's EvoState
+    _saved_fields = {
+        **RNG,
+        "x_shift_": tensor("d", optional=True),
+        "x_scale_": tensor("d", low=float(np.finfo(np.float32).tiny), optional=True),
+        "state_": saved_state((mlp.ScaleState, EvoState)),
+    }
+
+    def _check_loaded_state(self) -> None:
+        """The state's kind and layer sizes agree with the parameters and the data's shape."""
+        st = self.state_
+        want = mlp.ScaleState if self.network == "mlp" else EvoState
+        if type(st) is not want:
+            raise ValueError(f"network={self.network!r} stores a {want.__name__}, the file has a "
+                             f"{type(st).__name__}")
+        outputs = len(self.classes_) if hasattr(self, "classes_") else int(self.n_outputs_)
+        if st.sizes[0] != int(self.n_features_in_) or st.sizes[-1] != outputs:
+            raise ValueError(f"state_.sizes {st.sizes[:8]} do not run from n_features_in_ to the outputs")
+        if self.network == "mlp" and list(st.sizes[1:-1]) != [int(h) for h in self.hidden_layer_sizes]:
+            raise ValueError("state_.sizes do not match hidden_layer_sizes")
+        if (self.input_scaling is None) == hasattr(self, "x_scale_") or \
+                hasattr(self, "x_scale_") != hasattr(self, "x_shift_"):
+            raise ValueError("x_shift_ / x_scale_ are stored exactly when input_scaling is set")
 
     _parameter_constraints = {
         "hidden_layer_sizes": [tuple, list],

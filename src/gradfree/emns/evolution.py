@@ -30,11 +30,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from gradfree.core.io import saveable
+from gradfree.core.schema import HISTORY, Spec, integer, real, tensor
 from gradfree.emns.mutation import (
     adapt_rate_preset,
     adapt_rate_success,
@@ -43,6 +45,7 @@ from gradfree.emns.mutation import (
     mutate,
     population_noise,
 )
+from gradfree.emns.network import n_params, n_synapses
 from gradfree.emns.params import EMNSParams
 
 SELECTIONS = ("none", "revert", "plus", "comma")
@@ -76,6 +79,34 @@ class EvoState:
     elite_resistances: torch.Tensor | None = None
     elite_fitness: float = -math.inf
     path: torch.Tensor | None = None  # (n_params,) evolution path of rate_rule="csa" (zeros when None)
+
+    _saved_fields: ClassVar[dict] = {
+        "sizes": Spec("ints", low=1),
+        "values": tensor("M", "n"),
+        "resistances": tensor("M", "n", low=0),
+        "masks": tensor("s", low=0, high=1),
+        "fitness": tensor("M", finite=False),
+        "mutation_rate": real(0, None),
+        "n_evaluations": integer(0),
+        "n_generations": integer(0),
+        "best_fitness": real(finite=False),
+        "last_improvement": integer(0),
+        "prune_counts": tensor("s", low=0, nullable=True),
+        "data_key": Spec("str"),
+        "history": HISTORY,
+        "elite_values": tensor(1, "n", nullable=True),
+        "elite_resistances": tensor(1, "n", low=0, nullable=True),
+        "elite_fitness": real(finite=False),
+        "path": tensor("n", nullable=True),
+    }
+
+    def _check_loaded(self) -> None:
+        """values and masks hold exactly what the layer sizes need; no fitness is NaN."""
+        if len(self.sizes) < 2 or n_params(self.sizes) != self.values.shape[1] \
+                or n_synapses(self.sizes) != self.masks.numel():
+            raise ValueError(f"sizes {self.sizes[:8]} do not match the stored values / masks")
+        if bool(torch.isnan(self.fitness).any()):
+            raise ValueError("fitness holds NaN")
 
 
 def update_elite(st: EvoState, reset: bool = False) -> None:

@@ -56,10 +56,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
 from gradfree.core.io import saveable
+from gradfree.core.schema import HISTORY, Spec, integer, real, tensor
 from gradfree.emns.evolution import adapt_rate_csa
 
 CENTRES = ("adam", "momentum", "recombine")
@@ -153,6 +155,29 @@ class ScaleState:
     n_evaluations: int = 0
     n_generations: int = 0
     history: dict = field(default_factory=dict)
+
+    _saved_fields: ClassVar[dict] = {
+        "sizes": Spec("ints", low=1),
+        "theta": tensor("n"),
+        "resistances": tensor("n", low=0, high=1),
+        "r_floor": tensor("n", low=0, high=1),
+        "m": tensor("n"),
+        "v": tensor("n", low=0),
+        "mutation_rate": real(0, None),
+        "path": tensor("n", nullable=True),
+        "seen": tensor("n_out", dtype=("bool",), nullable=True),
+        "n_evaluations": integer(0),
+        "n_generations": integer(0),
+        "history": HISTORY,
+    }
+
+    def _check_loaded(self) -> None:
+        """theta holds exactly the parameters of the layer sizes; seen has one flag per output."""
+        if len(self.sizes) < 2 or n_params(self.sizes) != self.theta.numel():
+            raise ValueError(f"sizes {self.sizes[:8]} need {n_params(self.sizes[:64])} parameters, theta "
+                             f"holds {self.theta.numel()}")
+        if self.seen is not None and self.seen.numel() != self.sizes[-1]:
+            raise ValueError("seen does not have one entry per output")
 
 
 def layer_shapes(sizes: list[int]) -> list[tuple[int, int]]:

@@ -77,8 +77,8 @@ def _run(ctx: ExperimentContext, threads: int) -> dict:
             "suites": suite_names, "started": started, "duration_s": time.perf_counter() - t0,
             "units": len(records), "units_resumed": ctx.n_resumed,
             "machine": {**machine_info(ctx.device), "torch_threads": threads}}
-    write_csv(ctx.out / "results.csv", records, skipped)
-    write_json(ctx.out / "bench.json", records, skipped, meta)
+    write_csv(ctx.out / "results.csv", records, skipped, root=ctx.out)
+    write_json(ctx.out / "bench.json", records, skipped, meta, root=ctx.out)
     figures(ctx.savefig, records, meta)
     ctx.report(markdown(records, skipped, meta))
     return {"records": [{k: v for k, v in r.items() if k not in MEASURED} for r in records],

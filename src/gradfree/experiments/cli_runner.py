@@ -6,7 +6,7 @@ import platform
 import time
 from pathlib import Path
 
-from gradfree.core.checkpoint import read_checkpoint, write_checkpoint, write_json_atomic
+from gradfree.core.checkpoint import read_checkpoint, write_checkpoint, write_json_atomic, write_text_atomic
 from gradfree.core.device import resolve_device
 from gradfree.experiments.registry import ExperimentContext, get_experiment
 
@@ -45,21 +45,21 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
     if saved is not None and saved != config:
         raise ValueError(f"{out} holds a run with other settings ({cfg_path}); choose another --out "
                          "or delete it")
-    write_checkpoint(cfg_path, config)
+    write_checkpoint(cfg_path, config, root=out)
     ctx = ExperimentContext(out=out, quick=quick, seeds=seeds, device=device,
                             show_progress=progress, options=dict(options or {}), title=name)
     start = time.perf_counter()
     try:
         results = exp.fn(ctx)
         ctx.stage("writing results and report")
-        write_json_atomic(out / "results.json", {"config": config, "results": results})
+        write_json_atomic(out / "results.json", {"config": config, "results": results}, root=out)
         sets = "".join(f" --set {k}={v}" for k, v in sorted(ctx.options.items()))
         command = f"gradfree run {name}{' --quick' if quick else ''} --seeds {n_seeds}{sets}"
         header = (f"# {name}\n\n{exp.summary}\n\nSeeds: {ctx.seeds}; quick: {quick}; device: {device}. "
                   f"Command: `{command}`.\n")
         figs = "".join(f"\n![{f}]({f})\n" for f in ctx.figures)
-        (out / "report.md").write_text(header + "\n" + "\n".join(ctx.report_parts) + figs)
-        write_json_atomic(out / "run_info.json", {
+        write_text_atomic(out / "report.md", header + "\n" + "\n".join(ctx.report_parts) + figs, root=out)
+        write_json_atomic(out / "run_info.json", root=out, obj={
             "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
             "python": platform.python_version(), "machine": platform.machine(), "node": platform.node(),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")})

@@ -18,6 +18,7 @@ adding a file. The context gives it:
 from __future__ import annotations
 
 import importlib
+import io
 import pkgutil
 import time
 from collections.abc import Callable, Iterable
@@ -27,7 +28,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from gradfree.continual.runner import rederive
 from gradfree.core.checkpoint import checkpoint_written, read_checkpoint, write_checkpoint
+from gradfree.core.files import safe_mkdir, write_bytes_atomic
 
 
 @dataclass(frozen=True)
@@ -160,9 +163,8 @@ class ExperimentContext:
         self.bar.close()
 
     def checkpoint_dir(self, key: str) -> Path:
-        path = self.out / "checkpoints" / _safe(key)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """A folder for a unit's own checkpoints, made inside ``out`` without following any link."""
+        return safe_mkdir(self.out / "checkpoints" / _safe(key), root=self.out)
 
     def unit(self, key: str, fn: Callable[[], Any], keep: Callable[[Any], bool] | None = None) -> Any:
         """Return ``fn()``, computing it at most once across interrupted and resumed runs.
@@ -174,12 +176,13 @@ class ExperimentContext:
 
         path = self.out / "checkpoints" / f"{_safe(key)}.json"
         saved = read_checkpoint(path, lambda d: isinstance(d, dict) and "result" in d
-                                and isinstance(d.get("seconds", 0.0), (int, float)))
+                                and isinstance(d.get("seconds", 0.0), (int, float))
+                                and rederive(d["result"]) is not None)
         if saved is not None:  # resumed: keep the time the unit took when it was computed
             self.timings.setdefault(key, float(saved.get("seconds", 0.0)))
             self.n_resumed += 1
             self.bar.update(1)
-            return saved["result"]
+            return rederive(saved["result"])  # derived numbers come from the raw ones, never the file
         self.stage(key)
         start = time.perf_counter()
         result = fn()
@@ -187,7 +190,7 @@ class ExperimentContext:
         if keep is not None and not keep(result):
             self.bar.update(1)
             return json.loads(json.dumps(result, sort_keys=True))
-        write_checkpoint(path, {"result": result, "seconds": self.timings[key]})
+        write_checkpoint(path, {"result": result, "seconds": self.timings[key]}, root=self.out)
         checkpoint_written()
         self.bar.update(1)
         # Round-trip through JSON so a fresh and a resumed run hand the experiment identical values.
@@ -204,8 +207,10 @@ class ExperimentContext:
 
         self.stage(f"figure {name}")
         path = self.out / f"{name}.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
         plt.close(fig)
+        write_bytes_atomic(path, buf.getvalue(), root=self.out)
         self.figures.append(path.name)
         return path
 

@@ -86,7 +86,8 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from gradfree.core.base import RANDOM_STATE, GradFreeClassifier, no_grad_learning
-from gradfree.core.lda import lda_init, lda_scores, lda_update
+from gradfree.core.lda import LDA_FIELDS, lda_check, lda_init, lda_scores, lda_update
+from gradfree.core.schema import RNG, Spec, integer, list_of, optional, tensor
 from gradfree.rmn import kernels
 from gradfree.rmn.layer import layer_output, normalise, resonate, vote_scores
 from gradfree.rmn.patches import CONTRAST_EPS, image_shape_of, patch_features, positions, zero_mean_unit
@@ -295,6 +296,65 @@ class RMNClassifier(GradFreeClassifier):
         return cls(**params)
 
     # ------------------------------------------------------------------ parameters and state
+    #: layer l has n{l} unit-vector neurons over in{l} inputs; the read-out sees D features
+    _saved_fields = {
+        **RNG,
+        "input_mean_": tensor("d"),
+        "weights_": list_of(tensor("n{i}", "in{i}", low=-1.001, high=1.001), dim="L"),
+        "activity_": list_of(tensor("n{i}"), dim="L"),
+        "plasticity_": list_of(tensor("n{i}", low=0), dim="L"),
+        "k_": Spec("ints", low=1, dim="L"),
+        "n_seen_": integer(0),
+        "n_iter_": integer(0),
+        "backend_": Spec("str", choices=("numba", "torch")),
+        "image_shape_": Spec("ints", low=1, optional=True),
+        "pool_": integer(1, optional=True),
+        **optional(LDA_FIELDS),
+        "prototypes_": tensor("M", "D", optional=True),
+        "binding_": tensor("M", dtype=("int64",), low=-1, optional=True),
+        "bound_counts_": tensor("C", dtype=("int64",), low=0, optional=True),
+    }
+
+    def _check_loaded_state(self) -> None:
+        """Layers, winners and read-out agree with the parameters and with each other."""
+        sizes = self._layer_sizes()
+        if [int(W.shape[0]) for W in self.weights_] != list(sizes):
+            raise ValueError(f"weights_ hold layers of {[int(W.shape[0]) for W in self.weights_]} neurons, "
+                             f"n_neurons is {self.n_neurons!r}")
+        if any(k > n for k, n in zip(self.k_, sizes)):
+            raise ValueError(f"k_ {self.k_} asks for more winners than a layer has neurons {list(sizes)}")
+        d = int(self.n_features_in_)
+        if self.receptive_field is not None:
+            if not (hasattr(self, "image_shape_") and hasattr(self, "pool_")) or len(self.image_shape_) != 3:
+                raise ValueError("a patch layer needs image_shape_ (3 ints) and pool_")
+            C, H, Wd = self.image_shape_
+            p = int(self.receptive_field)
+            if C * H * Wd != d or self.pool_ > min(positions(H, p), positions(Wd, p)):
+                raise ValueError("image_shape_ / pool_ do not match n_features_in_ and receptive_field")
+            d = C * p * p
+        D = d
+        for W in self.weights_:
+            if int(W.shape[1]) != D:
+                raise ValueError(f"a layer of weights_ takes {int(W.shape[1])} inputs where {D} arrive")
+            D = D if self.representation == "y" else int(W.shape[0])
+        if self.receptive_field is not None:
+            D = int(self.weights_[0].shape[0]) * int(self.pool_) ** 2
+        if self.readout == "discriminant":
+            if not hasattr(self, "lda_sums_") or hasattr(self, "prototypes_"):
+                raise ValueError("readout='discriminant' stores the lda_* statistics and no prototypes")
+            lda_check(self)
+            got = int(self.lda_sums_.shape[1])
+        else:
+            if not all(hasattr(self, a) for a in ("prototypes_", "binding_", "bound_counts_")):
+                raise ValueError("a prototype read-out needs prototypes_, binding_ and bound_counts_")
+            if self.binding_.numel() and int(self.binding_.max()) >= len(self.classes_):
+                raise ValueError("binding_ names a class beyond classes_")
+            got = int(self.prototypes_.shape[1])
+        if got != D:
+            raise ValueError(f"the read-out takes {got} features where the layers give {D}")
+        if self.backend_ == "numba" and not (kernels.HAVE_NUMBA and self.device_.type == "cpu"):
+            self.backend_ = "torch"  # the same computation; numba is absent here (or the model is on CUDA)
+
     def _layer_sizes(self) -> tuple[int, ...]:
         sizes = (self.n_neurons,) if np.isscalar(self.n_neurons) else tuple(self.n_neurons)
         if not sizes or any(int(s) != s or s < 1 for s in sizes):

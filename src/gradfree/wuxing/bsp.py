@@ -35,10 +35,12 @@ backward signal (:func:`fp_directions_k123`), its own PID state, and its own bou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from gradfree.core.io import saveable
+from gradfree.core.schema import tensor
 from gradfree.wuxing.network import NetState, RunSpec
 from gradfree.wuxing.wiring import Wiring
 
@@ -103,6 +105,8 @@ class PIDState:
 
     integral: torch.Tensor  # (N,)
     prev: torch.Tensor  # (N,)
+
+    _saved_fields: ClassVar[dict] = {"integral": tensor("N"), "prev": tensor("N")}
 
 
 def pid_update(P: torch.Tensor, state: PIDState, kp: float, ki: float, kd: float, decay: float

@@ -46,14 +46,17 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from gradfree.core.base import RANDOM_STATE, GradFreeClassifier, no_grad_learning
+from gradfree.core.schema import LOSS_CURVE, RNG, integer, real, saved_state, tensor
 from gradfree.wuxing.bsp import PIDState, bsp_direction, fp_direction, fp_directions_k123, pid_update
 from gradfree.wuxing.dynamics import fixed_point
 from gradfree.wuxing.network import NetState, RunSpec, backward_run, forward_run
-from gradfree.wuxing.wiring import MODES, build_wiring
+from gradfree.wuxing.wiring import MODES, Wiring, build_wiring
 
 METHODS = ("bsp", "fixed_point", "mixed")
 FP_RULES = ("offset", "k123")
 SCALINGS = ("max", "none")
+#: the most integration steps (T / dt) a loaded model may ask for: its load-time check runs one forward pass
+MAX_LOAD_STEPS = 20_000
 
 
 class WuxingClassifier(GradFreeClassifier):
@@ -192,6 +195,39 @@ class WuxingClassifier(GradFreeClassifier):
         kw: dict[str, Any] = dict(hidden_layer_sizes=tuple(MODEL2[1:-1]), wiring="fill", fanout=4,
                                   fan_in=2, element_aware=True)
         return cls(**{**kw, **overrides})
+
+    # ------------------------------------------------------------------ saved state
+    #: M connections (Mp from pixels + Mh between neurons) over N dynamic neurons
+    _saved_fields = {
+        **RNG,
+        "x_scale_": real(np.finfo(np.float32).tiny, None),
+        "wiring_": saved_state(Wiring, Mp="Mp", Mh="Mh", n_out="C"),
+        "coef_": tensor("M"),
+        "K1_": tensor("N"),
+        "K2_": tensor("N"),
+        "K3_": tensor("N", low=np.finfo(np.float32).tiny),
+        "b_ref_": real(),
+        "pid_state_": saved_state(PIDState, N="N"),
+        "pid_state_k2_": saved_state(PIDState, optional=True, N="N"),
+        "pid_state_k3_": saved_state(PIDState, optional=True, N="N"),
+        "n_iter_": integer(0),
+        "loss_curve_": LOSS_CURVE,
+    }
+
+    def _check_loaded_state(self) -> None:
+        """The wiring matches the parameters and the stored tensors, and one prediction stays bounded."""
+        w = self.wiring_
+        sizes = [int(self.n_features_in_), *map(int, self.hidden_layer_sizes), len(self.classes_)]
+        if list(w.sizes) != sizes:
+            raise ValueError(f"wiring_ has layer sizes {w.sizes[:8]}, the parameters say {sizes}")
+        if self.K1_.numel() != w.n_neurons or self.coef_.numel() != w.n_connections:
+            raise ValueError("K1_/coef_ do not match the wiring's neurons / connections")
+        if self._spec().steps > MAX_LOAD_STEPS:
+            raise ValueError(f"T / dt = {self._spec().steps} integration steps per run, more than the "
+                             f"{MAX_LOAD_STEPS} a loaded model may take")
+        if (self.fp_rule == "k123") != hasattr(self, "pid_state_k2_") or \
+                hasattr(self, "pid_state_k2_") != hasattr(self, "pid_state_k3_"):
+            raise ValueError("pid_state_k2_ / pid_state_k3_ are stored exactly when fp_rule='k123'")
 
     # ------------------------------------------------------------------ set-up
     def _check_params(self) -> None:

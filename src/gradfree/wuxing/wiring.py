@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from gradfree.core.io import saveable
+from gradfree.core.schema import FieldError, Spec, tensor
 
 #: the paper's layer sizes (inputs, hidden..., outputs)
 MODEL1: tuple[int, ...] = (784, 839, 283, 96, 32, 10)
@@ -68,6 +70,29 @@ class Wiring:
     dst: torch.Tensor
     out_rows: torch.Tensor
     pair_counts: list[int]
+
+    _saved_fields: ClassVar[dict] = {
+        "sizes": Spec("ints", low=1, dim="n_layers"),
+        "pix_src": tensor("Mp", dtype=("int64",), low=0),
+        "pix_dst": tensor("Mp", dtype=("int64",), low=0),
+        "src": tensor("Mh", dtype=("int64",), low=0),
+        "dst": tensor("Mh", dtype=("int64",), low=0),
+        "out_rows": tensor("n_out", dtype=("int64",), low=0),
+        "pair_counts": Spec("ints", low=0),
+    }
+
+    def _check_loaded(self) -> None:
+        """Every index points inside the network the sizes describe (checked when a model is loaded)."""
+        S = 5 * self.n_neurons
+        if len(self.sizes) < 2 or len(self.pair_counts) != len(self.sizes) - 1:
+            raise ValueError(f"sizes {self.sizes[:8]} and pair_counts {self.pair_counts[:8]} do not match")
+        if sum(self.pair_counts) != self.n_connections or self.out_rows.numel() != self.sizes[-1]:
+            raise ValueError("pair_counts / out_rows do not match the stored connections")
+        bounds = (("pix_src", self.sizes[0]), ("pix_dst", S), ("src", S), ("dst", S), ("out_rows", S))
+        for name, bound in bounds:
+            t = getattr(self, name)
+            if t.numel() and int(t.max()) >= bound:
+                raise FieldError(name, f"holds an index >= {bound}, outside the network")
 
     @property
     def n_neurons(self) -> int:
