@@ -20,6 +20,7 @@ seeds - the same state as the in-process ``step_population``. Only seeds, fitnes
 mutation rate travel. ``regenerate`` / ``recombine_from_seeds`` rebuild one candidate / parent.
 """
 
+from gradfree.emns.control import PolicySearch
 from gradfree.emns.engine import STRATEGIES, Strategy
 from gradfree.emns.estimators import PAPER, EMNSClassifier, EMNSRegressor
 from gradfree.emns.evolution import EvoState, apply_generation, candidates, recombine_from_seeds, regenerate
@@ -28,7 +29,7 @@ from gradfree.emns.optimizer import EMNSOptimizer, EMNSResult
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
 from gradfree.emns.presets import CONTINUAL, IMAGES, IMAGES_WEIGHTS, SCALE, TUNED
 
-__all__ = ["EMNSOptimizer", "EMNSResult", "STRATEGIES", "Strategy",
+__all__ = ["EMNSOptimizer", "EMNSResult", "PolicySearch", "STRATEGIES", "Strategy",
            "EMNSRegressor", "EMNSClassifier", "TUNED", "SCALE", "IMAGES", "IMAGES_WEIGHTS", "PAPER",
            "CONTINUAL", "EMNSParams", "PRESETS", "make_params", "EvoState",
            "candidate_noise", "draw_seeds", "mutate", "regenerate", "recombine_from_seeds", "candidates",
