@@ -134,3 +134,4 @@ def test_clear_errors(kwargs, match):
     kw = {"env_id": "CartPole-v1", **SMALL, **kwargs}
     with pytest.raises(ValueError, match=match):
         PolicySearch(**kw).fit()
+
