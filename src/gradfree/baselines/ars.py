@@ -34,8 +34,11 @@ class ARS:
         self.env_steps_ = 0
         self.history_ = {k: [] for k in ("env_steps", "episodes", "return_mean", "return_max", "seconds")}
 
-    def fit(self) -> ARS:
-        while self.env_steps_ < self.max_env_steps:
+    def fit(self, n_iterations: int | None = None) -> ARS:
+        """Iterate until the budget is spent (or ``n_iterations`` more); returns self."""
+        done = 0
+        while self.env_steps_ < self.max_env_steps and (n_iterations is None or done < n_iterations):
+            done += 1
             t0 = time.perf_counter()
             delta = torch.randn(self.N, self.M.numel(), generator=self.rng, dtype=torch.float64)
             rows = torch.cat([self.M + self.nu * delta, self.M - self.nu * delta])  # (2N, D)

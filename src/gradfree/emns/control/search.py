@@ -162,7 +162,18 @@ class PolicySearch(BaseEstimator):
             raise ValueError(f"hidden must be a non-empty tuple of layer sizes >= 1, got {self.hidden!r}")
 
     def _task(self) -> TaskSpec:
-        """Inspect the environment: its spaces decide the policy's sizes and the action mapping."""
+        """Inspect the environment: its spaces decide the policy's sizes and the action mapping
+        (cached while the parameters that shape it stay the same)."""
+        key = repr([(k, v) for k, v in sorted(self.get_params().items())
+                    if k not in ("warm_start", "progress", "n_jobs", "backend", "max_env_steps")])
+        cached = getattr(self, "_task_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        task = self._inspect()
+        self._task_cache = (key, task)
+        return task
+
+    def _inspect(self) -> TaskSpec:
         gym = require_gymnasium()
         self._check_params()
         try:
@@ -362,7 +373,7 @@ class PolicySearch(BaseEstimator):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for k in ("_rollouts", "_pool", "_opt"):
+        for k in ("_rollouts", "_pool", "_opt", "_task_cache"):
             state.pop(k, None)
         return state
 
