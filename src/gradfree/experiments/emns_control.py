@@ -267,25 +267,28 @@ def _installed(method: str) -> bool:
         method, "gymnasium")) is not None
 
 
+OPTIONS = (Option("tasks", str, "tasks to run", choices=tuple(TASKS), many=True),
+           Option("methods", str, "methods to run", choices=METHODS, many=True),
+           Option("budget", int, "env steps per run (default: 5,000,000; --quick 4,000)", low=1000))
+
+
 @experiment("emns-control", "EMNS policy search on gymnasium control tasks beside ARS V2-t, EvoTorch "
-            "PGPE/SNES and NEAT (same env-step budget and policy class)", default_seeds=3, options=(
-                Option("tasks", str, "tasks to run", choices=tuple(TASKS), many=True),
-                Option("methods", str, "methods to run", choices=METHODS, many=True),
-                Option("budget", int, "env steps per run (default: 5,000,000; --quick 4,000)", low=1000)))
+            "PGPE/SNES and NEAT (same env-step budget and policy class)", default_seeds=3, options=OPTIONS)
 def run(ctx: ExperimentContext) -> dict:
     with common.torch_threads(1):
         return _run(ctx)
 
 
 def _run(ctx: ExperimentContext) -> dict:
-    tasks = ctx.options.get("tasks", list(QUICK_TASKS if ctx.quick else TASKS))
-    methods = [m for m in ctx.options.get("methods", METHODS) if _installed(m)]
+    opts = {o.name: o.parse(str(ctx.options[o.name])) for o in OPTIONS if o.name in ctx.options}
+    tasks = opts.get("tasks", list(QUICK_TASKS if ctx.quick else TASKS))
+    methods = [m for m in opts.get("methods", METHODS) if _installed(m)]
     plan = [(t, m) for t in tasks for m in methods if m != "neat" or t in NEAT_TASKS]
     ctx.expect(len(plan) * len(ctx.seeds))
     results: dict = {"emns": EMNS, "eval_episodes": EVAL_EPISODES, "runs": {}, "budgets": {}}
     workdir = ctx.checkpoint_dir("neat-configs")
     for task, method in plan:
-        budget = ctx.options.get("budget", 4_000 if ctx.quick else TASKS[task][2])
+        budget = opts.get("budget", 4_000 if ctx.quick else TASKS[task][2])
         results["budgets"][task] = budget
         for seed in ctx.seeds:
             key = f"{task}-{method}-b{budget}-seed{seed}"
@@ -337,7 +340,7 @@ def _report(ctx: ExperimentContext, results: dict, tasks: list[str], methods: li
             thr = TASKS[task][3]
             hit = [next((p[2] for p in r["points"] if p[3] >= thr), None) for r in runs]
             hits = [h for h in hit if h is not None]
-            rows.append([task, method, f"{results['budgets'][task]:,}",
+            rows.append([task, method, f"{np.mean([r['env_steps'] for r in runs]):,.0f}",
                          f"{final.mean():.1f} ± {final.std():.1f}",
                          f"{sum(f >= thr for f in final)}/{len(runs)}",
                          f"{np.mean(hits):,.0f} ({len(hits)}/{len(runs)})" if hits else "never",
