@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import Any
 
 from gradfree.baselines.ncm import NearestClassMean
+from gradfree.core.io import register_catalog
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,19 @@ _LAZY = {
 }
 
 __all__ = ["NearestClassMean", *_LAZY, "__version__"]
+
+
+#: every module that defines an estimator; the loader imports them so its allow-list is complete
+ESTIMATOR_MODULES = ("gradfree.baselines", "gradfree.rmn", "gradfree.emns", "gradfree.wuxing",
+                     "gradfree.wuxing.reference")
+
+
+def _import_estimators() -> None:
+    for module in ESTIMATOR_MODULES:
+        import_module(module)
+
+
+register_catalog(_import_estimators)
 
 
 def __getattr__(name: str) -> Any:

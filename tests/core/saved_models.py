@@ -24,7 +24,9 @@ SMALL = {
 
 def concrete_estimators() -> list[type]:
     """Every public estimator class gradfree defines (systems and baselines)."""
-    import gradfree.catalog  # noqa: F401 - registers every estimator
+    from gradfree.core.io import _ensure_registry
+
+    _ensure_registry()
 
     seen, todo = [], [GradFreeEstimator]
     while todo:

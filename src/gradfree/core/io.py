@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -172,6 +173,15 @@ class _Decoder:
             return self.device
         return checked_device(name, self.file, field)
 
+    def checked_decode(self, obj: Any, field: str) -> Any:
+        """:meth:`decode`, with any failure of a library call on odd input turned into a ModelFileError."""
+        try:
+            return self.decode(obj, field)
+        except ModelFileError:
+            raise
+        except (TypeError, ValueError, KeyError, RuntimeError, OverflowError, AttributeError) as exc:
+            raise self.fail(field, f"cannot be decoded ({type(exc).__name__}: {exc})") from None
+
     def decode(self, obj: Any, field: str) -> Any:
         if obj is None or isinstance(obj, (bool, int, float, str)):
             return obj
@@ -292,8 +302,10 @@ _HANDLERS = {
 def checked_device(name: Any, file: str | Path, field: str) -> torch.device:
     """A device named in a file, refused unless it exists on this machine."""
     try:
+        if not isinstance(name, str):
+            raise TypeError(name)
         dev = torch.device(name)
-    except (RuntimeError, TypeError):
+    except (RuntimeError, TypeError, ValueError, OverflowError):
         raise ModelFileError(file, field, f"not a device: {name!r}") from None
     if dev.type == "cpu":
         return torch.device("cpu")
@@ -336,13 +348,20 @@ def requested_device(device: str | torch.device | None) -> torch.device | None:
     return dev
 
 
-def _ensure_registry() -> None:
-    """Register every gradfree estimator, whichever modules the caller happened to import.
+#: Called before a class is looked up: the package root installs one that imports every gradfree
+#: estimator module (a fixed list, never a name read from a file), so the allow-list is complete in a
+#: fresh process whichever modules the caller imported. Core never imports the systems itself.
+_CATALOG: list[Callable[[], None]] = []
 
-    The allow-list is filled by the estimator classes themselves; importing the package's own catalogue
-    (a fixed list, never a name read from a file) makes it complete in a fresh process.
-    """
-    import gradfree.catalog  # noqa: F401 - importing it registers every estimator
+
+def register_catalog(load_all: Callable[[], None]) -> None:
+    """Install the function that imports (and so registers) every estimator class."""
+    _CATALOG.append(load_all)
+
+
+def _ensure_registry() -> None:
+    for load_all in _CATALOG:
+        load_all()
 
 
 def _read_tensors(st_path: Path, json_path: Path, digest: Any, max_bytes: int) -> dict[str, torch.Tensor]:
@@ -407,7 +426,7 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
         extra, missing = set(meta["params"]) - known_params, known_params - set(meta["params"])
         raise ModelFileError(json_path, "params", f"{cls.__name__} has no parameter(s) {sorted(extra)}"
                              if extra else f"missing parameter(s) {sorted(missing)}")
-    params = {k: dec.decode(v, f"params.{k}") for k, v in meta["params"].items()}
+    params = {k: dec.checked_decode(v, f"params.{k}") for k, v in meta["params"].items()}
     if dev is not None and "device" in params:
         params["device"] = str(dev)
     try:
@@ -416,7 +435,7 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
             est._check_params()
     except (TypeError, ValueError) as exc:
         raise ModelFileError(json_path, "params", str(exc)) from None
-    state = {k: dec.decode(v, f"state.{k}") for k, v in meta["state"].items()}
+    state = {k: dec.checked_decode(v, f"state.{k}") for k, v in meta["state"].items()}
     try:
         check_fields(state, specs, "state.")
     except FieldError as exc:

@@ -68,11 +68,11 @@ class Spec:
 
 
 # ------------------------------------------------------------------ short constructors
-def tensor(*shape: Dim, dtype: tuple[str, ...] = FLOATS, **kw: Any) -> Spec:
+def tensor(*shape: Dim, dtype: tuple[str, ...] = ("float32",), **kw: Any) -> Spec:
     return Spec("tensor", dtype=dtype, shape=tuple(shape), **kw)
 
 
-def ndarray(*shape: Dim, dtype: tuple[str, ...] = FLOATS, **kw: Any) -> Spec:
+def ndarray(*shape: Dim, dtype: tuple[str, ...] = ("float32",), **kw: Any) -> Spec:
     return Spec("ndarray", dtype=dtype, shape=tuple(shape), **kw)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gradfree.core.files import write_bytes_atomic
 from gradfree.data.idx import read_idx
 
 FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -109,9 +110,7 @@ def _download_mnist(target: Path) -> None:
         got = hashlib.sha256(data).hexdigest()
         if got != sha:
             raise ValueError(f"downloaded {fname} has SHA-256 {got}, expected {sha}; not saved")
-        tmp = dest.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(dest)
+        write_bytes_atomic(dest, data)  # never through a link placed at dest
 
 
 def _sha256(path: Path) -> str:

@@ -48,7 +48,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from gradfree.core.base import RANDOM_STATE, GradFreeClassifier, no_grad_learning
 from gradfree.core.schema import LOSS_CURVE, RNG, integer, real, saved_state, tensor
 from gradfree.wuxing.bsp import PIDState, bsp_direction, fp_direction, fp_directions_k123, pid_update
-from gradfree.wuxing.dynamics import fixed_point
+from gradfree.wuxing.dynamics import WuxingDivergenceError, fixed_point
 from gradfree.wuxing.network import NetState, RunSpec, backward_run, forward_run
 from gradfree.wuxing.wiring import MODES, Wiring, build_wiring
 
@@ -228,6 +228,17 @@ class WuxingClassifier(GradFreeClassifier):
         if (self.fp_rule == "k123") != hasattr(self, "pid_state_k2_") or \
                 hasattr(self, "pid_state_k2_") != hasattr(self, "pid_state_k3_"):
             raise ValueError("pid_state_k2_ / pid_state_k3_ are stored exactly when fp_rule='k123'")
+        bound = max(float(self.c_max), float(self.c_init))
+        if float(self.coef_.abs().max()) > bound * (1 + 1e-6):
+            raise ValueError(f"coef_ holds coefficients beyond c_max = {bound} (training clips to it)")
+        if not bool(((self.K1_ > self.K2_) & (self.K3_ > 0)).all()):
+            raise ValueError("K1_ > K2_ and K3_ > 0 must hold for every neuron (a positive fixed point)")
+        top = torch.ones(1, int(self.n_features_in_), dtype=self.dtype, device=self.device_)
+        try:  # a strong drive: every (scaled) input at 1
+            with torch.inference_mode():
+                self._scores(top)
+        except WuxingDivergenceError as exc:
+            raise ValueError(f"the stored network diverges on a unit input ({exc})") from None
 
     # ------------------------------------------------------------------ set-up
     def _check_params(self) -> None:
