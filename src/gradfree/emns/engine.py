@@ -171,16 +171,14 @@ def init_state(x0: torch.Tensor, sigma0: float, s: Strategy) -> EngineState:
 
 def noise(seed: int, s: Strategy, dim: int, dtype: torch.dtype, device: torch.device, binary: bool = False
           ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """The generation's unit noise from its seed: value noise (P, D) (mirrored: + half then - half;
-    "gradient": the K = P / 2 pair directions only), resistance noise (P, D) or None, uniforms (P, D)
+    """The generation's unit noise from its seed: value noise (P, D) (mirrored or "gradient": the
+    K = P / 2 directions of the pairs, + candidates first, then -), resistance noise (P, D) or None, uniforms (P, D)
     for bit flips or None."""
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     P, p = s.popsize, s.params
     half = P // 2 if (p.mirrored or s.selection == "gradient") else P
     # float32 draws (vectorised in torch, ~5x faster than float64), then the engine's dtype
     z = torch.randn(half, dim, generator=g).to(device, dtype)
-    if p.mirrored and s.selection != "gradient":
-        z = torch.cat([z, -z])
     zr = None
     if p.resistance_rate == 0 and s.selection != "gradient":
         zr = torch.randn(P, dim, generator=g).to(device, dtype)
@@ -199,6 +197,13 @@ def candidates(st: EngineState, s: Strategy, seed: int, vartype: str
         X = torch.cat([x + z * step, x - z * step])  # mirrored pairs, + candidates first
         return X, X, st.resistances.expand_as(X), z
     P = s.popsize
+    if s.params.mirrored and zr is None and not math.isfinite(s.params.value_clip):
+        # sec. 2.1's rule for mirrored pairs: x +- N mu (1 - r), the product computed once per pair
+        d = z * (mu * (1.0 - st.resistances))
+        v, z = torch.cat([x + d, x - d]), torch.cat([z, -z])
+        return v.round() if vartype == "integer" else v, v, st.resistances.expand(P, D), z
+    if s.params.mirrored:
+        z = torch.cat([z, -z])
     # the parent (D,) broadcasts against the (P, D) noise: sec. 2.1's rule for every candidate at once
     v, r = mutate(x, st.resistances, (z, z if zr is None else zr), mu, s.params)
     r = r.expand(P, D) if r.dim() == 1 else r

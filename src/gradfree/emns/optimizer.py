@@ -178,7 +178,7 @@ class EMNSOptimizer(BaseEstimator):
         Xn = np.asarray(X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
         if Xn.shape != tuple(asked.shape):
             raise ValueError(f"X must have the shape of ask()'s output {tuple(asked.shape)}, got {Xn.shape}")
-        if not np.array_equal(Xn, asked.cpu().numpy().astype(np.float64)):
+        if not np.array_equal(Xn, asked.cpu().numpy()):
             raise ValueError("X holds rows that the last ask() did not return (or in another order): "
                              "pass the candidates as ask() gave them")
         fn = np.asarray(f.detach().cpu().numpy() if isinstance(f, torch.Tensor) else f, dtype=np.float64)
