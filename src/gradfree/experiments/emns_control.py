@@ -40,8 +40,8 @@ TASKS: dict[str, tuple[str, dict, int, float]] = {
 QUICK_TASKS = ("CartPole-v1", "CartPole-pos")
 METHODS = ("emns", "ars", "pgpe", "snes", "neat")
 NEAT_TASKS = ("CartPole-v1", "LunarLander-v3")
-#: EMNS's configuration for control (PolicySearch's defaults: "blackbox" strategy, 16 candidates, mu_0 0.05)
-EMNS = dict(policy="linear", popsize=16, sigma0=0.05, strategy="blackbox")
+#: EMNS's configuration for control (PolicySearch's defaults: "scale" strategy, 16 candidates, mu_0 0.05)
+EMNS = dict(policy="linear", popsize=16, sigma0=0.05, strategy="scale")
 EVAL_EPISODES, N_EVALS = 10, 10
 
 
