@@ -104,10 +104,14 @@ def main() -> None:
             rows.append(f"| {env_id} | {k} | {v:,.0f} | {rel:.2f} |{extra}")
         print(f"{env_id}: load average during {np.mean(loads):.2f}")
         if not args.no_workers:
+            from gradfree.emns import PolicySearch
+
             for hidden in (4, 256):
-                _, b = search(env_id, pop * 200, pop, n_jobs=2, policy="mlp", hidden=(hidden,))
-                mid = np.median(b[1:])
-                rows.append(f"| {env_id} | bytes/generation, mlp {hidden} hidden | {mid:,.0f} | |")
+                ps = PolicySearch(env_id, policy="mlp", hidden=(hidden,), popsize=pop, n_jobs=2,
+                                  max_env_steps=10**9, random_state=0, progress=False).fit(n_generations=3)
+                mid = np.median(ps.history_["bytes"][1:])
+                rows.append(f"| {env_id} | bytes/generation, mlp {hidden} hidden "
+                            f"({ps.centre_.size:,} parameters) | {mid:,.0f} | |")
     print("| env | case | env steps/s (median) | / bare |")
     print("|---|---|---|---|")
     print("\n".join(rows))
