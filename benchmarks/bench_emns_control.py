@@ -64,6 +64,8 @@ def search(env_id: str, steps: int, popsize: int, **kw) -> tuple[float, list[int
     ps = PolicySearch(env_id, max_env_steps=steps, popsize=popsize, random_state=0, progress=False, **kw)
     ps.fit()
     h = ps.history_
+    if len(h["seconds"]) < 2:
+        raise SystemExit(f"{env_id}: --steps {steps} is one generation; give three generations' steps")
     return (h["env_steps"][-1] - h["env_steps"][0]) / sum(h["seconds"][1:]), h["bytes"]
 
 
