@@ -19,7 +19,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from gradfree.baselines import MLPClassifier, NearestClassMean, SLDAClassifier
-from gradfree.emns import EMNSClassifier
+from gradfree.emns import EMNSMLPClassifier
 from gradfree.rmn import RMNClassifier
 from gradfree.wuxing import WuxingClassifier
 
@@ -27,7 +27,7 @@ MODELS = {
     "RMNClassifier()": lambda seed: RMNClassifier(random_state=seed),
     "RMNClassifier.paper()": lambda seed: RMNClassifier.paper(random_state=seed),
     "RMNClassifier.patches()": lambda seed: RMNClassifier.patches(random_state=seed),
-    "EMNSClassifier()": lambda seed: EMNSClassifier(random_state=seed),
+    "EMNSMLPClassifier()": lambda seed: EMNSMLPClassifier(random_state=seed),
     "WuxingClassifier()": lambda seed: WuxingClassifier(random_state=seed),
     "NearestClassMean()": lambda seed: NearestClassMean(),
     "SLDAClassifier()": lambda seed: SLDAClassifier(random_state=seed),

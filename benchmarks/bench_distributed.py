@@ -19,7 +19,7 @@ import ray
 
 from gradfree.data import emns_regression
 from gradfree.distributed.emns_population import MLPRayPopulation, RayPopulation
-from gradfree.emns import IMAGES, EMNSClassifier, EMNSRegressor
+from gradfree.emns import IMAGES, EMNSMLPClassifier, EMNSRegressor
 
 HIDDEN = {"1e2": (6,), "1e3": (24, 16), "1e4": (96, 64), "1e5": (320, 224)}
 
@@ -49,7 +49,7 @@ def main(population: int = 8, generations: int = 5) -> None:
         rows.append({"target": label, "n_params": n, "bytes_per_generation_max": max(per_gen),
                      "bytes_per_generation_mean": sum(per_gen) / len(per_gen),
                      "naive_bytes_per_generation": 4 * n * (population + 2), "seconds": secs})
-    # the wide-MLP path (network="mlp"): weight mutation (gradfree.emns.SCALE, population 128) on 784-64-10,
+    # the wide MLP (EMNSMLPClassifier): weight mutation (gradfree.emns.SCALE, population 128) on 784-64-10,
     # and activity mutation (gradfree.emns.IMAGES, population 256: one fitness value per copy and sample)
     # on 196-64-10 and 784-64-10
     import numpy as np
@@ -60,7 +60,7 @@ def main(population: int = 8, generations: int = 5) -> None:
         Xi = rng.normal(size=(512, d)).astype(np.float32)
         yi = rng.integers(0, 10, 512)
         holder = {}
-        model = EMNSClassifier(**{**kw, "max_evaluations": kw["population_size"] * generations},
+        model = EMNSMLPClassifier(**{**kw, "max_evaluations": kw["population_size"] * generations},
                                random_state=0)
         model.set_population_executor(lambda st, p, Xt, yt, h=holder: h.setdefault(
             "pop", MLPRayPopulation(st, p, Xt, yt, 2)))

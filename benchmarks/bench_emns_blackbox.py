@@ -330,6 +330,8 @@ def main() -> None:
     ap.add_argument("--slow-runs", type=int, default=0, help="PBO runs of the --slow peers (0: --pbo-runs)")
     ap.add_argument("--overhead", action="store_true", help="only the engine-overhead benchmark")
     ap.add_argument("--no-cocopp", action="store_true", help="skip cocopp's figures (numbers only)")
+    ap.add_argument("--append", action="store_true", help="add to the --out folder's earlier runs: the "
+                    "summary covers every optimiser whose COCO data is there")
     ap.add_argument("--out", default="benchmarks/results/emns_blackbox")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -353,32 +355,37 @@ def main() -> None:
     names = a.optimizers.split(",")
     suites = a.suites.split(",")
     slow = [n for n in a.slow.split(",") if n]
-    summary = {"command": "python benchmarks/bench_emns_blackbox.py " + " ".join(
+    command = "python benchmarks/bench_emns_blackbox.py " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if v not in (None, False, "")
-        and k not in ("overhead", "no_cocopp")), "dims": dims, "budget_multiplier": a.budget_multiplier,
+        and k not in ("overhead", "no_cocopp", "append"))
+    previous = out / "summary.json"
+    earlier = json.loads(previous.read_text()) if a.append and previous.exists() else {}
+    summary = {**earlier, "commands": [*earlier.get("commands", []), command], "dims": dims,
+        "budget_multiplier": a.budget_multiplier,
         "targets": "51 targets 10^[2..-8]", "slow peers": {"names": slow, "dims": a.slow_dims,
         "instances": a.slow_instances, "pbo runs": a.slow_runs},
         "machine": platform.processor() or platform.machine(),
-        "cpu_seconds": {}}
+        "cpu_seconds": earlier.get("cpu_seconds", {})}
     os.chdir(out)  # cocoex and cocopp write relative to the working directory
     here = Path(".")
     for s in suites:
         if s in ("bbob", "bbob-noisy"):
             inst = a.instances if s == "bbob" else (a.noisy_instances or a.instances)
             fun = a.functions if s == "bbob" else ""
-            summary["cpu_seconds"][s] = coco_suite(
+            summary["cpu_seconds"].setdefault(s, {}).update(coco_suite(
                 s, names, dims, a.budget_multiplier, inst, fun, here, log, slow,
                 [int(d) for d in a.slow_dims.split(",") if d],
-                [int(i) for i in a.slow_instances.split(",") if i])
+                [int(i) for i in a.slow_instances.split(",") if i]))
+            present = sorted(p.name for p in (here / "exdata" / s).iterdir() if p.is_dir())
             groups = GROUPS if s == "bbob" else NOISY_GROUPS
-            summary[s], summary[s + " per function"] = coco_summary(s, names, here, groups)
+            summary[s], summary[s + " per function"] = coco_summary(s, present, here, groups)
             if s == "bbob":
-                summary["bbob ERT/D f1-5 at 1e-8"] = coco_ert(s, names, here, range(1, 6))
+                summary["bbob ERT/D f1-5 at 1e-8"] = coco_ert(s, present, here, range(1, 6))
             if not a.no_cocopp:
                 import cocopp
 
                 cocopp.genericsettings.outputdir = f"ppdata/{s}"
-                cocopp.main(" ".join(f"exdata/{s}/{n}" for n in names))
+                cocopp.main(" ".join(f"exdata/{s}/{n}" for n in present))
         elif s == "pbo":
             lo, hi = (int(v) for v in a.pbo_functions.split("-"))
             summary["pbo"], summary["cpu_seconds"]["pbo"] = pbo(
@@ -393,7 +400,8 @@ def main() -> None:
 
 
 def report(s: dict) -> str:
-    lines = [f"# EMNS on COCO / IOH (`{s['command']}`)", ""]
+    runs = "\n".join(f"    {c}" for c in s.get("commands", []))
+    lines = ["# EMNS on COCO / IOH", "", "Commands (one folder, run in turn):", "", runs, ""]
     for suite in ("bbob", "bbob-noisy"):
         if suite not in s:
             continue

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gradfree.emns import IMAGES, EMNSClassifier, activity
+from gradfree.emns import IMAGES, EMNSMLPClassifier, activity
 from gradfree.emns import scale as S
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -127,7 +127,7 @@ class Clock:
 def run_emns(seed, sizes, pop, data, batches, max_gens, budget_s, eval_every, emns_kw=None, emns_batch=None):
     Xtr, ytr, Xte, yte = data
     kw = {**(emns_kw or {}), "population_size": pop, "random_state": seed}
-    p = EMNSClassifier.scale(**kw)._scale_params()
+    p = EMNSMLPClassifier.scale(**kw)._scale_params()
     st = S.init_state(sizes, torch.Generator().manual_seed(seed), p, torch.device("cpu"))
     st.theta = theta0(seed, sizes).clone()
     rng = torch.Generator().manual_seed(10_000 + seed)
@@ -197,7 +197,7 @@ def run_evotorch(name, seed, sizes, pop, data, batches, max_gens, budget_s, eval
 def cost(sizes: list[int], pop: int, batch: int, X: torch.Tensor, y: torch.Tensor, emns_kw: dict,
          reps: int = 20) -> dict:
     """Evaluation time per candidate vs the matmul bound (FLOPs / measured GEMM throughput)."""
-    p = EMNSClassifier.scale(**{**emns_kw, "population_size": pop})._scale_params()
+    p = EMNSMLPClassifier.scale(**{**emns_kw, "population_size": pop})._scale_params()
     st = S.init_state(sizes, torch.Generator().manual_seed(0), p, torch.device("cpu"))
     idx = torch.arange(batch)
     with torch.inference_mode():
@@ -320,7 +320,7 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=None)
     ap.add_argument("--cost-only", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for every method (default 1)")
-    ap.add_argument("--emns", default=None, help="JSON dict of EMNSClassifier.scale() overrides, applied "
+    ap.add_argument("--emns", default=None, help="JSON dict of EMNSMLPClassifier.scale() overrides, applied "
                     "over the dataset's own (e.g. '{\"mutation_rate\": 0.02}')")
     ap.add_argument("--hidden", type=int, nargs="*", default=None, help="hidden layer sizes of the shared "
                     "network, for every method (default: the dataset's)")

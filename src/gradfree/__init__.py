@@ -3,7 +3,9 @@
 Estimators (scikit-learn conventions, PyTorch tensors, CPU or CUDA):
 
 * :class:`RMNClassifier` - Resonant Manifold Network (k-WTA, Hebbian erosion, prototype read-out);
-* :class:`EMNSRegressor`, :class:`EMNSClassifier` - Evolvable Modular Neural Systems;
+* :class:`EMNSRegressor`, :class:`EMNSClassifier` - Evolvable Modular Neural Systems (the paper's
+  network); :class:`EMNSMLPClassifier` - EMNS on a wide MLP; :class:`EMNSOptimizer` - EMNS ask/tell on
+  any objective;
 * :class:`WuxingClassifier` - five-element ODE neurons trained by backward signal propagation;
 * :class:`NearestClassMean` - the first baseline; more in :mod:`gradfree.baselines`.
 """
@@ -20,6 +22,8 @@ _LAZY = {
     "RMNClassifier": "gradfree.rmn",
     "EMNSRegressor": "gradfree.emns",
     "EMNSClassifier": "gradfree.emns",
+    "EMNSMLPClassifier": "gradfree.emns",
+    "EMNSOptimizer": "gradfree.emns",
     "WuxingClassifier": "gradfree.wuxing",
 }
 

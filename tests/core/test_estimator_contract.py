@@ -20,6 +20,7 @@ SMALL = {
     "RMNClassifier": dict(n_neurons=64),
     "EMNSClassifier": dict(max_evaluations=40),
     "EMNSRegressor": dict(max_evaluations=40),
+    "EMNSMLPClassifier": dict(max_evaluations=640), "EMNSMLPRegressor": dict(max_evaluations=640),
     "WuxingClassifier": dict(hidden_layer_sizes=(12,), epochs=1),
     "ExactGradientWuxing": dict(hidden_layer_sizes=(12,), epochs=1),
     "MLPClassifier": dict(epochs=2), "SparseMLPClassifier": dict(epochs=2), "EWCClassifier": dict(epochs=2),

@@ -67,7 +67,7 @@ def test_expected_class_checked_first(saved):
 
 def test_numpy_generator_names_are_allow_listed(saved):
     _edit(saved, lambda meta: meta["state"].update(
-        {"extra_": {"__np_generator__": {"bit_generator": "SeedSequence", "state": {}}}}))
+        {"counts_": {"__np_generator__": {"bit_generator": "SeedSequence", "state": {}}}}))
     _loads_fail(saved, "unknown numpy bit generator")
 
 
@@ -120,7 +120,7 @@ def test_params_are_checked(saved, params, match):
 
 
 def test_unknown_tags_and_formats(saved):
-    _edit(saved, lambda meta: meta["state"].update({"x_": {"__pickle__": "gASV"}}))
+    _edit(saved, lambda meta: meta["state"].update({"counts_": {"__pickle__": "gASV"}}))
     _loads_fail(saved, "type tag")
     _edit(saved, lambda meta: meta.update({"format": 1}))
     _loads_fail(saved, "format")

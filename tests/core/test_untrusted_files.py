@@ -76,8 +76,8 @@ def _set_state(field, value):
     ("NearestClassMean", "sums_", lambda t: t.fill_(float("nan")), "NaN"),
     ("NearestClassMean", "counts_", lambda t: -t, "below 0"),
     ("NearestClassMean", "sums_", lambda t: t.to(torch.int8), "dtype int8"),
-    ("EMNSClassifier", "state_.theta", lambda t: t.fill_(float("nan")), "NaN"),
-    ("EMNSClassifier", "x_scale_", lambda t: t.zero_(), "below"),
+    ("EMNSMLPClassifier", "state_.theta", lambda t: t.fill_(float("nan")), "NaN"),
+    ("EMNSMLPClassifier", "x_scale_", lambda t: t.zero_(), "below"),
     ("RMNClassifier", "lda_m2_", lambda t: t.fill_(float("nan")), "NaN"),
     ("RMNClassifier", "lda_counts_", lambda t: -t, "below 0"),
     ("WuxingClassifier", "wiring_.src", lambda t: t.fill_(-3), "below 0"),
@@ -95,14 +95,14 @@ def test_edited_tensors_are_refused_by_name(genuine, tmp_path, model, tensor, ch
     ("NearestClassMean", _set_state("n_features_in_", 10**9), "disagrees"),
     ("RMNClassifier", _set_state("k_", [10**9]), "more winners"),
     ("RMNClassifier", lambda m: m["params"].update(n_neurons=10**9), "n_neurons"),
-    ("EMNSClassifier", lambda m: m["state"]["state_"]["fields"].update(sizes=[16, 0, 4]), ">= 1"),
-    ("EMNSClassifier", lambda m: m["state"]["state_"]["fields"].update(sizes=[16, 10**9, 4]), "sizes"),
+    ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(sizes=[16, 0, 4]), ">= 1"),
+    ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(sizes=[16, 10**9, 4]), "sizes"),
     ("WuxingClassifier", lambda m: m["state"]["wiring_"]["fields"].update(sizes=[16, 2 * 10**8, 4]),
      "sizes"),
     ("WuxingClassifier", lambda m: m["params"].update(T=1e12), "integration steps"),
     ("NearestClassMean", _set_state("extra_", 1), "not a field"),
     ("NearestClassMean", lambda m: m.update(surprise=1), "unknown top-level"),
-    ("EMNSClassifier", lambda m: m["state"]["state_"]["fields"].update(mutation_rate=float("nan")), "finite"),
+    ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(mutation_rate=float("nan")), "finite"),
 ])
 def test_edited_fields_are_refused_by_name(genuine, tmp_path, model, change, match):
     path = _copy(genuine[model], tmp_path / "m")
@@ -178,8 +178,10 @@ BOMB = textwrap.dedent("""
     ("WuxingClassifier", lambda m: m["state"]["wiring_"]["fields"].update(sizes=[16, 2 * 10**8, 6, 4])),
     ("WuxingClassifier", lambda m: m["params"].update(T=1e12)),
     ("RMNClassifier", lambda m: m["params"].update(n_neurons=10**9)),
-    ("EMNSClassifier", lambda m: m["state"]["state_"]["fields"].update(sizes=[16, 10**9, 4])),
+    ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(sizes=[16, 10**9, 4])),
     ("MLPClassifier", lambda m: m["params"].update(hidden_layer_sizes={"__tuple__": [10**9]})),
+    ("NearestClassMean", lambda m: m["params"].update(metric="x" * 10**7)),
+    ("NearestClassMean", lambda m: m["state"].update(many_=[[[[[[[[0]]]]]]]] * 10**4)),
 ])
 def test_crafted_files_cost_bounded_memory_and_time(genuine, tmp_path, model, change):
     path = _copy(genuine[model], tmp_path / "m")

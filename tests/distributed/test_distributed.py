@@ -10,7 +10,7 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '
 
 from gradfree.data import emns_regression  # noqa: E402
 from gradfree.distributed.emns_population import RayPopulation, fit_on_ray  # noqa: E402
-from gradfree.emns import EMNSRegressor  # noqa: E402
+from gradfree.emns import EMNSRegressor, StructureParams  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_population_on_ray_equals_in_process(local_ray, kw):
 
 def test_structure_changes_and_restarts_are_refused():
     X, y = emns_regression(n_samples=50, random_state=0)
-    for kw in (dict(growth=True), dict(restart_patience=100)):
+    for kw in (dict(structure=StructureParams(growth=True)), dict(restart_patience=100)):
         with pytest.raises(ValueError, match="not distributed"):
             fit_on_ray(_model(**kw), X, y)
 

@@ -10,7 +10,7 @@ import torch
 ray = pytest.importorskip("ray")
 
 from gradfree.distributed.emns_population import MLPRayPopulation, fit_on_ray  # noqa: E402
-from gradfree.emns import EMNSClassifier  # noqa: E402
+from gradfree.emns import EMNSMLPClassifier  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def local_ray():
 
 def _ray_fit(kw, X, y):
     holder = {}
-    remote = EMNSClassifier(**kw)  # what fit_on_ray does, keeping the population to read its messages
+    remote = EMNSMLPClassifier(**kw)  # what fit_on_ray does, keeping the population to read its messages
     remote.set_population_executor(
         lambda st, p, Xt, yt: holder.setdefault("pop", MLPRayPopulation(st, p, Xt, yt, 2)))
     return remote.fit(X, y), holder["pop"]
@@ -38,7 +38,7 @@ def test_two_workers_equal_in_process_and_ship_no_parameters(local_ray, noise_ra
     y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0)
     kw = dict(hidden_layer_sizes=(64,), population_size=10, max_evaluations=50, batch_size=64,
               noise_rank=noise_rank, random_state=0)
-    local = EMNSClassifier(**kw).fit(X, y)
+    local = EMNSMLPClassifier(**kw).fit(X, y)
     remote, pop = _ray_fit(kw, X, y)
     for name in ("theta", "resistances", "m", "v"):
         assert torch.equal(getattr(local.state_, name), getattr(remote.state_, name)), name
@@ -51,7 +51,7 @@ def test_two_workers_equal_in_process_and_ship_no_parameters(local_ray, noise_ra
 
 def test_fit_on_ray_refuses_what_is_not_distributed(local_ray):
     with pytest.raises(ValueError):
-        fit_on_ray(EMNSClassifier.continual(shield=0.5), np.zeros((4, 2)), [0, 1, 0, 1])
+        fit_on_ray(EMNSMLPClassifier.continual(shield=0.5), np.zeros((4, 2)), [0, 1, 0, 1])
 
 
 def test_activity_mutation_on_two_workers_equals_in_process(local_ray):
@@ -62,7 +62,7 @@ def test_activity_mutation_on_two_workers_equals_in_process(local_ray):
     y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0)
     kw = dict(hidden_layer_sizes=(64,), population_size=10, max_evaluations=50, batch_size=64,
               mutate="activities", noise="table", random_state=0)
-    local = EMNSClassifier(**kw).fit(X, y)
+    local = EMNSMLPClassifier(**kw).fit(X, y)
     remote, pop = _ray_fit(kw, X, y)
     for name in ("theta", "m", "v"):
         assert torch.equal(getattr(local.state_, name), getattr(remote.state_, name)), name

@@ -10,7 +10,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from gradfree.core.checks import check_deterministic, check_no_autograd, check_save_load_roundtrip
-from gradfree.emns import IMAGES, EMNSClassifier
+from gradfree.emns import IMAGES, EMNSClassifier, EMNSMLPClassifier
 from gradfree.emns import activity as A
 from gradfree.emns import scale as S
 
@@ -65,7 +65,7 @@ def test_table_noise_is_a_view_of_the_shared_table():
 
 def test_activity_mutation_learns_raw_digits(digits):
     Xtr, ytr, Xte, yte = digits
-    m = EMNSClassifier(mutate="activities", max_evaluations=6400, random_state=0).fit(Xtr, ytr)
+    m = EMNSMLPClassifier(mutate="activities", max_evaluations=6400, random_state=0).fit(Xtr, ytr)
     assert m.score(Xte, yte) > 0.9  # chance 0.10; weight mutation at the same budget ~0.9
     assert m.n_evaluations_ == 6400
 
@@ -73,15 +73,15 @@ def test_activity_mutation_learns_raw_digits(digits):
 def test_images_preset_mutates_activities_and_learns_digits(digits):
     Xtr, ytr, Xte, yte = digits
     assert IMAGES["mutate"] == "activities"
-    m = EMNSClassifier(**{**IMAGES, "max_evaluations": 12_800}, random_state=0).fit(Xtr, ytr)
+    m = EMNSMLPClassifier.images(max_evaluations=12_800, random_state=0).fit(Xtr, ytr)
     assert m.layer_sizes_ == [64, 64, 10] and m.score(Xte, yte) > 0.9  # chance 0.10
 
 
 @pytest.mark.parametrize("noise", ["seeded", "table"])
 def test_activity_mutation_is_deterministic_autograd_free_and_round_trips(noise, digits, tmp_path):
     Xtr, ytr, Xte, _ = digits
-    est = EMNSClassifier(mutate="activities", max_evaluations=640, population_size=16, noise=noise,
-                         random_state=0)
+    est = EMNSMLPClassifier(mutate="activities", max_evaluations=640, population_size=16, noise=noise,
+                            random_state=0)
     check_no_autograd(est, Xtr[:300], ytr[:300])
     check_deterministic(est, Xtr[:300], ytr[:300])
     loaded = check_save_load_roundtrip(est.fit(Xtr[:300], ytr[:300]), Xte, tmp_path / "act")
@@ -93,12 +93,12 @@ def test_activity_mutation_is_deterministic_autograd_free_and_round_trips(noise,
 def test_activity_mutation_refuses_what_needs_per_parameter_noise(bad, digits):
     Xtr, ytr, _, _ = digits
     with pytest.raises(ValueError, match="activities"):
-        EMNSClassifier(mutate="activities", **bad).fit(Xtr[:50], ytr[:50])
+        EMNSMLPClassifier(mutate="activities", **bad).fit(Xtr[:50], ytr[:50])
 
 
 def test_activity_mutation_needs_the_mlp_network_and_a_known_name(digits):
     Xtr, ytr, _, _ = digits
-    with pytest.raises(ValueError, match="activities"):
-        EMNSClassifier.paper(mutate="activities").fit(Xtr[:50], ytr[:50])
+    with pytest.raises(TypeError, match="mutate"):  # the paper's network has no such parameter
+        EMNSClassifier.paper(mutate="activities")
     with pytest.raises(ValueError, match="mutate"):
-        EMNSClassifier(mutate="neurons").fit(Xtr[:50], ytr[:50])
+        EMNSMLPClassifier(mutate="neurons").fit(Xtr[:50], ytr[:50])

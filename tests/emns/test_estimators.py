@@ -12,12 +12,12 @@ from gradfree.core.checks import (
     check_save_load_roundtrip,
     run_sklearn_checks,
 )
-from gradfree.emns import TUNED, EMNSClassifier, EMNSRegressor
+from gradfree.emns import TUNED, EMNSClassifier, EMNSRegressor, StructureParams
 from gradfree.emns.fast import HAVE_NUMBA
 
 FAST = dict(hidden_layer_sizes=(4,), population_size=4, max_evaluations=64, random_state=0)
-# EMNSClassifier() is the wide-MLP preset (SCALE); these tests are about the paper's network, built with
-# EMNSClassifier.paper() and the former default selection "(1+lambda)".
+# The paper's network (the wide MLP is EMNSMLPClassifier, tests/emns/test_scale.py), built with
+# EMNSClassifier.paper() and the default selection "(1+lambda)".
 PLUS = dict(selection="plus")
 
 
@@ -65,10 +65,10 @@ def test_no_autograd_and_deterministic():
 
 @pytest.mark.parametrize("kw", [dict(selection="plus", population_size=4),
                                 dict(selection="comma", n_parents=2, population_size=4, rate_rule="success"),
-                                dict(selection="revert", preset="reference"),
+                                dict(selection="revert", constants="reference"),
                                 dict(TUNED, population_size=5, recombination=2),  # 6 evaluations a generation
-                                dict(selection="none", growth=True, connect=True, prune=True,
-                                     structure_interval=8, growth_patience=8)])
+                                dict(selection="none", structure=StructureParams(
+                                    growth=True, connect=True, prune=True, interval=8, growth_patience=8))])
 def test_save_load_resume_continues_exactly(tmp_path, kw):
     """fit(2B) == fit(B) -> save -> load -> partial_fit(B): values, resistances, masks, mu, RNG, history."""
     X, y = _regression()
@@ -99,11 +99,11 @@ def test_none_accepts_every_mutation_and_revert_one_never_worsens():
     X, y = _regression()
     none = EMNSRegressor(selection="none", max_evaluations=100, random_state=0).fit(X, y)
     assert none.history_["accepted"] == [1.0] * 100
-    rev = EMNSRegressor(selection="revert", revert_prob=1.0, preset="reference", max_evaluations=200,
+    rev = EMNSRegressor(selection="revert", revert_prob=1.0, constants="reference", max_evaluations=200,
                         random_state=0).fit(X, y)
     f = np.array(rev.history_["fitness"])
     assert np.all(np.diff(f) >= 0) and f[-1] > f[0]
-    rev7 = EMNSRegressor(selection="revert", preset="reference", max_evaluations=200,
+    rev7 = EMNSRegressor(selection="revert", constants="reference", max_evaluations=200,
                          random_state=0).fit(X, y)
     assert np.any(np.diff(rev7.history_["fitness"]) < 0)  # with 0.7 some worse states are kept
 
@@ -111,7 +111,7 @@ def test_none_accepts_every_mutation_and_revert_one_never_worsens():
 @pytest.mark.parametrize("preset", ["paper", "reference"])
 def test_resistances_stay_in_bounds_during_fit(preset):
     X, y = _regression()
-    m = EMNSRegressor(selection="none", preset=preset, max_evaluations=300, random_state=1).fit(X, y)
+    m = EMNSRegressor(selection="none", constants=preset, max_evaluations=300, random_state=1).fit(X, y)
     p = m.params_
     r = m.state_.resistances
     assert float(r.min()) >= p.r_min and float(r.max()) <= p.r_max
@@ -143,7 +143,8 @@ def test_classifier_beats_chance_on_held_out_data():
 def test_growth_grows_on_stagnation_and_records_it():
     X, y = _regression()
     m = EMNSRegressor(hidden_layer_sizes=(3,), selection="revert", revert_prob=1.0, mutation_rate=1e-6,
-                      growth=True, structure_interval=20, growth_patience=20, max_evaluations=200,
+                      structure=StructureParams(growth=True, interval=20, growth_patience=20),
+                      max_evaluations=200,
                       random_state=0).fit(X, y)
     grows = [e for e in m.history_["events"] if e["event"] == "grow"]
     assert grows and m.state_.sizes[1] == 3 + len(grows)
@@ -165,11 +166,13 @@ def test_restart_on_a_plateau_keeps_the_elite_and_the_budget():
 
 def test_bad_parameters_raise():
     X, y = _regression()
-    for bad in (dict(selection="best"), dict(preset="x"), dict(rate_rule="y"), dict(hidden_layer_sizes=(0,)),
+    for bad in (dict(selection="best"), dict(constants="x"), dict(rate_rule="y"),
+                dict(hidden_layer_sizes=(0,)),
                 dict(selection="comma", n_parents=5, population_size=2), dict(revert_prob=2.0),
                 dict(restart_patience=-1), dict(rate_rule="csa"), dict(resistance_rate=0.2),
                 dict(selection="revert", rate_rule="csa", recombination=2),
-                dict(recombination=2, resistance_rate=-0.1)):
+                dict(recombination=2, resistance_rate=-0.1), dict(structure=StructureParams(interval=0)),
+                dict(structure={"growth": True})):
         with pytest.raises(ValueError):
             EMNSRegressor(**{**FAST, **bad}).fit(X, y)
     m = EMNSRegressor(**FAST).fit(X, y)

@@ -174,3 +174,13 @@ def test_clear_errors():
     opt.tell(X, f)
     with pytest.raises(RuntimeError, match="before ask"):
         opt.tell(X, f)  # each generation is told once
+
+
+@pytest.mark.parametrize("module", ["optimizer", "engine", "wide", "estimators"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"gradfree.emns.{module}")
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert res.failed == 0 and (res.attempted > 0 or module == "engine")

@@ -1,4 +1,4 @@
-"""EMNS at image scale (gradfree.emns.scale, ``EMNSClassifier()`` = SCALE): batched evaluation agrees with
+"""EMNS at image scale (gradfree.emns.scale, ``EMNSMLPClassifier()`` = SCALE): batched evaluation agrees with
 an independent computation, the preset learns raw digits, the paper's configuration is still reachable,
 persistence and the continual shield keep their invariants."""
 
@@ -17,7 +17,15 @@ from gradfree.core.checks import (
     check_save_load_roundtrip,
     run_sklearn_checks,
 )
-from gradfree.emns import IMAGES_WEIGHTS, PAPER, SCALE, EMNSClassifier, EMNSRegressor
+from gradfree.emns import (
+    IMAGES_WEIGHTS,
+    PAPER,
+    SCALE,
+    EMNSClassifier,
+    EMNSMLPClassifier,
+    EMNSMLPRegressor,
+    EMNSRegressor,
+)
 from gradfree.emns import scale as S
 from gradfree.emns.estimators import _EMNSBase
 
@@ -72,11 +80,11 @@ def test_low_rank_mutation_equals_its_expanded_full_noise(rank):
 
 def test_low_rank_mutation_learns_and_refuses_adapting_resistances(digits):
     Xtr, ytr, Xte, yte = digits
-    m = EMNSClassifier(noise_rank=1, max_evaluations=6400, random_state=0).fit(Xtr, ytr)
+    m = EMNSMLPClassifier(noise_rank=1, max_evaluations=6400, random_state=0).fit(Xtr, ytr)
     assert m.score(Xte, yte) > 0.85  # chance 0.10
-    for bad in (dict(resistance_rate=0.1), dict(shield=0.5), dict(network="emns", fitness="mse")):
+    for bad in (dict(resistance_rate=0.1), dict(shield=0.5)):
         with pytest.raises(ValueError, match="noise_rank"):
-            EMNSClassifier(noise_rank=2, **bad).fit(Xtr[:50], ytr[:50])
+            EMNSMLPClassifier(noise_rank=2, **bad).fit(Xtr[:50], ytr[:50])
 
 
 def test_fitness_matches_torch_losses_and_class_mask_reindexes():
@@ -97,7 +105,7 @@ def test_fitness_matches_torch_losses_and_class_mask_reindexes():
 
 def test_default_classifier_learns_raw_digits_well_above_chance(digits):
     Xtr, ytr, Xte, yte = digits
-    m = EMNSClassifier(max_evaluations=6400, random_state=0).fit(Xtr, ytr)  # 100 generations
+    m = EMNSMLPClassifier(max_evaluations=6400, random_state=0).fit(Xtr, ytr)  # 100 generations
     assert m.score(Xte, yte) > 0.85  # chance 0.10; the full default budget reaches ~0.97
     assert m.n_evaluations_ == 6400 and m.layer_sizes_ == [64, 32, 10]
     p = m.predict_proba(Xte[:5])
@@ -113,38 +121,46 @@ def test_images_weights_preset_learns_digits(digits):
                                                       "learning_rate", "max_evaluations")} \
         == {k: SCALE[k] for k in SCALE if k not in ("hidden_layer_sizes", "population_size", "learning_rate",
                                                      "max_evaluations")}
-    m = EMNSClassifier(**{**IMAGES_WEIGHTS, "max_evaluations": 12_800}, random_state=0).fit(Xtr, ytr)
+    m = EMNSMLPClassifier(**{**IMAGES_WEIGHTS, "max_evaluations": 12_800}, random_state=0).fit(Xtr, ytr)
     assert m.layer_sizes_ == [64, 64, 10] and m.score(Xte, yte) > 0.85  # chance 0.10
 
 
 def test_recombine_centre_and_mse_fitness_also_learn(digits):
     Xtr, ytr, Xte, yte = digits
-    m = EMNSClassifier(centre="recombine", max_evaluations=6400, random_state=1).fit(Xtr, ytr)
+    m = EMNSMLPClassifier(centre="recombine", max_evaluations=6400, random_state=1).fit(Xtr, ytr)
     assert m.score(Xte, yte) > 0.8
-    m = EMNSClassifier(fitness="mse", learning_rate=0.03, max_evaluations=6400, random_state=1).fit(Xtr, ytr)
+    m = EMNSMLPClassifier(fitness="mse", learning_rate=0.03, max_evaluations=6400, random_state=1)
+    m.fit(Xtr, ytr)
     assert m.score(Xte, yte) > 0.5
 
 
 def test_paper_preset_is_the_papers_configuration_and_scale_the_default():
     base = {k: v.default for k, v in inspect.signature(_EMNSBase.__init__).parameters.items() if k != "self"}
     paper = EMNSClassifier.paper().get_params()
-    assert paper == {**base, "selection": "none", "preset": "paper", "network": "emns"} == PAPER
+    assert paper == {**base, "selection": "none", "constants": "paper"} == PAPER
     assert EMNSRegressor.paper().get_params() == paper
-    assert EMNSRegressor().get_params() == base  # the regressor's defaults are unchanged
-    default = EMNSClassifier().get_params()
-    scaled = EMNSClassifier.scale().get_params()
+    assert EMNSRegressor().get_params() == base == EMNSClassifier().get_params()
+    default = EMNSMLPClassifier().get_params()
+    scaled = EMNSMLPClassifier.scale().get_params()
     assert {k: default[k] for k in SCALE} == SCALE == {k: scaled[k] for k in SCALE}
     assert EMNSClassifier.paper(max_evaluations=7).max_evaluations == 7
-    with pytest.raises(ValueError):
-        EMNSClassifier.paper(fitness="cross_entropy").fit(np.zeros((4, 2)), [0, 1, 0, 1])
+    with pytest.raises(TypeError):  # the paper's network has no fitness option: nothing silently ignored
+        EMNSClassifier.paper(fitness="cross_entropy")
+
+
+def test_each_estimator_takes_only_what_it_uses():
+    for cls in (EMNSClassifier, EMNSRegressor, EMNSMLPClassifier, EMNSMLPRegressor):
+        assert len(cls._get_param_names()) <= 25, cls
+    assert "fitness" not in EMNSMLPRegressor._get_param_names()  # regression fitness is -MSE
+    assert "class_mask" not in EMNSMLPRegressor._get_param_names()
 
 
 def test_no_autograd_deterministic_and_exact_resume(tmp_path, digits):
     Xtr, ytr = digits[0][:300], digits[1][:300]
-    check_no_autograd(EMNSClassifier(**SMALL), Xtr, ytr)
-    check_deterministic(EMNSClassifier(**SMALL), Xtr, ytr)
-    full = EMNSClassifier(**{**SMALL, "max_evaluations": 1280}).fit(Xtr, ytr)
-    half = EMNSClassifier(**SMALL).fit(Xtr, ytr)
+    check_no_autograd(EMNSMLPClassifier(**SMALL), Xtr, ytr)
+    check_deterministic(EMNSMLPClassifier(**SMALL), Xtr, ytr)
+    full = EMNSMLPClassifier(**{**SMALL, "max_evaluations": 1280}).fit(Xtr, ytr)
+    half = EMNSMLPClassifier(**SMALL).fit(Xtr, ytr)
     loaded = check_save_load_roundtrip(half, Xtr, tmp_path / "half")
     loaded.partial_fit(Xtr, ytr)
     for name in ("theta", "resistances", "m", "v"):
@@ -156,15 +172,15 @@ def test_regressor_on_the_mlp_network_fits_a_smooth_function():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3)).astype(np.float32)
     y = np.sin(X[:, 0]) + 0.5 * np.cos(X[:, 1])
-    m = EMNSRegressor(network="mlp", hidden_layer_sizes=(16,), population_size=32, max_evaluations=6400,
-                      batch_size=128, random_state=0).fit(X, y)
+    m = EMNSMLPRegressor(hidden_layer_sizes=(16,), population_size=32, max_evaluations=6400,
+                         batch_size=128, random_state=0).fit(X, y)
     assert m.score(X, y) > 0.5  # R^2; the mean predictor has 0
 
 
 def test_shield_floors_resistances_where_the_task_moved_the_parameters(digits):
     Xtr, ytr = digits[0], digits[1]
     t1, t2 = np.isin(ytr, [0, 1]), np.isin(ytr, [2, 3])
-    m = EMNSClassifier.continual(shield=0.9, max_evaluations=640, population_size=16, random_state=0)
+    m = EMNSMLPClassifier.continual(shield=0.9, max_evaluations=640, population_size=16, random_state=0)
     m.partial_fit(Xtr[t1], ytr[t1], classes=np.arange(10))
     st = m.state_
     floor = st.r_floor.clone()
@@ -181,5 +197,5 @@ def test_shield_floors_resistances_where_the_task_moved_the_parameters(digits):
 
 def test_sklearn_checks_default_classifier():
     why = "float32 GEMM rounds differently for different batch sizes (scores differ by ~1e-7)"
-    run_sklearn_checks(EMNSClassifier(**SMALL), expected_failed_checks={
+    run_sklearn_checks(EMNSMLPClassifier(**SMALL), expected_failed_checks={
         "check_methods_subset_invariance": why, "check_methods_sample_order_invariance": why})

@@ -184,14 +184,15 @@ def _emns_budget(s: Setting) -> int:
 
 def _emns_classifier(s: Setting) -> Any:
     """``gradfree.emns.SCALE`` (the classifier's defaults: 19,200 evaluations, 4,800 in --quick); on the
-    continual suites ``EMNSClassifier.continual()`` (fitness over the current task's classes; 3,200
+    continual suites ``EMNSMLPClassifier.continual()`` (fitness over the current task's classes; 3,200
     evaluations per task, 800 in --quick)."""
-    from gradfree.emns import EMNSClassifier
+    from gradfree.emns import EMNSMLPClassifier
 
     if s.kind == "continual":
-        return EMNSClassifier.continual(max_evaluations=800 if s.quick else 3200, random_state=s.seed,
+        return EMNSMLPClassifier.continual(max_evaluations=800 if s.quick else 3200, random_state=s.seed,
                                         device=s.device)
-    return EMNSClassifier(max_evaluations=4800 if s.quick else 19_200, random_state=s.seed, device=s.device)
+    return EMNSMLPClassifier(max_evaluations=4800 if s.quick else 19_200, random_state=s.seed,
+                             device=s.device)
 
 
 def _emns_regressor(s: Setting) -> Any:
@@ -241,7 +242,7 @@ MODELS: dict[str, ModelEntry] = {m.name: m for m in [
     ModelEntry("emns", "EMNS classifier, the wide-MLP preset `gradfree.emns.SCALE` (32 tanh, 64 mirrored "
                "resistance-scaled candidates a generation on minibatches of 256, cross-entropy, Adam "
                "centre): 19,200 evaluations per fit (4,800 quick); continual suites "
-               "`EMNSClassifier.continual()` (fitness over the current task's classes), 3,200 per task "
+               "`EMNSMLPClassifier.continual()` (fitness over the current task's classes), 3,200 per task "
                "(800 quick)",
                _emns_classifier),
     ModelEntry("emns-regressor", "Evolvable Modular Neural System regressor, hidden (8, 4), 5000 evaluations "

@@ -43,6 +43,8 @@ FORMAT_VERSION = 2
 #: unless ``load_estimator(..., max_bytes=)`` allows it).
 MAX_JSON_BYTES = 16 * 2**20
 MAX_TENSOR_BYTES = 4 * 2**30
+#: the longest string a model file may hold (names, options, fingerprints are far shorter)
+MAX_STRING = 4096
 
 T = TypeVar("T", bound=type)
 
@@ -183,6 +185,8 @@ class _Decoder:
             raise self.fail(field, f"cannot be decoded ({type(exc).__name__}: {exc})") from None
 
     def decode(self, obj: Any, field: str) -> Any:
+        if isinstance(obj, str) and len(obj) > MAX_STRING:
+            raise self.fail(field, f"a string of {len(obj):,} characters (at most {MAX_STRING:,} allowed)")
         if obj is None or isinstance(obj, (bool, int, float, str)):
             return obj
         if isinstance(obj, list):
@@ -269,7 +273,9 @@ class _Decoder:
         d = obj["__dict__"]
         if not isinstance(d, dict):
             raise self.fail(field, "a saved dict must be a JSON object")
-        return {k: self.decode(v, f"{field}.{k}") for k, v in d.items()}
+        if any(len(k) > MAX_STRING for k in d):
+            raise self.fail(field, f"a key longer than {MAX_STRING:,} characters")
+        return {k: self.decode(v, f"{field}.{k[:40]}") for k, v in d.items()}
 
     def _items(self, obj: dict, field: str) -> dict:
         items = obj["__items__"]
@@ -419,6 +425,10 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
     if not specs:
         raise ModelFileError(json_path, "class",
                              f"{cls.__name__} declares no saved fields; it cannot be loaded")
+    unknown = sorted(set(meta["state"]) - set(specs))
+    if unknown:  # refused before anything is decoded
+        raise ModelFileError(json_path, f"state.{unknown[0]}", "is not a field of this type (unknown fields "
+                             "are refused)")
     tensors = _read_tensors(st_path, json_path, meta.get("tensors_sha256"), max_bytes)
     dec = _Decoder(json_path, tensors, dev)
     known_params = set(cls._get_param_names())  # scikit-learn reads them off the constructor's signature

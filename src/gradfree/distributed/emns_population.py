@@ -34,6 +34,7 @@ import torch
 from gradfree.distributed.cluster import init_ray
 from gradfree.emns.evolution import EvoState, apply_generation, candidates, generation_seeds
 from gradfree.emns.params import EMNSParams
+from gradfree.emns.wide import _WideBase
 
 POPULATION_SELECTIONS = ("plus", "comma", "(1+lambda)", "(mu+lambda)", "(mu,lambda)")
 
@@ -140,8 +141,9 @@ class RayPopulation:
 
 
 class MLPWorker:
-    """Ray actor body for ``network="mlp"``: scores its share of a generation's mirrored pairs, rebuilt
-    from the generation's seed, and applies every generation's update from the gathered fitness."""
+    """Ray actor body for the wide MLP (``EMNSMLPClassifier`` / ``EMNSMLPRegressor``): scores its share
+    of a generation's mirrored pairs, rebuilt from the generation's seed, and applies every
+    generation's update from the gathered fitness."""
 
     def __init__(self, st: Any, p: Any, X: torch.Tensor, y: torch.Tensor) -> None:
         torch.set_num_threads(1)
@@ -224,10 +226,11 @@ def fit_on_ray(model: Any, X: Any, y: Any, n_workers: int = 2, address: str | No
     """``model.fit(X, y)`` with the population's evaluations spread over ``n_workers`` Ray actors.
 
     ``model`` is an ``EMNSRegressor`` / ``EMNSClassifier`` with a population selection ("plus" or
-    "comma"); the fitted model is identical to ``model.fit(X, y)`` in-process.
+    "comma"), or an ``EMNSMLPClassifier`` / ``EMNSMLPRegressor``; the fitted model is identical to
+    ``model.fit(X, y)`` in-process.
     """
-    if getattr(model, "network", "emns") == "mlp":
-        if model.shield or model.class_mask is not None:
+    if isinstance(model, _WideBase):
+        if model.shield or getattr(model, "class_mask", None) is not None:
             raise ValueError("fit_on_ray: shield and class_mask are not distributed; switch them off")
         model.set_population_executor(
             lambda st, p, Xt, yt: MLPRayPopulation(st, p, Xt, yt, n_workers, address))
@@ -238,7 +241,7 @@ def fit_on_ray(model: Any, X: Any, y: Any, n_workers: int = 2, address: str | No
     if model.selection not in POPULATION_SELECTIONS:
         raise ValueError(f"fit_on_ray needs a population selection {POPULATION_SELECTIONS}, "
                          f"got {model.selection!r}")
-    if model.growth or model.connect or model.prune or model.restart_patience:
+    if model._structure().active or model.restart_patience:
         raise ValueError("growth, connection forming, pruning and restarts are not distributed; "
                          "switch them off")
     model.set_population_executor(lambda st, evaluate, p: RayPopulation(st, evaluate, p, n_workers, address))

@@ -156,8 +156,6 @@ def step_centre(st: ScaleState, p: ScaleParams, grad: torch.Tensor, K: int) -> N
     if p.weight_decay:
         st.theta = st.theta * (1.0 - p.learning_rate * p.weight_decay * scale)
     st.resistances = torch.maximum(st.resistances, st.r_floor)
-    if p.rate_rule == "anneal":
-        st.mutation_rate = max(st.mutation_rate * p.rate_decay, p.mu_min)
 
 
 def apply(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tensor, y: torch.Tensor, f: torch.Tensor

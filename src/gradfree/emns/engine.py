@@ -40,10 +40,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
 from gradfree.core.io import saveable
+from gradfree.core.schema import Spec, integer, real, saved_state, tensor
 from gradfree.emns import activity, scale
 from gradfree.emns.evolution import adapt_rate_csa, adapt_resistances, recombination_weights
 from gradfree.emns.mutation import adapt_rate_preset, adapt_rate_success, draw_seeds, mutate
@@ -71,6 +73,23 @@ class Strategy:
     learning_rate: float = 0.0  # "gradient": Adam's step, in units of sigma0 (SCALE: 0.015 / 0.08)
     update: str = "rank"  # "gradient": "rank" (centred ranks, SCALE) or "slope" (activity mutation)
     r_init: float = 0.0  # initial resistance of every variable
+
+    _saved_fields: ClassVar[dict] = {
+        "name": Spec("str"),
+        "params": saved_state(EMNSParams),
+        "selection": Spec("str", choices=SELECTIONS),
+        "popsize": integer(1, 2**20),
+        "recombination": integer(0, 2**20),
+        "rate_rule": Spec("str", choices=RATE_RULES),
+        "revert_prob": real(0, 1),
+        "success_damping": real(0, None),
+        "learning_rate": real(0, None),
+        "update": Spec("str", choices=("rank", "slope")),
+        "r_init": real(0, 1),
+    }
+
+    def _check_loaded(self) -> None:
+        self.check(1)
 
     def check(self, dim: int) -> Strategy:
         if self.selection not in SELECTIONS or self.rate_rule not in RATE_RULES:
@@ -160,6 +179,35 @@ class EngineState:
     best_history: list = field(default_factory=list)  # best f of the recent generations (tolfun)
     sigma0: float = 1.0  # the initial mutation rate (the unit of a "gradient" strategy's learning_rate)
 
+    _saved_fields: ClassVar[dict] = {
+        "sizes": Spec("ints", low=1),
+        "theta": tensor("D", dtype=("float32", "float64")),
+        "resistances": tensor("D", dtype=("float32", "float64"), low=0, high=1),
+        "r_floor": tensor("D", dtype=("float32", "float64"), low=0, high=1),
+        "m": tensor("D", dtype=("float32", "float64")),
+        "v": tensor("D", dtype=("float32", "float64"), low=0),
+        "mutation_rate": real(0, None),
+        "path": tensor("D", dtype=("float32", "float64"), nullable=True),
+        "f_parent": real(finite=False),
+        "n_evaluations": integer(0),
+        "n_generations": integer(0),
+        "seed": integer(-1, 2**62),
+        "asked": tensor("P", "D", dtype=("float32", "float64"), nullable=True),
+        "best_history": Spec("floats", finite=False),
+        "sigma0": real(0, None),
+    }
+
+    def _check_loaded(self) -> None:
+        """sizes is [D]; a pending generation has its seed; f_parent is not NaN."""
+        if list(self.sizes) != [self.theta.numel()]:
+            raise ValueError(f"sizes must be [{self.theta.numel()}], got {self.sizes[:4]}")
+        if (self.asked is None) != (self.seed < 0) or math.isnan(self.f_parent):
+            raise ValueError("asked and seed must be set together; f_parent must not be NaN")
+        if len(self.best_history) > HISTORY or any(math.isnan(v) for v in self.best_history):
+            raise ValueError(f"best_history holds at most {HISTORY} values, none NaN")
+        if not (self.mutation_rate > 0 and self.sigma0 > 0):
+            raise ValueError("mutation_rate and sigma0 must be > 0")
+
 
 def init_state(x0: torch.Tensor, sigma0: float, s: Strategy) -> EngineState:
     """A fresh run centred on ``x0`` (D,) with mu_0 = ``sigma0``."""
@@ -169,11 +217,11 @@ def init_state(x0: torch.Tensor, sigma0: float, s: Strategy) -> EngineState:
                        sigma0=float(sigma0))
 
 
-def noise(seed: int, s: Strategy, dim: int, dtype: torch.dtype, device: torch.device, binary: bool = False
-          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+def noise(seed: int, s: Strategy, dim: int, dtype: torch.dtype, device: torch.device,
+          binary: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """The generation's unit noise from its seed: value noise (P, D) (mirrored or "gradient": the
-    K = P / 2 directions of the pairs, + candidates first, then -), resistance noise (P, D) or None, uniforms (P, D)
-    for bit flips or None."""
+    K = P / 2 directions of the pairs, + candidates first, then -), resistance noise (P, D) or None,
+    uniforms (P, D) for bit flips or None."""
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     P, p = s.popsize, s.params
     half = P // 2 if (p.mirrored or s.selection == "gradient") else P

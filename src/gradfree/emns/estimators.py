@@ -5,7 +5,7 @@ Decisions (docs/decisions.md leaves them to us; the paper's literal rule is one 
 * ``selection`` defaults to ``"plus"`` with ``population_size=16`` ((1+16)): the paper's own rule,
   ``selection="none"`` (keep every mutation), does not learn - ``gradfree run emns-demos`` measures
   it - and a researcher calling ``fit`` expects a model that learns. The mutation step, the resistance
-  co-evolution and the mutation-rate rule are the paper's (``preset="paper"``) unless changed.
+  co-evolution and the mutation-rate rule are the paper's (``constants="paper"``) unless changed.
 * Budgets count *evaluations* (one forward pass of one candidate over the training data):
   ``max_evaluations`` per ``fit`` / ``partial_fit`` call; a generation starts only if it fits in what
   is left (at least one runs per call); re-scoring after a structural change is counted too. For
@@ -18,7 +18,7 @@ Decisions (docs/decisions.md leaves them to us; the paper's literal rule is one 
 * Options beyond the paper, each off by default and named: ``rate_rule="success"`` (1/5th rule),
   ``self_adaptive`` (resistance mutates before the value that uses it), ``recombination=k``
   (the parent becomes the log-rank weighted mean of the best k candidates), ``mu_min`` / ``r_max``
-  (override the preset's bounds), ``keep_best`` (predict with the best individual evaluated since the
+  (override the constants' bounds), ``keep_best`` (predict with the best individual evaluated since the
   last change of data or structure, not the current parent), ``mirrored`` (candidates in pairs with
   opposite value noise), ``restart_patience`` (a fresh network after that many evaluations without
   improvement; the ``keep_best`` elite survives), and, with ``recombination`` only,
@@ -28,11 +28,11 @@ Decisions (docs/decisions.md leaves them to us; the paper's literal rule is one 
 * Fitness is -MSE (sec. 7.1). The classifier regresses one-hot targets (binary: one output, target
   0/1, as the reference does) and predicts the largest output.
 * Targets are not rescaled: the outputs are clipped to +-5 (the reference's clip).
-* ``network="mlp"`` (ours, issue 14; :data:`SCALE`, the classifier's defaults): EMNS's resistance-scaled
-  mirrored mutation on a wide MLP, every generation one batched matmul on a fresh minibatch
-  (:mod:`gradfree.emns.scale`). ``EMNSClassifier.paper()`` is the paper's exact configuration
-  (:data:`PAPER`) and what ``gradfree run emns-demos`` builds on; ``EMNSRegressor()`` keeps the paper's
-  network with (1+16) selection as before.
+* This is the paper's network (sec. 3): neuron bases, growth and pruning (``structure``), the
+  paper's rules and ours beside them. EMNS at image scale (a wide MLP) is
+  :class:`gradfree.emns.EMNSMLPClassifier` / :class:`gradfree.emns.EMNSMLPRegressor`.
+* ``constants`` names the mutation constants (``"paper"`` or ``"reference"``,
+  :mod:`gradfree.emns.params`); whole configurations are classmethods (``.paper()``, ``.tuned()``).
 """
 
 from __future__ import annotations
@@ -57,8 +57,7 @@ from gradfree.core.base import (
     no_grad_learning,
 )
 from gradfree.core.schema import RNG, saved_state, tensor
-from gradfree.emns import activity, structure
-from gradfree.emns import scale as mlp
+from gradfree.emns import structure
 from gradfree.emns.evolution import (
     ALIASES,
     RATE_RULES,
@@ -71,23 +70,92 @@ from gradfree.emns.evolution import (
     update_elite,
 )
 from gradfree.emns.fast import HAVE_NUMBA, forward_numba, make_evaluator
-from gradfree.emns.mutation import draw_seeds
 from gradfree.emns.network import forward, init_network
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
-from gradfree.emns.presets import CONTINUAL, MLP_LEARNING_RATE, MLP_MUTATION_RATE, SCALE
+from gradfree.emns.presets import TUNED
+from gradfree.emns.structure import StructureParams
 
-NETWORKS = ("emns", "mlp")
 INPUT_SCALINGS = (None, "standard", "maxabs")
+NO_STRUCTURE = StructureParams()
 
 
-class _EMNSBase(GradFreeEstimator):
-    """Shared fit / partial_fit / evolution loop of the EMNS estimators.
+class InputScaling:
+    """``input_scaling`` of the EMNS estimators: None (raw), ``"standard"`` or ``"maxabs"``."""
+
+    _saved_fields = {
+        "x_shift_": tensor("d", optional=True),
+        "x_scale_": tensor("d", low=float(np.finfo(np.float32).tiny), optional=True),
+    }
+
+    def _check_loaded_sizes(self) -> None:
+        """A loaded model's layer sizes run from n_features_in_ to the outputs, and x_shift_ / x_scale_
+        are stored exactly when ``input_scaling`` is set."""
+        st = self.state_
+        outputs = len(self.classes_) if hasattr(self, "classes_") else int(self.n_outputs_)
+        if st.sizes[0] != int(self.n_features_in_) or st.sizes[-1] != outputs:
+            raise ValueError(f"state_.sizes {st.sizes[:8]} do not run from n_features_in_ to the outputs")
+        if (self.input_scaling is None) == hasattr(self, "x_scale_") or \
+                hasattr(self, "x_scale_") != hasattr(self, "x_shift_"):
+            raise ValueError("x_shift_ / x_scale_ are stored exactly when input_scaling is set")
+
+    def _scale_inputs(self, X: torch.Tensor, fit: bool) -> torch.Tensor:
+        """``"standard"``: per-feature mean / sd of the first data seen (constant features keep scale
+        1); ``"maxabs"``: divided by the first data's largest |x|."""
+        if self.input_scaling is None:
+            return X
+        if fit:
+            if self.input_scaling == "standard":
+                sd = X.std(0)
+                self.x_shift_, self.x_scale_ = X.mean(0), torch.where(sd > 1e-6, sd, torch.ones_like(sd))
+            else:
+                self.x_shift_ = torch.zeros(X.shape[1], device=X.device)
+                self.x_scale_ = X.abs().max().clamp(min=1e-12).expand(X.shape[1]).clone()
+        return (X - self.x_shift_) / self.x_scale_
+
+
+class PoorScore:
+    """scikit-learn's ``poor_score`` tag: the estimator checks' fixed scores do not apply to evolution."""
+
+    def _more_tags(self) -> dict:  # pragma: no cover - older scikit-learn
+        return {"poor_score": True}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if tags.regressor_tags is not None:
+            tags.regressor_tags.poor_score = True
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.poor_score = True
+        return tags
+
+
+class StateViews:
+    """Fitted views shared by the EMNS estimators, read off the explicit state ``state_``."""
+
+    @property
+    def layer_sizes_(self) -> list[int]:
+        return list(self.state_.sizes)
+
+    @property
+    def mutation_rate_(self) -> float:
+        return self.state_.mutation_rate
+
+    @property
+    def history_(self) -> dict:
+        return self.state_.history
+
+    @property
+    def n_evaluations_(self) -> int:
+        return self.state_.n_evaluations
+
+
+class _EMNSBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
+    """Shared fit / partial_fit / evolution loop of the paper-network estimators.
 
     Parameters
     ----------
     hidden_layer_sizes : widths of the hidden layers (inputs and outputs come from the data).
-    preset : ``"paper"`` or ``"reference"`` (see :mod:`gradfree.emns.params`); ``mutation_rate``,
-        ``mu_min`` and ``r_max`` override its mu_0 and bounds.
+    constants : ``"paper"`` or ``"reference"`` mutation constants (see :mod:`gradfree.emns.params`);
+        ``mutation_rate``, ``mu_min`` and ``r_max`` override its mu_0 and bounds.
     selection : ``"none"`` (paper), ``"revert"`` (reference, with ``revert_prob``), ``"plus"``
         ((n_parents + population_size)) or ``"comma"`` ((n_parents, population_size)).
     rate_rule : ``"preset"`` (sec. 2.3), ``"success"`` (1/5th rule, ``success_damping``) or ``"csa"``
@@ -99,64 +167,24 @@ class _EMNSBase(GradFreeEstimator):
         run's best fitness, start again from a fresh random network at the initial mutation rate (a
         restart strategy). Meant with ``keep_best``, whose elite survives restarts and is what predicts.
     max_evaluations : evaluation budget of each ``fit`` / ``partial_fit`` call.
-    growth, connect, prune : sec. 6 (see :mod:`gradfree.emns.structure`), checked every
-        ``structure_interval`` evaluations; growth after ``growth_patience`` evaluations without an
-        improvement above ``growth_tol``, up to ``max_hidden`` neurons a layer; formation with
-        probability ``connect_rate * MI / max MI``; pruning below ``prune_threshold`` for
-        ``prune_patience`` checks.
+    structure : growth, connection formation and pruning (sec. 6), a
+        :class:`gradfree.emns.structure.StructureParams`; None: off.
     hist_every : generations between resistance histograms in ``history_``.
     backend : ``"auto"`` (numba kernel on the CPU when installed, else torch), ``"torch"``, ``"numba"``.
-    network : ``"emns"`` (the paper's network, sec. 3; every option above applies) or ``"mlp"`` (ours,
-        :mod:`gradfree.emns.scale`: a wide tanh MLP whose candidates ``theta +- N * mu * (1 - r)`` are
-        scored as one batched matmul; ``hidden_layer_sizes``, ``population_size`` (even),
-        ``mutation_rate``, ``max_evaluations``, ``resistance_rate`` and ``r_max`` keep their meaning,
-        the selection options above do not apply). The options below need ``network="mlp"``:
-    fitness : ``"mse"`` (-MSE on one-hot targets, the paper's, sec. 7.1) or ``"cross_entropy"``.
-    shaping : ``"none"`` (standardised fitness) or ``"rank"`` (centred ranks).
-    centre : how the centre moves: ``"adam"`` / ``"momentum"`` along the search gradient (step
-        ``learning_rate``, scaled by 1 - r) or ``"recombine"`` (TUNED's weighted mean of the best half).
-    batch_size : samples of the fresh minibatch of every generation (0 = all).
-    weight_decay, noise : L2 shrinkage of the centre; ``"seeded"`` or ``"table"`` (shared noise table).
-    lr_half_life : generations over which the centre step halves (0 = constant).
-    noise_rank : ours, 0 = off. r > 0: each candidate's first-layer weight mutation is a rank-r matrix
-        (its entries still uncorrelated, unit variance), so the population shares the centre's first-layer
-        product and a candidate costs far less (:mod:`gradfree.emns.scale`); needs fixed resistances.
-    mutate : ``"weights"`` (the paper's ``theta + N * mu * (1 - r)``) or ``"activities"`` (ours,
-        :mod:`gradfree.emns.activity`: every neuron's summed input on every sample is mutated, mirrored,
-        and each weight steps along the measured fitness slope times its input; needs ``centre="adam"``,
-        ``resistance_rate=0`` and ``noise_rank=0``). :data:`IMAGES` uses it.
-    input_scaling : None, ``"standard"`` or ``"maxabs"`` (fitted on the first data; both networks).
-    shield, class_mask : the continual-learning extension (:data:`CONTINUAL`, :mod:`gradfree.emns.scale`).
+    input_scaling : None, ``"standard"`` or ``"maxabs"`` (fitted on the first data).
     random_state, device : as everywhere in gradfree.
     """
 
-    #: state_ is the wide MLP's ScaleState (network="mlp") or the paper network's EvoState
-    _saved_fields = {
-        **RNG,
-        "x_shift_": tensor("d", optional=True),
-        "x_scale_": tensor("d", low=float(np.finfo(np.float32).tiny), optional=True),
-        "state_": saved_state((mlp.ScaleState, EvoState)),
-    }
+    #: state_ is the paper network's EvoState (input scaling's fields: InputScaling)
+    _saved_fields = {**RNG, "state_": saved_state(EvoState)}
 
     def _check_loaded_state(self) -> None:
-        """The state's kind and layer sizes agree with the parameters and the data's shape."""
-        st = self.state_
-        want = mlp.ScaleState if self.network == "mlp" else EvoState
-        if type(st) is not want:
-            raise ValueError(f"network={self.network!r} stores a {want.__name__}, the file has a "
-                             f"{type(st).__name__}")
-        outputs = len(self.classes_) if hasattr(self, "classes_") else int(self.n_outputs_)
-        if st.sizes[0] != int(self.n_features_in_) or st.sizes[-1] != outputs:
-            raise ValueError(f"state_.sizes {st.sizes[:8]} do not run from n_features_in_ to the outputs")
-        if self.network == "mlp" and list(st.sizes[1:-1]) != [int(h) for h in self.hidden_layer_sizes]:
-            raise ValueError("state_.sizes do not match hidden_layer_sizes")
-        if (self.input_scaling is None) == hasattr(self, "x_scale_") or \
-                hasattr(self, "x_scale_") != hasattr(self, "x_shift_"):
-            raise ValueError("x_shift_ / x_scale_ are stored exactly when input_scaling is set")
+        """The layer sizes run from the data's features to the outputs; the scaling fits the parameter."""
+        self._check_loaded_sizes()
 
     _parameter_constraints = {
         "hidden_layer_sizes": [tuple, list],
-        "preset": [StrOptions(set(PRESETS))],
+        "constants": [StrOptions(set(PRESETS))],
         "mutation_rate": [Interval(Real, 0, None, closed="neither"), None],
         "selection": [StrOptions({*SELECTIONS, *ALIASES})],
         "population_size": [Interval(Integral, 1, None, closed="left")],
@@ -165,67 +193,31 @@ class _EMNSBase(GradFreeEstimator):
         "rate_rule": [StrOptions(set(RATE_RULES))],
         "success_damping": [Interval(Real, 0, None, closed="neither")],
         "max_evaluations": [Interval(Integral, 1, None, closed="left")],
-        **{flag: ["boolean"] for flag in ("growth", "connect", "prune", "self_adaptive", "keep_best",
-                                          "mirrored")},
-        **{count: [Interval(Integral, 1, None, closed="left")] for count in (
-            "structure_interval", "growth_patience", "max_hidden", "prune_patience", "hist_every")},
-        **{rate: [Interval(Real, 0, None, closed="left")] for rate in (
-            "growth_tol", "connect_rate", "prune_threshold", "resistance_rate", "weight_decay", "shield",
-            "lr_half_life")},
+        **{flag: ["boolean"] for flag in ("self_adaptive", "keep_best", "mirrored")},
+        "hist_every": [Interval(Integral, 1, None, closed="left")],
+        "resistance_rate": [Interval(Real, 0, None, closed="left")],
         "mu_min": [Interval(Real, 0, None, closed="left"), None],
         "r_max": [Interval(Real, 0, 1, closed="both"), None],
         "recombination": [Interval(Integral, 0, None, closed="left")],
         "restart_patience": [Interval(Integral, 0, None, closed="left")],
+        "structure": [StructureParams, None],
         "backend": [StrOptions({"auto", "torch", "numba"})],
-        "network": [StrOptions(set(NETWORKS))],
-        "fitness": [StrOptions(set(mlp.FITNESSES))],
-        "shaping": [StrOptions(set(mlp.SHAPINGS))],
-        "centre": [StrOptions(set(mlp.CENTRES))],
-        "batch_size": [Interval(Integral, 0, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "input_scaling": [StrOptions({s for s in INPUT_SCALINGS if s}), None],
-        "class_mask": [StrOptions({m for m in mlp.CLASS_MASKS if m}), None],
-        "noise": [StrOptions(set(mlp.NOISES))],
-        "noise_rank": [Interval(Integral, 0, None, closed="left")],
-        "mutate": [StrOptions(set(mlp.MUTATES))],
-        "shield_quantile": [Interval(Real, 0, 1, closed="both")],
         "random_state": RANDOM_STATE,
         "device": [str],
     }
 
-    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (8, 4), *, preset: str = "paper",
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (8, 4), *, constants: str = "paper",
                  mutation_rate: float | None = None, selection: str = "plus", population_size: int = 16,
                  n_parents: int = 1, revert_prob: float = 0.7, rate_rule: str = "preset",
-                 success_damping: float = 3.0, max_evaluations: int = 5000, growth: bool = False,
-                 connect: bool = False, prune: bool = False, structure_interval: int = 256,
-                 growth_patience: int = 2048, growth_tol: float = 1e-5, max_hidden: int = 32,
-                 connect_rate: float = 0.1, prune_threshold: float = 0.01, prune_patience: int = 5,
-                 self_adaptive: bool = False, mu_min: float | None = None, r_max: float | None = None,
-                 recombination: int = 0, keep_best: bool = False, mirrored: bool = False,
-                 resistance_rate: float = 0.0, restart_patience: int = 0, hist_every: int = 50,
-                 backend: str = "auto", network: str = "emns", fitness: str = "mse", shaping: str = "none",
-                 centre: str = "adam", batch_size: int = 0, learning_rate: float = MLP_LEARNING_RATE,
-                 weight_decay: float = 0.0, input_scaling: str | None = None, shield: float = 0.0,
-                 class_mask: str | None = None, noise: str = "seeded", shield_quantile: float = 1.0,
-                 lr_half_life: float = 0.0, noise_rank: int = 0, mutate: str = "weights",
-                 random_state: Any = None, device: str = "cpu") -> None:
-        self.mutate = mutate
-        self.lr_half_life = lr_half_life
-        self.noise_rank = noise_rank
-        self.noise = noise
-        self.shield_quantile = shield_quantile
-        self.network = network
-        self.fitness = fitness
-        self.shaping = shaping
-        self.centre = centre
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.input_scaling = input_scaling
-        self.shield = shield
-        self.class_mask = class_mask
+                 success_damping: float = 3.0, max_evaluations: int = 5000,
+                 structure: StructureParams | None = None, self_adaptive: bool = False,
+                 mu_min: float | None = None, r_max: float | None = None, recombination: int = 0,
+                 keep_best: bool = False, mirrored: bool = False, resistance_rate: float = 0.0,
+                 restart_patience: int = 0, hist_every: int = 50, backend: str = "auto",
+                 input_scaling: str | None = None, random_state: Any = None, device: str = "cpu") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
-        self.preset = preset
+        self.constants = constants
         self.mutation_rate = mutation_rate
         self.selection = selection
         self.population_size = population_size
@@ -234,16 +226,7 @@ class _EMNSBase(GradFreeEstimator):
         self.rate_rule = rate_rule
         self.success_damping = success_damping
         self.max_evaluations = max_evaluations
-        self.growth = growth
-        self.connect = connect
-        self.prune = prune
-        self.structure_interval = structure_interval
-        self.growth_patience = growth_patience
-        self.growth_tol = growth_tol
-        self.max_hidden = max_hidden
-        self.connect_rate = connect_rate
-        self.prune_threshold = prune_threshold
-        self.prune_patience = prune_patience
+        self.structure = structure
         self.self_adaptive = self_adaptive
         self.mu_min = mu_min
         self.r_max = r_max
@@ -254,21 +237,19 @@ class _EMNSBase(GradFreeEstimator):
         self.restart_patience = restart_patience
         self.hist_every = hist_every
         self.backend = backend
+        self.input_scaling = input_scaling
         self.random_state = random_state
         self.device = device
 
     def set_population_executor(self, factory: Callable[..., Any] | None) -> _EMNSBase:
         """Evaluate each generation's candidates elsewhere (the hook for scale-out); None: in-process.
 
-        ``factory`` is called at the start of every ``fit`` / ``partial_fit`` with the run's explicit
-        state and returns the object that runs generations: for ``network="emns"``,
-        ``factory(state, evaluate, params)`` with a ``step`` method like
-        :func:`gradfree.emns.evolution.step_population`; for ``network="mlp"``,
-        ``factory(state, params, X, y)`` with a ``generation`` method like
-        :func:`gradfree.emns.scale.generation` and an optional ``close()``. An executor must reproduce
-        the in-process arithmetic (:mod:`gradfree.distributed.emns_population` ships only seeds and
-        fitness values), so the fitted model is the same either way. It is not a hyper-parameter: it is
-        neither cloned nor saved.
+        ``factory(state, evaluate, params)`` is called at the start of every ``fit`` / ``partial_fit``
+        with the run's explicit state and returns an object with a ``step`` method like
+        :func:`gradfree.emns.evolution.step_population`. An executor must reproduce the in-process
+        arithmetic (:mod:`gradfree.distributed.emns_population` ships only seeds and fitness values),
+        so the fitted model is the same either way. It is not a hyper-parameter: it is neither cloned
+        nor saved.
         """
         self._executor_factory = factory
         return self
@@ -283,19 +264,12 @@ class _EMNSBase(GradFreeEstimator):
 
     def _check_params(self) -> EMNSParams:
         self._validate_params()
-        if self.network not in NETWORKS:
-            raise ValueError(f"network must be one of {NETWORKS}, got {self.network!r}")
         if self.input_scaling not in INPUT_SCALINGS:
             raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
-        if self.network == "mlp":
-            self._scale_params()
-        elif (self.fitness != "mse" or self.shield or self.class_mask is not None or self.noise_rank
-              or self.mutate != "weights"):
-            raise ValueError('fitness="cross_entropy", shield, class_mask, noise_rank and '
-                             'mutate="activities" need network="mlp"')
         self._selection()
-        if self.preset not in PRESETS:
-            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        self._structure()
+        if self.constants not in PRESETS:
+            raise ValueError(f"constants must be one of {sorted(PRESETS)}, got {self.constants!r}")
         if self.rate_rule not in RATE_RULES:
             raise ValueError(f"rate_rule must be one of {RATE_RULES}, got {self.rate_rule!r}")
         if self.backend not in ("auto", "torch", "numba"):
@@ -323,10 +297,14 @@ class _EMNSBase(GradFreeEstimator):
             raise ValueError(f"revert_prob must be in [0, 1], got {self.revert_prob}")
         return self.params_
 
+    def _structure(self) -> StructureParams:
+        """The structural options (``structure``; None: all off, the default tolerances)."""
+        return (self.structure or NO_STRUCTURE).check()
+
     @property
     def params_(self) -> EMNSParams:
         """The resolved mutation hyper-parameters (preset + overrides)."""
-        return make_params(self.preset, mutation_rate=self.mutation_rate, mu_min=self.mu_min,
+        return make_params(self.constants, mutation_rate=self.mutation_rate, mu_min=self.mu_min,
                            r_max=self.r_max, self_adaptive=bool(self.self_adaptive),
                            mirrored=bool(self.mirrored), resistance_rate=float(self.resistance_rate))
 
@@ -364,9 +342,6 @@ class _EMNSBase(GradFreeEstimator):
             self._init_rng()
         Xt, yn = self._validate(X, y, reset=first)
         Xt = self._scale_inputs(Xt, fit=first)
-        if self.network == "mlp":
-            self._evolve_mlp(Xt, *self._mlp_targets(yn, classes, reset=first), first)
-            return self
         Y = self._targets(yn, classes, reset=first)
         if first:
             self._start(Xt.shape[1], Y.shape[1])
@@ -385,7 +360,8 @@ class _EMNSBase(GradFreeEstimator):
                 update_elite(st, reset=True)
         target = st.n_evaluations + int(self.max_evaluations)
         kw = dict(rate_rule=self.rate_rule, damping=float(self.success_damping))
-        interval = int(self.structure_interval)
+        sp = self._structure()
+        interval = int(sp.interval)
         cost = 1 if sel in ("none", "revert") else int(self.population_size) + bool(self.recombination)
         # A population generation runs in-process unless an executor was installed for this fit
         # (gradfree.distributed.fit_on_ray puts one on Ray actors; same arithmetic, same result).
@@ -403,15 +379,15 @@ class _EMNSBase(GradFreeEstimator):
                 acc = step(st, evaluate, p, rng, selection=sel, lam=int(self.population_size),
                            recombine=int(self.recombination), **kw)
             best = float(st.fitness.max())
-            if best > st.best_fitness + self.growth_tol:
+            if best > st.best_fitness + sp.growth_tol:
                 st.last_improvement = st.n_evaluations
             st.best_fitness = max(st.best_fitness, best)
             if self.keep_best:
                 update_elite(st)
             log(st, acc, int(self.hist_every))
             crossed = st.n_evaluations // interval > before // interval
-            if (self.growth or self.connect or self.prune) and crossed:
-                self._restructure(st, X, evaluate, p)
+            if sp.active and crossed:
+                self._restructure(st, X, evaluate, p, sp)
             stale = st.n_evaluations - st.last_improvement >= int(self.restart_patience)
             if self.restart_patience and stale and st.n_evaluations + st.values.shape[0] + cost <= target:
                 self._restart(st, evaluate, p)
@@ -425,21 +401,22 @@ class _EMNSBase(GradFreeEstimator):
         st.best_fitness, st.last_improvement = float(st.fitness.max()), st.n_evaluations  # this run's best
         st.history["events"].append({"evaluations": st.n_evaluations, "event": "restart"})
 
-    def _restructure(self, st: EvoState, X: torch.Tensor, evaluate, p: EMNSParams) -> None:
+    def _restructure(self, st: EvoState, X: torch.Tensor, evaluate, p: EMNSParams,
+                     sp: StructureParams) -> None:
         """Sec. 6: pruning, connection formation, growth on stagnation; re-score the parents if changed."""
         rng, events, changed = self.rng_, st.history["events"], False
-        if self.prune:
-            n = structure.prune(st, float(self.prune_threshold), int(self.prune_patience))
+        if sp.prune:
+            n = structure.prune(st, float(sp.prune_threshold), int(sp.prune_patience))
             if n:
                 events.append({"evaluations": st.n_evaluations, "event": "prune", "n": n})
                 changed = True
-        if self.connect:
-            n = structure.form_connections(st, X, rng, float(self.connect_rate), p.r_init)
+        if sp.connect:
+            n = structure.form_connections(st, X, rng, float(sp.connect_rate), p.r_init)
             if n:
                 events.append({"evaluations": st.n_evaluations, "event": "connect", "n": n})
                 changed = True
-        hidden = [l for l in range(1, len(st.sizes) - 1) if st.sizes[l] < self.max_hidden]
-        if self.growth and hidden and st.n_evaluations - st.last_improvement >= self.growth_patience:
+        hidden = [l for l in range(1, len(st.sizes) - 1) if st.sizes[l] < sp.max_hidden]
+        if sp.growth and hidden and st.n_evaluations - st.last_improvement >= sp.growth_patience:
             layer = hidden[int(torch.randint(len(hidden), (), generator=rng, device=rng.device))]
             structure.grow(st, layer, rng, p.r_init)
             st.last_improvement = st.n_evaluations
@@ -457,78 +434,11 @@ class _EMNSBase(GradFreeEstimator):
             if self.keep_best:
                 update_elite(st, reset=True)
 
-    # ------------------------------------------------------------------ the wide-MLP path (network="mlp")
-    def _scale_params(self) -> mlp.ScaleParams:
-        """The resolved :class:`gradfree.emns.scale.ScaleParams` of ``network="mlp"``."""
-        return mlp.ScaleParams(
-            population_size=int(self.population_size),
-            mutation_rate=MLP_MUTATION_RATE if self.mutation_rate is None else float(self.mutation_rate),
-            learning_rate=float(self.learning_rate), centre=self.centre, fitness=self.fitness,
-            shaping=self.shaping, batch_size=int(self.batch_size), weight_decay=float(self.weight_decay),
-            resistance_rate=float(self.resistance_rate),
-            r_max=0.95 if self.r_max is None else float(self.r_max), shield=float(self.shield),
-            shield_quantile=float(self.shield_quantile), class_mask=self.class_mask, noise=self.noise,
-            lr_half_life=float(self.lr_half_life), noise_rank=int(self.noise_rank),
-            mutate=self.mutate).check()
-
-    def _scale_inputs(self, X: torch.Tensor, fit: bool) -> torch.Tensor:
-        """``input_scaling``: None (raw), ``"standard"`` (per-feature mean / sd of the first data seen;
-        constant features keep scale 1) or ``"maxabs"`` (divided by the first data's largest |x|)."""
-        if self.input_scaling is None:
-            return X
-        if fit:
-            if self.input_scaling == "standard":
-                sd = X.std(0)
-                self.x_shift_, self.x_scale_ = X.mean(0), torch.where(sd > 1e-6, sd, torch.ones_like(sd))
-            else:
-                self.x_shift_ = torch.zeros(X.shape[1], device=X.device)
-                self.x_scale_ = X.abs().max().clamp(min=1e-12).expand(X.shape[1]).clone()
-        return (X - self.x_shift_) / self.x_scale_
-
-    def _mlp_targets(self, yn: np.ndarray, classes: Any, reset: bool) -> tuple[torch.Tensor, int]:
-        Y = self._encode_targets(yn, reset=reset)
-        return Y, Y.shape[1]
-
-    def _evolve_mlp(self, X: torch.Tensor, y: torch.Tensor, n_out: int, first: bool) -> None:
-        """``max_evaluations // population_size`` generations of :func:`gradfree.emns.scale.generation`."""
-        p = self._scale_params()
-        if first:
-            sizes = [X.shape[1], *[int(h) for h in self.hidden_layer_sizes], n_out]
-            self.state_ = mlp.init_state(sizes, self.rng_, p, self.device_)
-        st = self.state_
-        mask = None
-        if p.class_mask is not None and y.dtype == torch.long:  # the classes the fitness sees
-            mask = torch.zeros(n_out, dtype=torch.bool, device=y.device)
-            mask[y.unique()] = True
-            if p.class_mask == "seen":
-                st.seen = mask if st.seen is None else st.seen | mask
-                mask = st.seen.clone()
-        start = st.theta.clone()
-        h = st.history
-        # set_population_executor (gradfree.distributed.fit_on_ray): same seeds, same arithmetic, same result
-        make = getattr(self, "_executor_factory", None)
-        executor = None if make is None else make(st, p, X, y)
-        local = activity.generation if p.mutate == "activities" else mlp.generation
-        step = local if executor is None else executor.generation
-        try:
-            for _ in range(max(1, int(self.max_evaluations) // p.population_size)):
-                (seed,) = draw_seeds(self.rng_, 1)
-                f = step(st, p, seed, X, y, mask)
-                h["evaluations"].append(st.n_evaluations)
-                h["fitness"].append(f)
-                h["mutation_rate"].append(st.mutation_rate)
-        finally:
-            if executor is not None and hasattr(executor, "close"):
-                executor.close()  # release the workers (and their CPUs)
-        mlp.consolidate(st, start, p)
-
     # ------------------------------------------------------------------ inference
     @no_grad_learning
     def _outputs(self, X: torch.Tensor) -> torch.Tensor:
         """Outputs (N, n_out) of the best individual."""
         X = self._scale_inputs(X, fit=False)
-        if self.network == "mlp":
-            return mlp.forward(self.state_.theta[None], self.state_.sizes, X)[0]
         fwd = forward_numba if self._use_numba() else forward
         return fwd(self.best_values_, self.state_.masks, self.state_.sizes, X)[0]
 
@@ -541,44 +451,16 @@ class _EMNSBase(GradFreeEstimator):
         best = int(st.fitness.argmax())
         return st.values[best:best + 1]
 
-    # ------------------------------------------------------------------ convenient views
-    @property
-    def layer_sizes_(self) -> list[int]:
-        return list(self.state_.sizes)
-
-    @property
-    def mutation_rate_(self) -> float:
-        return self.state_.mutation_rate
-
-    @property
-    def history_(self) -> dict:
-        return self.state_.history
-
-    @property
-    def n_evaluations_(self) -> int:
-        return self.state_.n_evaluations
-
-    def _more_tags(self) -> dict:  # pragma: no cover - older scikit-learn
-        return {"poor_score": True}
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        if tags.regressor_tags is not None:
-            tags.regressor_tags.poor_score = True
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.poor_score = True
-        return tags
-
 
 def _base_defaults() -> dict:
     sig = inspect.signature(_EMNSBase.__init__)
     return {k: v.default for k, v in sig.parameters.items() if k != "self"}
 
 
-#: The paper's exact configuration (sec. 2-3, 7.1): its own network, preset "paper", every mutation
-#: accepted (``selection="none"``), fitness -MSE, raw inputs. ``EMNSClassifier.paper()`` /
+#: The paper's exact configuration (sec. 2-3, 7.1): its own network, the paper's constants, every
+#: mutation accepted (``selection="none"``), fitness -MSE, raw inputs. ``EMNSClassifier.paper()`` /
 #: ``EMNSRegressor.paper()``; the experiments (``gradfree run emns-demos``) build on it.
-PAPER: dict = dict(_base_defaults(), selection="none", preset="paper", network="emns")
+PAPER: dict = dict(_base_defaults(), selection="none", constants="paper")
 
 
 class _Presets:
@@ -588,14 +470,9 @@ class _Presets:
         return cls(**{**PAPER, **overrides})
 
     @classmethod
-    def scale(cls, **overrides: Any):
-        """The wide-MLP configuration (:data:`SCALE`), with ``overrides``."""
-        return cls(**{**SCALE, **overrides})
-
-    @classmethod
-    def continual(cls, **overrides: Any):
-        """SCALE for class-incremental streams (:data:`CONTINUAL`), with ``overrides``."""
-        return cls(**{**CONTINUAL, **overrides})
+    def tuned(cls, **overrides: Any):
+        """The recombining population measured best on the reference regression (:data:`TUNED`)."""
+        return cls(**{**TUNED, **overrides})
 
 
 class EMNSRegressor(_Presets, GradFreeRegressor, _EMNSBase):
@@ -614,42 +491,22 @@ class EMNSRegressor(_Presets, GradFreeRegressor, _EMNSBase):
 
 
 class EMNSClassifier(_Presets, GradFreeClassifier, _EMNSBase):
-    """Evolvable Modular Neural System classifier.
+    """Evolvable Modular Neural System classifier on the paper's network: regresses one-hot targets
+    (binary: one 0/1 output) and predicts the largest output. Defaults as :class:`EMNSRegressor`'s
+    ((1+16) selection with the paper's mutation); ``.paper()`` is the paper's exact rule, ``.tuned()``
+    TUNED. EMNS at image scale is :class:`gradfree.emns.EMNSMLPClassifier`. Parameters as in
+    :class:`_EMNSBase`.
 
-    Defaults: :data:`SCALE` (a wide MLP evolved with resistance-scaled mirrored mutation; learns raw
-    scikit-learn digits). ``EMNSClassifier.paper()``: the paper's network and rule (regresses one-hot
-    targets, binary: one 0/1 output). Parameters as in :class:`_EMNSBase`.
+    >>> from gradfree.data import emns_classification
+    >>> from gradfree.emns import EMNSClassifier
+    >>> X, y = emns_classification(random_state=0)
+    >>> m = EMNSClassifier.tuned(max_evaluations=2000, random_state=0).fit(X, y)
+    >>> bool(m.score(X, y) > 0.6)
+    True
     """
 
-    def __init__(self, hidden_layer_sizes: tuple[int, ...] = (32,), *, preset: str = "paper",
-                 mutation_rate: float | None = MLP_MUTATION_RATE, selection: str = "plus",
-                 population_size: int = 64, n_parents: int = 1, revert_prob: float = 0.7,
-                 rate_rule: str = "preset", success_damping: float = 3.0, max_evaluations: int = 19_200,
-                 growth: bool = False, connect: bool = False, prune: bool = False,
-                 structure_interval: int = 256,
-                 growth_patience: int = 2048, growth_tol: float = 1e-5, max_hidden: int = 32,
-                 connect_rate: float = 0.1, prune_threshold: float = 0.01, prune_patience: int = 5,
-                 self_adaptive: bool = False, mu_min: float | None = None, r_max: float | None = None,
-                 recombination: int = 0, keep_best: bool = False, mirrored: bool = False,
-                 resistance_rate: float = 0.0, restart_patience: int = 0, hist_every: int = 50,
-                 backend: str = "auto", network: str = "mlp", fitness: str = "cross_entropy",
-                 shaping: str = "rank", centre: str = "adam", batch_size: int = 256,
-                 learning_rate: float = MLP_LEARNING_RATE, weight_decay: float = 0.0,
-                 input_scaling: str | None = "standard",
-                 shield: float = 0.0, class_mask: str | None = None, noise: str = "seeded",
-                 shield_quantile: float = 1.0, lr_half_life: float = 0.0, noise_rank: int = 0,
-                 mutate: str = "weights", random_state: Any = None, device: str = "cpu") -> None:
-        kw = dict(locals())
-        kw.pop("self")
-        kw.pop("__class__", None)
-        _EMNSBase.__init__(self, **kw)
-
     def _has_proba(self) -> bool:
-        return self.network == "mlp" and self.fitness == "cross_entropy"
-
-    def _mlp_targets(self, yn: np.ndarray, classes: Any, reset: bool) -> tuple[torch.Tensor, int]:
-        idx = self._encode_labels(yn, classes, reset=reset)
-        return idx, len(self.classes_)
+        return False
 
     def _targets(self, yn: np.ndarray, classes: Any, reset: bool) -> torch.Tensor:
         idx = self._encode_labels(yn, classes, reset=reset)
@@ -664,5 +521,3 @@ class EMNSClassifier(_Presets, GradFreeClassifier, _EMNSBase):
         out = self._outputs(X)
         return torch.cat([1.0 - out, out], dim=1) if out.shape[1] == 1 else out
 
-    def _proba_scores(self, X: torch.Tensor) -> torch.Tensor:
-        return self._outputs(X)

@@ -21,7 +21,8 @@ import torch
 from sklearn.base import BaseEstimator
 
 from gradfree.core.base import seed_from
-from gradfree.core.io import ModelFileError, load_estimator, register_estimator, save_estimator
+from gradfree.core.io import load_estimator, register_estimator, save_estimator
+from gradfree.core.schema import RNG, integer, ndarray, real, saved_state
 from gradfree.emns import engine
 from gradfree.emns.engine import STRATEGIES, VARTYPES
 
@@ -76,6 +77,15 @@ class EMNSOptimizer(BaseEstimator):
     (0.0, ['ftarget'])
     """
 
+    _saved_fields = {
+        **RNG,
+        "state_": saved_state(engine.EngineState, D="D"),
+        "strategy_": saved_state(engine.Strategy),
+        "xbest_": ndarray("D", dtype=("float64",), nullable=True),
+        "fbest_": real(finite=False),
+        "evals_best_": integer(0),
+    }
+
     def __init__(self, x0: Any, sigma0: float, *, popsize: int | None = None, strategy: str = "blackbox",
                  random_state: Any = None, vartype: str = "continuous", maxfevals: int | None = None,
                  maxiter: int | None = None, ftarget: float | None = None, tolfun: float | None = 1e-11,
@@ -96,6 +106,7 @@ class EMNSOptimizer(BaseEstimator):
         self.dtype = dtype
         self.device = device
         self._check_params()
+        self.strategy_ = self._resolved
         self.seed_ = seed_from(random_state)
         self.rng_ = torch.Generator(device="cpu").manual_seed(self.seed_)
         x = torch.as_tensor(self._x0, dtype=DTYPES[dtype], device=torch.device(device))
@@ -143,7 +154,7 @@ class EMNSOptimizer(BaseEstimator):
             pop += pop % 2 if (s.params.mirrored or s.selection == "gradient") else 0
         elif not (isinstance(pop, (int, np.integer)) and pop >= 1):
             raise ValueError(f"popsize must be an integer >= 1 or None, got {pop!r}")
-        self.strategy_ = s.with_options(popsize=int(pop), **(self.options or {})).check(D)
+        self._resolved = s.with_options(popsize=int(pop), **(self.options or {})).check(D)
         self._x0 = x0
 
     # ------------------------------------------------------------------ ask / tell
@@ -276,7 +287,13 @@ class EMNSOptimizer(BaseEstimator):
         """Refuse saved state that does not fit the parameters (called by the loader)."""
         st, D = self.state_, len(self._x0)
         if not isinstance(st, engine.EngineState) or not isinstance(self.rng_, torch.Generator):
-            raise ModelFileError("<optimizer>", "state_", "not an EMNS engine state")
+            raise ValueError("state_ is not an EMNS engine state")
+        if self.strategy_ != self._resolved:
+            raise ValueError("strategy_ does not match the parameters strategy / popsize / options")
+        if st.theta.dtype != DTYPES[self.dtype]:
+            raise ValueError(f"state_ holds {st.theta.dtype}, the parameter dtype is {self.dtype}")
+        if (self.xbest_ is None) != math.isinf(self.fbest_) or math.isnan(self.fbest_):
+            raise ValueError("xbest_ and fbest_ must be set together")
         for name in ("theta", "resistances", "r_floor", "m", "v"):
             t = getattr(st, name)
             if not (isinstance(t, torch.Tensor) and t.shape == (D,) and bool(torch.isfinite(t).all())):

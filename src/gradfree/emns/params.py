@@ -19,8 +19,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 from gradfree.core.io import saveable
+from gradfree.core.schema import Spec, real
 
 
 @saveable
@@ -45,6 +47,18 @@ class EMNSParams:
     # ours: rate of the derandomised resistance update (see evolution.adapt_resistances); 0 = off, the
     # paper's random co-evolution. When > 0 the resistances no longer mutate at random.
     resistance_rate: float = 0.0
+
+    _saved_fields: ClassVar[dict] = {
+        **{name: real(0, None) for name in ("mutation_rate", "alpha", "beta", "gamma", "dead_band", "mu_min",
+                                            "mu_max", "resistance_factor", "resistance_rate")},
+        "r_min": real(0, 1), "r_max": real(0, 1), "r_init": real(0, 1),
+        "value_clip": real(0, None, finite=False),
+        "self_adaptive": Spec("bool"), "mirrored": Spec("bool"),
+    }
+
+    def _check_loaded(self) -> None:
+        if not (self.r_min <= self.r_max and self.mu_min <= self.mu_max):
+            raise ValueError("r_min <= r_max and mu_min <= mu_max are needed")
 
 
 PRESETS: dict[str, EMNSParams] = {

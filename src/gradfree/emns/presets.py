@@ -1,7 +1,8 @@
 """Named configurations of the EMNS estimators (ours, each measured; the paper's own is ``PAPER`` in
-:mod:`gradfree.emns.estimators`, built from the constructor's signature).
-
-Use them as ``EMNSRegressor(**TUNED)`` or through ``EMNSClassifier.scale()`` / ``.continual()``.
+:mod:`gradfree.emns.estimators`, built from the constructor's signature). Each is reached through a
+classmethod of the class it configures: ``EMNSRegressor.tuned()`` / ``EMNSClassifier.tuned()`` (TUNED,
+the paper's network), ``EMNSMLPClassifier()`` = ``.scale()`` (SCALE), ``.continual()``, ``.images()``,
+``.images_weights()`` (the wide MLP, :mod:`gradfree.emns.wide`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 #: cumulative step-size adaptation from 0.2 (floor 0.02), resistances (bounded by 0.95) adapted from the
 #: selected mutations at rate 0.2. Train MSE <= 0.0105 in 10,000 evaluations: 27 of seeds 0-29 (where it
 #: was chosen) and 29 of the held-out seeds 30-59; the previous TUNED (4/4_w, the 1/5th rule,
-#: self-adaptive resistances) 17 of 0-29, and without mirrored sampling 13. Use ``EMNSRegressor(**TUNED)``.
+#: self-adaptive resistances) 17 of 0-29, and without mirrored sampling 13. ``EMNSRegressor.tuned()``.
 TUNED: dict = dict(selection="comma", population_size=16, recombination=8, rate_rule="csa",
                    resistance_rate=0.2, mutation_rate=0.2, mu_min=0.02, r_max=0.95, keep_best=True,
                    mirrored=True)
 
-#: mu of ``network="mlp"`` when ``mutation_rate`` is None (the paper's mu_0 = 0.5 is for its own network)
+#: mu of the wide MLP (the paper's mu_0 = 0.5 is for its own network)
 MLP_MUTATION_RATE = 0.08
 MLP_LEARNING_RATE = 0.015
 
@@ -24,12 +25,12 @@ MLP_LEARNING_RATE = 0.015
 #: neurons, lambda = 64 mirrored candidates theta +- N * mu * (1 - r) (mu = 0.08, resistances 0.2 / 0.1)
 #: scored as one batched matmul on a fresh minibatch of 256 per generation, fitness -cross-entropy
 #: shaped into centred ranks, the centre moved by Adam (step 0.015, scaled by 1 - r) along the search
-#: gradient, inputs standardised; 19,200 evaluations (300 generations). ``EMNSClassifier()``'s defaults.
+#: gradient, inputs standardised; 19,200 evaluations (300 generations).
 #: Chosen on digits (split 1400/397, seeds 0-4) among: centre "recombine" (TUNED's weighted mean of the
 #: best half; 96.1-96.4 %), Adam steps 0.01-0.03 (0.015 best, 97.0 %), mu 0.05-0.2, resistance_rate
 #: 0.005-0.3, csa and annealed mu (none better). ``benchmarks/bench_emns_scale.py`` measures it beside
-#: EvoTorch's PGPE, SNES and separable CMA-ES.
-SCALE: dict = dict(network="mlp", hidden_layer_sizes=(32,), population_size=64,
+#: EvoTorch's PGPE, SNES and separable CMA-ES. ``EMNSMLPClassifier()``'s defaults.
+SCALE: dict = dict(hidden_layer_sizes=(32,), population_size=64,
                    mutation_rate=MLP_MUTATION_RATE, centre="adam", learning_rate=MLP_LEARNING_RATE,
                    fitness="cross_entropy", shaping="rank", batch_size=256, max_evaluations=19_200,
                    input_scaling="standard")

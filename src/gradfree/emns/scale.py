@@ -62,12 +62,11 @@ import torch
 
 from gradfree.core.io import saveable
 from gradfree.core.schema import HISTORY, Spec, integer, real, tensor
-from gradfree.emns.evolution import adapt_rate_csa
+from gradfree.emns.evolution import recombination_weights
 
 CENTRES = ("adam", "momentum", "recombine")
 FITNESSES = ("mse", "cross_entropy")
 SHAPINGS = ("none", "rank")
-RATE_RULES = ("fixed", "csa", "anneal")
 CLASS_MASKS = (None, "present", "seen")
 NOISES = ("seeded", "table")
 MUTATES = ("weights", "activities")
@@ -94,15 +93,10 @@ class ScaleParams:
     weight_decay: float = 0.0
     resistance_rate: float = 0.0
     r_max: float = 0.95
-    rate_rule: str = "fixed"  # mu: "fixed", "csa" (cumulative step-size adaptation; recombine only) or
-    # "anneal" (mu *= rate_decay every generation, down to mu_min)
-    rate_decay: float = 0.995
     # noise: "seeded" (fresh N(0,1) draws from the generation's seed) or "table" (rows of one shared table of
     # 2^24 N(0,1) values at offsets drawn from the seed: the shared noise table of Salimans et al. 2017,
     # "Evolution Strategies as a Scalable Alternative to Reinforcement Learning", sec. 2.1)
     noise: str = "seeded"
-    mu_min: float = 1e-3
-    mu_max: float = 1.0
     shield: float = 0.0  # continual-learning shield (module docstring); 0 = off
     shield_quantile: float = 1.0  # drifts are normalised by this quantile of their layer's drifts (1 = max)
     # continual: the classes the fitness sees - None (all), "present" (those in the call's data) or "seen"
@@ -116,8 +110,6 @@ class ScaleParams:
     def check(self) -> ScaleParams:
         if self.population_size < 2 or self.population_size % 2:
             raise ValueError(f"population_size must be even and >= 2, got {self.population_size}")
-        if self.rate_rule not in RATE_RULES or (self.rate_rule == "csa" and self.centre != "recombine"):
-            raise ValueError(f"rate_rule must be one of {RATE_RULES} (csa with centre='recombine')")
         if self.centre not in CENTRES or self.fitness not in FITNESSES or self.shaping not in SHAPINGS:
             raise ValueError(f"centre in {CENTRES}, fitness in {FITNESSES}, shaping in {SHAPINGS}; "
                              f"got {self.centre!r}, {self.fitness!r}, {self.shaping!r}")
@@ -150,7 +142,6 @@ class ScaleState:
     m: torch.Tensor  # (n,) first moment (adam / momentum)
     v: torch.Tensor  # (n,) second moment (adam)
     mutation_rate: float
-    path: torch.Tensor | None = None  # (n,) evolution path of rate_rule="csa"
     seen: torch.Tensor | None = None  # (n_out,) bool: classes met so far (class_mask="seen")
     n_evaluations: int = 0
     n_generations: int = 0
@@ -164,7 +155,6 @@ class ScaleState:
         "m": tensor("n"),
         "v": tensor("n", low=0),
         "mutation_rate": real(0, None),
-        "path": tensor("n", nullable=True),
         "seen": tensor("n_out", dtype=("bool",), nullable=True),
         "n_evaluations": integer(0),
         "n_generations": integer(0),
@@ -414,8 +404,7 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
     st.n_evaluations += 2 * K
     if p.centre == "recombine":  # EMNS TUNED: weighted mean of the best half (log-rank weights)
         order = torch.argsort(f, descending=True, stable=True)[:K]
-        w = math.log(K + 0.5) - torch.log(torch.arange(1, K + 1, dtype=torch.float32, device=f.device))
-        w = w / w.sum()
+        w = recombination_weights(K, f.device)
         signs = torch.where(order < K, 1.0, -1.0)
         if rank:  # w @ z without z: each pair's weight (a pair may be selected twice, once each sign)
             zw = combine_noise(torch.zeros(K, device=f.device).index_add_(0, order % K, w * signs), eps,
@@ -424,8 +413,6 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
             z = signs[:, None] * eps[order % K]  # (K, n) the selected candidates' noise
             zw = w @ z
         st.theta = st.theta + zw * sigma
-        if p.rate_rule == "csa":  # CMA tutorial eq. 31-32 on mu
-            adapt_rate_csa(st, zw, w, p)
     else:
         de = combine_noise(diff, eps, st.sizes, rank)  # (n,) fitness-weighted noise
         g = de / (2 * K) / sigma  # search gradient (ascent), per unit of parameter
@@ -435,8 +422,6 @@ def apply_update(st: ScaleState, p: ScaleParams, f: torch.Tensor, eps: torch.Ten
             st.m = p.beta1 * st.m + (1 - p.beta1) * de / (2 * K)
             step = st.m
         st.theta = st.theta + centre_step(st, p) * scale * step
-    if p.rate_rule == "anneal":
-        st.mutation_rate = max(st.mutation_rate * p.rate_decay, p.mu_min)
     if p.weight_decay:
         st.theta = st.theta * (1.0 - p.learning_rate * p.weight_decay * scale)
     if p.resistance_rate > 0:  # the rule of evolution.adapt_resistances (sep-CMA-ES's diagonal on 1 - r)

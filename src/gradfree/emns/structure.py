@@ -21,10 +21,56 @@ The structure (masks and sizes) is shared by the whole population.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 
+from gradfree.core.io import saveable
+from gradfree.core.schema import Spec, integer, real
 from gradfree.emns.evolution import EvoState
 from gradfree.emns.network import W_STD, forward, layer_shapes, pack, unpack, unpack_masks
+
+
+@saveable
+@dataclass(frozen=True)
+class StructureParams:
+    """Growth, connection formation and pruning of the paper's network (sec. 6), checked every
+    ``interval`` evaluations: growth after ``growth_patience`` evaluations without an improvement above
+    ``growth_tol``, up to ``max_hidden`` neurons a layer; formation with probability
+    ``connect_rate * MI / max MI``; pruning below ``prune_threshold`` for ``prune_patience`` checks.
+    ``growth_tol`` also defines an improvement for ``restart_patience``."""
+
+    growth: bool = False
+    connect: bool = False
+    prune: bool = False
+    interval: int = 256
+    growth_patience: int = 2048
+    growth_tol: float = 1e-5
+    max_hidden: int = 32
+    connect_rate: float = 0.1
+    prune_threshold: float = 0.01
+    prune_patience: int = 5
+
+    _saved_fields: ClassVar[dict] = {
+        "growth": Spec("bool"), "connect": Spec("bool"), "prune": Spec("bool"),
+        **{name: integer(1) for name in ("interval", "growth_patience", "max_hidden", "prune_patience")},
+        **{name: real(0, None) for name in ("growth_tol", "connect_rate", "prune_threshold")},
+    }
+
+    def _check_loaded(self) -> None:
+        self.check()
+
+    def check(self) -> StructureParams:
+        if min(self.interval, self.growth_patience, self.max_hidden, self.prune_patience) < 1:
+            raise ValueError(f"interval, growth_patience, max_hidden and prune_patience must be >= 1: {self}")
+        if min(self.growth_tol, self.connect_rate, self.prune_threshold) < 0:
+            raise ValueError(f"growth_tol, connect_rate and prune_threshold must be >= 0: {self}")
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.growth or self.connect or self.prune
 
 
 def _cat_masks(blocks: list[torch.Tensor]) -> torch.Tensor:

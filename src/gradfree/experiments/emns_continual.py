@@ -7,7 +7,7 @@ resistance floor, ``r_floor = max(r_floor, shield * drift / quantile(drift))``).
 
 A. **Split digits**, class-incremental 5 tasks x 2 classes, no replay, no task id at test time
    (:func:`gradfree.experiments.common.split_dataset`, stratified 70/30 per seed):
-   ``EMNSClassifier.continual()`` (:data:`gradfree.emns.CONTINUAL`, 3,200 evaluations per task) with
+   ``EMNSMLPClassifier.continual()`` (:data:`gradfree.emns.CONTINUAL`, 3,200 evaluations per task) with
    shield 0 (off), 0.25, 0.5, 1.0 and 1.0 with drifts normalised by their median
    (``shield_quantile=0.5``: half of every layer's parameters get the floor ``r_max``); the same
    without the class mask (``class_mask=None``); and a backprop MLP fine-tuned task by task
@@ -16,7 +16,7 @@ A. **Split digits**, class-incremental 5 tasks x 2 classes, no replay, no task i
 B. **The demo continual pair** (:func:`gradfree.data.emns_continual_tasks`: task 1
    ``0.5 tanh(sin x1)``, task 2 ``0.5 tanh(cos x2)``, both on N(0, 1) inputs, noiseless): the
    emns-demos ``recombine`` configuration (the paper's network, :data:`gradfree.emns.TUNED`, hidden
-   (6,)) and the wide-MLP path (``EMNSRegressor.continual(fitness="mse", class_mask=None)``) with
+   (6,)) and the wide-MLP path (``EMNSMLPRegressor.continual()``) with
    shield 0 / 1.0 / 1.0 at quantile 0.5; 10,000 evaluations per task as in emns-demos. Measured on
    held-out draws: task-1 MSE after task 1 and after task 2, task-2 MSE, and task 2's own floor (the
    same configuration trained on task 2 alone). Both tasks have the same input distribution, so no
@@ -36,7 +36,7 @@ import numpy as np
 
 from gradfree.continual import run_stream
 from gradfree.data import emns_continual_tasks
-from gradfree.emns import CONTINUAL, TUNED, EMNSClassifier, EMNSRegressor
+from gradfree.emns import CONTINUAL, TUNED, EMNSMLPClassifier, EMNSMLPRegressor, EMNSRegressor
 from gradfree.experiments import common
 from gradfree.experiments.plots import accuracy_matrix_heatmap, figure, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, experiment
@@ -57,7 +57,7 @@ DIGITS_ROWS: dict[str, dict | None] = {
 BENCH_REFERENCE = {"ewc (bench)": "46.3 ± 18.0", "mlp-seq (bench)": "16.3 ± 5.1"}
 
 PAPER_NET = "EMNS paper network + TUNED (emns-demos 'recombine', hidden (6,))"
-PAIR_MLP = dict(fitness="mse", class_mask=None)
+PAIR_MLP: dict = {}  # the regressor: fitness -MSE, no class mask
 PAIR_ROWS: dict[str, tuple[str, dict]] = {
     PAPER_NET: ("paper", dict(TUNED, hidden_layer_sizes=(6,))),
     "EMNS wide MLP (continual, mse), shield 0": ("continual", dict(PAIR_MLP)),
@@ -100,7 +100,7 @@ def run_digits(name: str, seed: int, quick: bool, device: str = "cpu") -> dict:
         model = MLPClassifier(hidden_layer_sizes=(256,), epochs=5 if quick else 10, lr=1e-3, batch_size=128,
                               random_state=seed, device=device)
     else:
-        model = EMNSClassifier.continual(**kw, max_evaluations=digits_budget(quick), random_state=seed,
+        model = EMNSMLPClassifier.continual(**kw, max_evaluations=digits_budget(quick), random_state=seed,
                                          device=device)
     out = run_stream(model, train, test, progress=False).to_dict()
     R = np.asarray(out["R"])
@@ -117,7 +117,7 @@ def run_digits(name: str, seed: int, quick: bool, device: str = "cpu") -> dict:
 
 def _pair_model(name: str, seed: int, budget: int, device: str):
     kind, kw = PAIR_ROWS[name]
-    make = EMNSRegressor.paper if kind == "paper" else EMNSRegressor.continual
+    make = EMNSRegressor.paper if kind == "paper" else EMNSMLPRegressor.continual
     return make(**kw, max_evaluations=budget, random_state=seed, device=device)
 
 
@@ -226,7 +226,8 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
     ctx.report(
         "## A. Split digits, class-incremental 5 x 2, no replay, no task id "
         f"(seeds {seeds}, mean ± sd, %)\n\n"
-        f"EMNS rows: `EMNSClassifier.continual(...)`, {results['digits_evaluations_per_task']:,} evaluations "
+        f"EMNS rows: `EMNSMLPClassifier.continual(...)`, {results['digits_evaluations_per_task']:,} "
+        "evaluations "
         "per task. 'task 1 after 1 / after 5': task 1's test accuracy right after learning it and at the "
         "end. 'later tasks when learned': the mean of R[t, t] over tasks 2-5 (plasticity). 'floor >= 0.5': "
         "the share of parameters whose resistance floor (the shield) is at least 0.5 at the end, i.e. "

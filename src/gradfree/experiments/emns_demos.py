@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from gradfree.data import emns_classification, emns_continual_tasks, emns_regression, emns_sine_regression
-from gradfree.emns import TUNED, EMNSClassifier, EMNSRegressor
+from gradfree.emns import TUNED, EMNSClassifier, EMNSRegressor, StructureParams
 from gradfree.emns.metrics import adaptation_speed, modularity, resistance_entropy, stability_index
 from gradfree.experiments import common
 from gradfree.experiments.plots import figure, markdown_table
@@ -35,17 +35,18 @@ from gradfree.experiments.registry import ExperimentContext, experiment
 POP = dict(selection="plus", population_size=8, rate_rule="success", self_adaptive=True, mu_min=0.01,
            success_damping=1.0)
 STRATEGIES = {
-    "none": dict(selection="none", preset="paper"),
-    "revert": dict(selection="revert", preset="reference"),
+    "none": dict(selection="none", constants="paper"),
+    "revert": dict(selection="revert", constants="reference"),
     "plus": POP,
     "comma": dict(POP, selection="comma", n_parents=4, population_size=16, r_max=0.95),
     "recombine": TUNED,
 }
 STRUCTURE = {
     # growth_tol 1e-4: TUNED improves by small steps until the end, so with the default 1e-5 it never stalls
-    "recombine+growth": dict(TUNED, growth=True, connect=True, growth_patience=1024, growth_tol=1e-4,
-                             structure_interval=256),
-    "recombine+prune": dict(TUNED, prune=True, connect=True, prune_threshold=0.02, structure_interval=256),
+    "recombine+growth": dict(TUNED, structure=StructureParams(growth=True, connect=True, growth_patience=1024,
+                                                              growth_tol=1e-4, interval=256)),
+    "recombine+prune": dict(TUNED, structure=StructureParams(prune=True, connect=True, prune_threshold=0.02,
+                                                             interval=256)),
 }
 DEMOS = {  # name: (hidden layers, MSE threshold for the adaptation speed)
     "regression": ((8, 5), 0.015),
