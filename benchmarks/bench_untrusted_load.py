@@ -53,7 +53,7 @@ ATTACKS = {
     "Wuxing T = 1e12": ("WuxingClassifier", lambda m: m["params"].update(T=1e12)),
     "RMN n_neurons = 1e9": ("RMNClassifier", lambda m: m["params"].update(n_neurons=10**9)),
     "RMN k_ = [1e9]": ("RMNClassifier", _state("k_", [10**9])),
-    "EMNS sizes [16, 1e9, 4]": ("EMNSClassifier", _fields("state_", sizes=[16, 10**9, 4])),
+    "EMNS sizes [16, 1e9, 4]": ("EMNSMLPClassifier", _fields("state_", sizes=[16, 10**9, 4])),
     "MLP hidden (1e9,)": ("MLPClassifier",
                           lambda m: m["params"].update(hidden_layer_sizes={"__tuple__": [10**9]})),
     "10 MB string": ("NearestClassMean", lambda m: m["params"].update(metric="x" * 10**7)),

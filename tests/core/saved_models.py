@@ -14,7 +14,7 @@ SMALL = {
     "RMNClassifier": dict(n_neurons=64),
     "EMNSClassifier": dict(max_evaluations=40),
     "EMNSRegressor": dict(max_evaluations=40),
-    "EMNSMLPClassifier": dict(max_evaluations=640), "EMNSMLPRegressor": dict(max_evaluations=640),
+    "EMNSMLPClassifier": dict(max_evaluations=128), "EMNSMLPRegressor": dict(max_evaluations=128),
     "WuxingClassifier": dict(hidden_layer_sizes=(12,), epochs=1),
     "ExactGradientWuxing": dict(hidden_layer_sizes=(12,), epochs=1),
     "MLPClassifier": dict(epochs=2), "SparseMLPClassifier": dict(epochs=2), "EWCClassifier": dict(epochs=2),
@@ -66,8 +66,16 @@ def variants() -> dict[str, object]:
 
 def save_all(folder: Path) -> dict[str, Path]:
     """Fit every variant on small data and save it under ``folder``; name -> path (no suffix)."""
+    from gradfree.emns import EMNSOptimizer
+
     X, y = data()
     paths = {}
+    opt = EMNSOptimizer(np.ones(8), 0.5, random_state=0)  # the ask/tell engine, mid-run
+    for _ in range(3):
+        Xa = opt.ask()
+        opt.tell(Xa, (Xa ** 2).sum(axis=1))
+    opt.save(folder / "EMNSOptimizer")
+    paths["EMNSOptimizer"] = folder / "EMNSOptimizer"
     for name, model in variants().items():
         target = y.astype(np.float64) if not isinstance(model, GradFreeClassifier) else y
         model.fit(X, target)

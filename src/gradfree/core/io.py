@@ -443,7 +443,7 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
         est = cls(**params)
         if hasattr(est, "_check_params"):
             est._check_params()
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:
         raise ModelFileError(json_path, "params", str(exc)) from None
     state = {k: dec.checked_decode(v, f"state.{k}") for k, v in meta["state"].items()}
     try:
@@ -466,7 +466,7 @@ def _check_consistent(est: Any, file: Path) -> None:
             hook()
     except FieldError as exc:
         raise ModelFileError(file, f"state.{exc.field}", exc.problem) from None
-    except (ValueError, TypeError, IndexError) as exc:
+    except (ValueError, TypeError, IndexError, ArithmeticError) as exc:
         raise ModelFileError(file, "state", f"the fitted state is inconsistent ({exc})") from None
     try:
         n = getattr(est, "n_features_in_", None)

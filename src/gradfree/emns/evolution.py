@@ -293,7 +293,8 @@ def adapt_rate_csa(st: EvoState, zw: torch.Tensor, w: torch.Tensor, p: EMNSParam
     if st.path is None or st.path.shape != zw.shape:  # fresh, or the structure changed
         st.path = torch.zeros_like(zw)
     st.path = (1.0 - cs) * st.path + math.sqrt(cs * (2.0 - cs) * mueff) * zw  # eq. 31
-    mu = st.mutation_rate * math.exp(cs / ds * (float(st.path.norm()) / chi_n - 1.0))  # eq. 32
+    growth = min(cs / ds * (float(st.path.norm()) / chi_n - 1.0), 700.0)  # capped: exp would overflow
+    mu = st.mutation_rate * math.exp(growth)  # eq. 32
     st.mutation_rate = float(min(max(mu, p.mu_min), p.mu_max))
 
 
