@@ -135,3 +135,11 @@ def test_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PolicySearch(**kw).fit()
 
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from gradfree.emns.control import search
+
+    assert doctest.testmod(search).failed == 0
