@@ -48,7 +48,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from gradfree.core.base import RANDOM_STATE, GradFreeClassifier, no_grad_learning
 from gradfree.core.schema import LOSS_CURVE, RNG, integer, real, saved_state, tensor
 from gradfree.wuxing.bsp import PIDState, bsp_direction, fp_direction, fp_directions_k123, pid_update
-from gradfree.wuxing.dynamics import WuxingDivergenceError, fixed_point
+from gradfree.wuxing.dynamics import fixed_point
 from gradfree.wuxing.network import NetState, RunSpec, backward_run, forward_run
 from gradfree.wuxing.wiring import MODES, Wiring, build_wiring
 
@@ -242,12 +242,15 @@ class WuxingClassifier(GradFreeClassifier):
             raise ValueError(f"coef_ holds coefficients beyond c_max = {bound} (training clips to it)")
         if not bool(((self.K1_ > self.K2_) & (self.K3_ > 0)).all()):
             raise ValueError("K1_ > K2_ and K3_ > 0 must hold for every neuron (a positive fixed point)")
-        top = torch.ones(1, int(self.n_features_in_), dtype=self.dtype, device=self.device_)
-        try:  # a strong drive: every (scaled) input at 1
-            with torch.inference_mode():
-                self._scores(top)
-        except WuxingDivergenceError as exc:
-            raise ValueError(f"the stored network diverges on a unit input ({exc})") from None
+        # method 1 moves K1 by at most K3 * input_scale * fp_max (offset rule) and each K by at most
+        # input_scale * fp_max (k123 rule) away from the parameters; anything further was not trained
+        step = float(self.fp_max) * float(self.input_scale)
+        lim = step * max(1.0, abs(float(self.K3)) + step) * (1 + 1e-5) + 1e-6
+        pairs = (("K1_", self.K1_, self.K1), ("K2_", self.K2_, self.K2), ("K3_", self.K3_, self.K3))
+        for name, K, K0 in pairs:
+            if float((K.double() - float(K0)).abs().max()) > lim:
+                raise ValueError(f"{name} lies further than {lim:.3g} from {name[:-1]} = {K0}: method 1 "
+                                 "never moves it that far")
 
     # ------------------------------------------------------------------ set-up
     def _check_param_rules(self) -> None:
