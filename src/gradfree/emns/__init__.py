@@ -25,6 +25,7 @@ seeds - the same state as the in-process ``step_population``. Only seeds, fitnes
 mutation rate travel. ``regenerate`` / ``recombine_from_seeds`` rebuild one candidate / parent.
 """
 
+from gradfree.emns.control import PolicySearch
 from gradfree.emns.engine import STRATEGIES, Strategy
 from gradfree.emns.estimators import PAPER, EMNSClassifier, EMNSRegressor
 from gradfree.emns.evolution import EvoState, apply_generation, candidates, recombine_from_seeds, regenerate
@@ -35,7 +36,7 @@ from gradfree.emns.presets import CONTINUAL, IMAGES, IMAGES_WEIGHTS, SCALE, TUNE
 from gradfree.emns.structure import StructureParams
 from gradfree.emns.wide import EMNSMLPClassifier, EMNSMLPRegressor
 
-__all__ = ["EMNSOptimizer", "EMNSResult", "STRATEGIES", "Strategy",
+__all__ = ["EMNSOptimizer", "EMNSResult", "PolicySearch", "STRATEGIES", "Strategy",
            "EMNSRegressor", "EMNSClassifier", "EMNSMLPClassifier", "EMNSMLPRegressor", "StructureParams",
            "TUNED", "SCALE", "IMAGES", "IMAGES_WEIGHTS", "PAPER",
            "CONTINUAL", "EMNSParams", "PRESETS", "make_params", "EvoState",

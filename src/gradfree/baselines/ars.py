@@ -1,0 +1,65 @@
+"""ARS V2-t, Augmented Random Search (Mania, Guy & Recht 2018, "Simple random search provides a
+competitive approach to reinforcement learning", Algorithm 1, arXiv:1803.07055): a linear policy,
+``n_directions`` antithetic perturbations per iteration, the ``top`` best directions kept (by the
+larger of their two returns), the step divided by the standard deviation of the kept returns, states
+normalised by running statistics. Episodes are stepped like :class:`gradfree.emns.PolicySearch`'s
+(same environments, seeds, normaliser), so the two differ only in the update rule.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from gradfree.emns.control.normalizer import RunningStats
+from gradfree.emns.control.rollout import Rollouts
+
+
+class ARS:
+    """ARS V2-t (a baseline; backprop-free like everything here). ``fit()`` -> self, ``evaluate``,
+    ``history_`` as :class:`~gradfree.emns.PolicySearch`'s. The task (spaces, policy sizes,
+    ``reward_shift``) is taken from ``PolicySearch(env_id, policy="linear", ...)._task()``."""
+
+    def __init__(self, task, *, max_env_steps: int, n_directions: int = 8, top: int = 4,
+                 step_size: float = 0.02, noise: float = 0.03, random_state: int = 0) -> None:
+        if not 1 <= top <= n_directions:
+            raise ValueError(f"top must be in [1, n_directions], got {top}")
+        self.task, self.max_env_steps, self.N, self.b = task, max_env_steps, n_directions, top
+        self.alpha, self.nu = step_size, noise
+        self.rng = torch.Generator().manual_seed(random_state)
+        self.M = torch.zeros(task.policy.n_params, dtype=torch.float64)  # Algorithm 1: M_0 = 0
+        self.stats = RunningStats.empty(task.n_obs)
+        self.rollouts = Rollouts(task)
+        self.env_steps_ = 0
+        self.history_ = {k: [] for k in ("env_steps", "episodes", "return_mean", "return_max", "seconds")}
+
+    def fit(self, n_iterations: int | None = None) -> ARS:
+        """Iterate until the budget is spent (or ``n_iterations`` more); returns self."""
+        done = 0
+        while self.env_steps_ < self.max_env_steps and (n_iterations is None or done < n_iterations):
+            done += 1
+            t0 = time.perf_counter()
+            delta = torch.randn(self.N, self.M.numel(), generator=self.rng, dtype=torch.float64)
+            rows = torch.cat([self.M + self.nu * delta, self.M - self.nu * delta])  # (2N, D)
+            base = int(torch.randint(0, 2**30, (1,), generator=self.rng))
+            seeds = [base + k for k in range(self.N)] * 2  # both signs of a direction: same episode seed
+            ret, fit, steps, obs = self.rollouts.run(rows, seeds, *self.stats.frozen())
+            r_pos, r_neg = torch.as_tensor(fit[:self.N]), torch.as_tensor(fit[self.N:])
+            keep = torch.argsort(torch.maximum(r_pos, r_neg), descending=True, stable=True)[:self.b]  # V2-t
+            sigma_r = float(torch.cat([r_pos[keep], r_neg[keep]]).std(unbiased=False)) or 1.0
+            self.M += self.alpha / (self.b * sigma_r) * ((r_pos[keep] - r_neg[keep]) @ delta[keep])  # step 7
+            self.stats.update(obs)  # step 8: the normaliser of every state seen in this iteration
+            self.env_steps_ += int(steps.sum())
+            h = self.history_
+            for k, v in (("env_steps", self.env_steps_), ("episodes", 2 * self.N), ("seconds",
+                         time.perf_counter() - t0), ("return_mean", float(ret.mean())),
+                         ("return_max", float(ret.max()))):
+                h[k].append(v)
+        return self
+
+    def evaluate(self, episodes: int = 10, seed: int = 0) -> float:
+        """Mean return of the current policy ``M`` on fresh episodes (normaliser frozen)."""
+        ret = self.rollouts.run(self.M.expand(episodes, -1), [seed + i for i in range(episodes)],
+                                *self.stats.frozen())[0]
+        return float(ret.mean())

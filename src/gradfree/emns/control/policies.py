@@ -1,0 +1,102 @@
+"""Policies as flat parameter vectors, evaluated for a whole population at once.
+
+A policy maps a batch of (normalised) observations, one row per live episode, to actions, with each
+row using its own parameter vector: ``act(params (n, D), obs (n, o)) -> (n, a)`` raw outputs. The
+caller turns outputs into actions (:func:`to_actions`): the argmax for a discrete action space, the
+output clipped to the bounds (``"linear"``, as ARS) or squashed into them by tanh (``"mlp"``,
+``"emns"``) for a continuous one.
+
+* ``"linear"``: ``y = W x`` (a, o), no bias (ARS, Mania et al. 2018); starts at zero.
+* ``"mlp"``: ``y = W2 tanh(W1 x + b1) + b2``, ``hidden`` units per layer; hidden weights start
+  at N(0, 1/fan_in) (drawn from the search's seed), the output layer at zero.
+* ``"emns"``: the EMNS paper's network (evolvable aggregation and activation bases per neuron,
+  synapse gain and bias; "Evolvable Modular Neural Systems", Karahan 2025, sec. 3) with the reference
+  initialisation (:mod:`gradfree.emns.network`), its structure fixed (growth and pruning change the
+  parameter count, which an ask/tell engine of fixed dimension does not; see docs/decisions.md).
+
+Rows are computed by elementwise products and sums over the last axis, so a row's output does not
+depend on which other rows share its batch: a worker holding a share of the population computes the
+same bits as the driver holding all of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from gradfree.emns import network
+
+POLICIES = ("linear", "mlp", "emns")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What a policy is: its kind, input and output sizes and hidden layers."""
+
+    kind: str
+    n_in: int
+    n_out: int
+    hidden: tuple[int, ...] = ()
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.n_in, *self.hidden, self.n_out]
+
+    @property
+    def n_params(self) -> int:
+        if self.kind == "linear":
+            return self.n_out * self.n_in
+        if self.kind == "mlp":
+            s = self.sizes
+            return sum(s[i + 1] * (s[i] + 1) for i in range(len(s) - 1))
+        return network.n_params(self.sizes)
+
+    def initial(self, rng: torch.Generator) -> torch.Tensor:
+        """The starting centre (D,), float64."""
+        if self.kind == "linear":
+            return torch.zeros(self.n_params, dtype=torch.float64)
+        if self.kind == "mlp":
+            s, parts = self.sizes, []
+            for i in range(len(s) - 1):
+                m, n = s[i], s[i + 1]
+                last = i == len(s) - 2
+                w = torch.zeros(n, m) if last else torch.randn(n, m, generator=rng) / m ** 0.5
+                parts += [w.reshape(-1), torch.zeros(n)]
+            return torch.cat(parts).to(torch.float64)
+        values, _, _ = network.init_network(self.sizes, 1, rng, torch.device("cpu"))
+        return values[0].to(torch.float64)
+
+    def act(self, params: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """Raw outputs (n, n_out) for parameters (n, D) and observations (n, n_in)."""
+        n = params.shape[0]
+        if self.kind == "linear":
+            W = params.view(n, self.n_out, self.n_in)
+            return (W * obs[:, None, :]).sum(-1)  # (n, a, o) -> (n, a)
+        if self.kind == "mlp":
+            s, x, o = self.sizes, obs, 0
+            for i in range(len(s) - 1):
+                m, k = s[i], s[i + 1]
+                W = params[:, o:o + k * m].view(n, k, m)
+                b = params[:, o + k * m:o + k * m + k]
+                o += k * m + k
+                x = (W * x[:, None, :]).sum(-1) + b  # (n, k)
+                if i < len(s) - 2:
+                    x = torch.tanh(x)
+            return x
+        x = obs[:, None, :]  # (n, 1, m): one "sample" per individual
+        ones = torch.ones(network.n_synapses(self.sizes), dtype=obs.dtype)
+        for (W, B, G, A, H), mask in zip(network.unpack(params, self.sizes),
+                                         network.unpack_masks(ones, self.sizes)):
+            x = network._layer(x, W, B, G, A, H, mask)
+        return x[:, 0, :]
+
+
+def to_actions(out: torch.Tensor, kind: str, discrete: bool, low: torch.Tensor | None,
+               high: torch.Tensor | None) -> torch.Tensor:
+    """Actions from raw outputs: argmax (discrete), clip (linear) or tanh squash into [low, high]."""
+    if discrete:
+        return out.argmax(-1)
+    if kind == "linear":
+        return torch.clamp(out, low, high)
+    return low + (torch.tanh(out) + 1.0) * 0.5 * (high - low)

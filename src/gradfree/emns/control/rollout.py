@@ -1,0 +1,127 @@
+"""Episodes of a whole generation stepped together: one gymnasium environment per episode, the
+policy evaluated once per time step for every live episode (a batched tensor operation).
+
+Measured here (``benchmarks/bench_emns_control.py``): stepping a list of plain environments and
+batching only the policy is as fast as gymnasium's ``SyncVectorEnv`` (which steps the same list in
+Python) and leaves out its autoreset bookkeeping; worker processes are the scale-out path
+(:mod:`gradfree.emns.control.workers`).
+
+Observation statistics are accumulated per candidate (sum, sum of squares, count, float64) in time
+order, so the running normaliser merged from them is the same whether one process or several ran the
+episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gradfree.emns.control.policies import PolicySpec, to_actions
+
+
+def require_gymnasium():
+    """Import gymnasium or say how to install it."""
+    try:
+        import gymnasium
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("PolicySearch needs gymnasium: pip install 'gradfree[rl]'") from exc
+    return gymnasium
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a process needs to build the environments and the policy (small; sent to workers)."""
+
+    env_id: str
+    env_kwargs: tuple = ()  # (name, value) pairs
+    policy: PolicySpec | None = None
+    obs_indices: tuple[int, ...] | None = None  # observation components kept (None: all)
+    history: int = 1  # the policy sees the last ``history`` normalised observations
+    discrete: bool = False
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+    max_episode_steps: int | None = None
+    reward_shift: float = 0.0  # subtracted from every reward for fitness (ARS's survival-bonus removal)
+
+    @property
+    def n_obs(self) -> int:
+        """Size of one (selected) observation."""
+        return self.policy.n_in // self.history
+
+
+def make_env(task: TaskSpec):
+    gym = require_gymnasium()
+    kw = dict(task.env_kwargs)
+    if task.max_episode_steps is not None:
+        kw["max_episode_steps"] = task.max_episode_steps
+    return gym.make(task.env_id, **kw)
+
+
+class Rollouts:
+    """A pool of environments that runs batches of episodes of given parameter vectors."""
+
+    def __init__(self, task: TaskSpec) -> None:
+        self.task, self.envs = task, []
+        self._low = torch.tensor(task.low, dtype=torch.float64) if task.low else None
+        self._high = torch.tensor(task.high, dtype=torch.float64) if task.high else None
+
+    def _pool(self, n: int) -> list:
+        while len(self.envs) < n:
+            self.envs.append(make_env(self.task))
+        return self.envs[:n]
+
+    def run(self, params: torch.Tensor, seeds: list[int], mean: np.ndarray, std: np.ndarray,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One episode per row of ``params`` (n, D), reset with ``seeds[i]``, observations normalised
+        by the frozen ``mean``/``std``. Returns (returns (n,), fitness returns (n,) with the task's
+        ``reward_shift`` subtracted per step, steps (n,), observation statistics (n, 2 o + 1): sum,
+        sum of squares, count of the raw selected observations)."""
+        t, n = self.task, params.shape[0]
+        envs = self._pool(n)
+        o, k = t.n_obs, t.history
+        sel = None if t.obs_indices is None else list(t.obs_indices)
+        cur = [env.reset(seed=int(s))[0] for env, s in zip(envs, seeds)]  # latest observation per episode
+        hist = np.zeros((n, k * o)) if k > 1 else None
+        ret = [0.0] * n
+        steps = [0] * n
+        seen, who = [], []  # the observations each iteration fed the policy, and whose they were
+        alive = np.arange(n)
+        live = list(range(n))
+        with torch.inference_mode():
+            while live:
+                x = np.array([cur[i] for i in live], dtype=np.float64).reshape(len(live), -1)
+                if sel is not None:
+                    x = x[:, sel]
+                seen.append(x)
+                who.append(alive)
+                z = (x - mean) / std
+                if hist is not None:
+                    z = hist[alive] = np.concatenate([hist[alive][:, o:], z], axis=1)
+                out = t.policy.act(params if len(live) == n else params[alive], torch.from_numpy(z))
+                act = to_actions(out, t.policy.kind, t.discrete, self._low, self._high).numpy()
+                still = []
+                for j, i in enumerate(live):
+                    ob, r, term, trunc, _ = envs[i].step(act[j])
+                    ret[i] += r
+                    steps[i] += 1
+                    cur[i] = ob
+                    if not (term or trunc):
+                        still.append(i)
+                if len(still) != len(live):
+                    live = still
+                    alive = np.asarray(live, dtype=np.int64)
+        X, ids = np.concatenate(seen), np.concatenate(who)
+        stats = np.empty((n, 2 * o + 1))
+        for c in range(o):  # per candidate, in time order (bincount adds in input order)
+            stats[:, c] = np.bincount(ids, X[:, c], minlength=n)
+            stats[:, o + c] = np.bincount(ids, X[:, c] * X[:, c], minlength=n)
+        stats[:, -1] = np.bincount(ids, minlength=n)
+        ret_a, steps_a = np.asarray(ret), np.asarray(steps, dtype=np.int64)
+        return ret_a, ret_a - t.reward_shift * steps_a, steps_a, stats
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+        self.envs = []

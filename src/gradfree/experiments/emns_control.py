@@ -1,0 +1,356 @@
+"""EMNS on control tasks (gymnasium) beside ARS V2-t, EvoTorch's PGPE and SNES and NEAT, one run.
+
+Tasks: CartPole-v1, LunarLander-v3, Swimmer-v5, Hopper-v5, HalfCheetah-v5; partial observability
+(``CartPole-pos``: CartPole-v1 with the two velocities removed; the policy gets a memory window of the
+last two observations, so a linear policy can difference positions into velocities) and sparse
+reward (MountainCarContinuous-v0: 100 for reaching the flag, minus the action cost).
+
+Every method gets the same environment-step budget per task and the same policy class (linear on
+normalised observations, ARS's; NEAT evolves its own topology, the paper's comparison row), and
+episodes are stepped by the same code (:class:`gradfree.emns.control.rollout.Rollouts`, except NEAT's
+network, which is evaluated genome by genome). The centre policy (NEAT: the best genome) is
+evaluated on ``EVAL_EPISODES`` fresh episodes at 1,000 env steps, doubling, and at every tenth of the
+budget (not counted in the budget).
+A unit is one (task, method, seed); it is checkpointed, so an interrupted or partial run resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from gradfree.experiments import common
+from gradfree.experiments.plots import figure, markdown_table
+from gradfree.experiments.registry import ExperimentContext, Option, experiment
+
+#: task: (gymnasium id, PolicySearch options, env-step budget, reward threshold (gymnasium's; Hopper: ours))
+TASKS: dict[str, tuple[str, dict, int, float]] = {
+    "CartPole-v1": ("CartPole-v1", {}, 5_000_000, 475.0),
+    "CartPole-pos": ("CartPole-v1", {"observation_indices": (0, 2), "history": 2}, 5_000_000, 475.0),
+    "MountainCarContinuous-v0": ("MountainCarContinuous-v0", {}, 5_000_000, 90.0),
+    "LunarLander-v3": ("LunarLander-v3", {}, 5_000_000, 200.0),
+    "Swimmer-v5": ("Swimmer-v5", {}, 5_000_000, 360.0),
+    "Hopper-v5": ("Hopper-v5", {"fitness": "shifted", "reward_shift": 1.0}, 5_000_000, 3000.0),
+    "HalfCheetah-v5": ("HalfCheetah-v5", {}, 5_000_000, 4800.0),
+}
+QUICK_TASKS = ("CartPole-v1", "CartPole-pos")
+METHODS = ("emns", "ars", "pgpe", "snes", "neat")
+NEAT_TASKS = ("CartPole-v1", "LunarLander-v3")
+#: EMNS's configuration for control (PolicySearch's defaults: "scale" strategy, 16 candidates, mu_0 0.05)
+EMNS = dict(policy="linear", popsize=16, sigma0=0.05, strategy="scale")
+EVAL_EPISODES, N_EVALS = 10, 10
+
+
+def _search(task: str, budget: int, seed: int):
+    from gradfree.emns import PolicySearch
+
+    env_id, opts, _, _ = TASKS[task]
+    return PolicySearch(env_id, max_env_steps=budget, random_state=seed, progress=False, **EMNS, **opts)
+
+
+class _Curve:
+    """Evaluations of the current policy (steps, training seconds, training episodes, return) when the
+    budget spent first reaches each point of the schedule: 1,000 env steps doubling up to the budget
+    (early learning) and every tenth of the budget."""
+
+    def __init__(self, budget: int, evaluate: Callable[[], float]) -> None:
+        early = [1000 * 2 ** k for k in range(32) if 1000 * 2 ** k < budget]
+        self.schedule = sorted(set(early) | {budget * (i + 1) / N_EVALS for i in range(N_EVALS)})
+        self.evaluate = evaluate
+        self.points: list[list[float]] = []
+        self.train_seconds = 0.0
+
+    def tick(self, steps: int, episodes: int, seconds: float, force: bool = False) -> None:
+        self.train_seconds += seconds
+        if (self.schedule and steps >= self.schedule[0]) or force:
+            self.points.append([steps, self.train_seconds, episodes, self.evaluate()])
+            self.schedule = [p for p in self.schedule if p > steps]
+
+
+def run_emns(task: str, budget: int, seed: int) -> list:
+    ps = _search(task, budget, seed)
+    curve = _Curve(budget, lambda: ps.evaluate(EVAL_EPISODES, seed=10_000 + seed))
+    episodes = 0
+    ps.fit(n_generations=0)
+    ps.set_params(warm_start=True)
+    while ps.env_steps_ < budget:
+        ps.fit(n_generations=1)
+        episodes += ps.history_["episodes"][-1]
+        curve.tick(ps.env_steps_, episodes, ps.history_["seconds"][-1], force=ps.env_steps_ >= budget)
+    return curve.points
+
+
+def run_ars(task: str, budget: int, seed: int) -> list:
+    from gradfree.baselines.ars import ARS
+
+    ars = ARS(_search(task, budget, seed)._task(), max_env_steps=budget, random_state=seed)
+    curve = _Curve(budget, lambda: ars.evaluate(EVAL_EPISODES, seed=10_000 + seed))
+    episodes = 0
+    while ars.env_steps_ < budget:
+        ars.fit(n_iterations=1)
+        episodes += ars.history_["episodes"][-1]
+        curve.tick(ars.env_steps_, episodes, ars.history_["seconds"][-1], force=ars.env_steps_ >= budget)
+    return curve.points
+
+
+def run_evotorch(name: str, task: str, budget: int, seed: int) -> list:
+    """EvoTorch PGPE or SNES on the same linear policy, rollouts and shared normaliser."""
+    from evotorch import Problem
+    from evotorch.algorithms import PGPE, SNES
+
+    from gradfree.emns.control.normalizer import RunningStats
+    from gradfree.emns.control.rollout import Rollouts
+
+    logging.getLogger("evotorch").setLevel(logging.WARNING)
+    spec = _search(task, budget, seed)._task()
+    ro, stats = Rollouts(spec), RunningStats.empty(spec.n_obs)
+    rng = np.random.default_rng(seed)
+    count = {"steps": 0, "episodes": 0}
+
+    class Control(Problem):
+        def _evaluate_batch(self, batch):
+            X = batch.values.as_subclass(torch.Tensor).to(torch.float64)
+            seeds = rng.integers(0, 2**31 - 1, size=X.shape[0]).tolist()
+            _, fit, steps, obs = ro.run(X, seeds, *stats.frozen())
+            stats.update(obs)
+            count["steps"] += int(steps.sum())
+            count["episodes"] += X.shape[0]
+            batch.set_evals(torch.as_tensor(fit, dtype=torch.float32))
+
+    torch.manual_seed(seed)
+    prob = Control("max", solution_length=spec.policy.n_params, initial_bounds=(-0.0, 0.0),
+                   dtype=torch.float32, seed=seed)
+    c0 = torch.zeros(spec.policy.n_params)
+    if name == "pgpe":
+        algo = PGPE(prob, popsize=EMNS["popsize"], center_init=c0, center_learning_rate=0.02,
+                    stdev_learning_rate=0.1, stdev_init=EMNS["sigma0"], optimizer="adam")
+    else:
+        algo = SNES(prob, popsize=EMNS["popsize"], center_init=c0, stdev_init=EMNS["sigma0"])
+
+    def evaluate() -> float:
+        c = algo.status["center"]
+        c = c.as_subclass(torch.Tensor) if isinstance(c, torch.Tensor) else c.values
+        n = EVAL_EPISODES
+        return float(ro.run(c.to(torch.float64).expand(n, -1), [10_000 + seed + i for i in range(n)],
+                            *stats.frozen())[0].mean())
+
+    curve = _Curve(budget, evaluate)
+    while count["steps"] < budget:
+        t0 = time.perf_counter()
+        algo.step()
+        curve.tick(count["steps"], count["episodes"], time.perf_counter() - t0,
+                   force=count["steps"] >= budget)
+    return curve.points
+
+
+NEAT_CONFIG = """[NEAT]
+fitness_criterion = max
+fitness_threshold = 1e9
+pop_size = 50
+reset_on_extinction = True
+no_fitness_termination = True
+
+[DefaultGenome]
+activation_default = tanh
+activation_mutate_rate = 0.0
+activation_options = tanh
+aggregation_default = sum
+aggregation_mutate_rate = 0.0
+aggregation_options = sum
+bias_init_mean = 0.0
+bias_init_stdev = 1.0
+bias_max_value = 30.0
+bias_min_value = -30.0
+bias_mutate_power = 0.5
+bias_mutate_rate = 0.7
+bias_replace_rate = 0.1
+compatibility_disjoint_coefficient = 1.0
+compatibility_weight_coefficient = 0.5
+conn_add_prob = 0.5
+conn_delete_prob = 0.5
+enabled_default = True
+enabled_mutate_rate = 0.01
+feed_forward = True
+initial_connection = full_direct
+node_add_prob = 0.2
+node_delete_prob = 0.2
+num_hidden = 0
+num_inputs = {n_in}
+num_outputs = {n_out}
+response_init_mean = 1.0
+response_init_stdev = 0.0
+response_max_value = 30.0
+response_min_value = -30.0
+response_mutate_power = 0.0
+response_mutate_rate = 0.0
+response_replace_rate = 0.0
+weight_init_mean = 0.0
+weight_init_stdev = 1.0
+weight_max_value = 30
+weight_min_value = -30
+weight_mutate_power = 0.5
+weight_mutate_rate = 0.8
+weight_replace_rate = 0.1
+
+[DefaultSpeciesSet]
+compatibility_threshold = 3.0
+
+[DefaultStagnation]
+species_fitness_func = max
+max_stagnation = 20
+species_elitism = 2
+
+[DefaultReproduction]
+elitism = 2
+survival_threshold = 0.2
+"""
+
+
+def run_neat(task: str, budget: int, seed: int, workdir) -> list:
+    """neat-python (its XOR example's settings, population 50) on the raw observations; a genome's
+    fitness is one episode's return; the budget counts every step of every genome."""
+    import neat
+
+    from gradfree.core.files import write_text_atomic
+    from gradfree.emns.control.rollout import make_env
+
+    spec = _search(task, budget, seed)._task()
+    path = workdir / f"neat-{task}.ini"
+    write_text_atomic(path, NEAT_CONFIG.format(n_in=spec.n_obs, n_out=spec.policy.n_out), root=workdir)
+    config = neat.Config(neat.DefaultGenome, neat.DefaultReproduction, neat.DefaultSpeciesSet,
+                         neat.DefaultStagnation, str(path))
+    pop = neat.Population(config, seed=seed)
+    env = make_env(spec)
+    rng = np.random.default_rng(seed)
+    count = {"steps": 0, "episodes": 0, "best": None}
+
+    def episode(net, s: int) -> tuple[float, int]:
+        obs, _ = env.reset(seed=int(s))
+        total, n, done = 0.0, 0, False
+        while not done:
+            obs, r, term, trunc, _ = env.step(int(np.argmax(net.activate(obs))))
+            total, n, done = total + r, n + 1, term or trunc
+        return total, n
+
+    def evaluate() -> float:
+        net = neat.nn.FeedForwardNetwork.create(count["best"], config)
+        return float(np.mean([episode(net, 10_000 + seed + i)[0] for i in range(EVAL_EPISODES)]))
+
+    curve = _Curve(budget, evaluate)
+
+    def fitness(genomes, cfg) -> None:
+        t0 = time.perf_counter()
+        for _, g in genomes:
+            g.fitness, n = episode(neat.nn.FeedForwardNetwork.create(g, cfg), int(rng.integers(2**31 - 1)))
+            count["steps"] += n
+            count["episodes"] += 1
+        count["best"] = max((g for _, g in genomes), key=lambda g: g.fitness)
+        curve.tick(count["steps"], count["episodes"], time.perf_counter() - t0,
+                   force=count["steps"] >= budget)
+
+    while count["steps"] < budget:
+        pop.run(fitness, 1)
+    return curve.points
+
+
+def run_unit(task: str, method: str, budget: int, seed: int, workdir) -> dict:
+    fn = {"emns": run_emns, "ars": run_ars, "neat": lambda t, b, s: run_neat(t, b, s, workdir)}.get(
+        method, lambda t, b, s: run_evotorch(method, t, b, s))
+    points = fn(task, budget, seed)
+    return {"points": points, "final": points[-1][3], "env_steps": points[-1][0], "seconds": points[-1][1]}
+
+
+def _installed(method: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec({"pgpe": "evotorch", "snes": "evotorch", "neat": "neat"}.get(
+        method, "gymnasium")) is not None
+
+
+OPTIONS = (Option("tasks", str, "tasks to run", choices=tuple(TASKS), many=True),
+           Option("methods", str, "methods to run", choices=METHODS, many=True),
+           Option("budget", int, "env steps per run (default: 5,000,000; --quick 4,000)", low=1000))
+
+
+@experiment("emns-control", "EMNS policy search on gymnasium control tasks beside ARS V2-t, EvoTorch "
+            "PGPE/SNES and NEAT (same env-step budget and policy class)", default_seeds=3, options=OPTIONS)
+def run(ctx: ExperimentContext) -> dict:
+    with common.torch_threads(1):
+        return _run(ctx)
+
+
+def _run(ctx: ExperimentContext) -> dict:
+    opts = {o.name: o.parse(str(ctx.options[o.name])) for o in OPTIONS if o.name in ctx.options}
+    tasks = opts.get("tasks", list(QUICK_TASKS if ctx.quick else TASKS))
+    methods = [m for m in opts.get("methods", METHODS) if _installed(m)]
+    plan = [(t, m) for t in tasks for m in methods if m != "neat" or t in NEAT_TASKS]
+    ctx.expect(len(plan) * len(ctx.seeds))
+    results: dict = {"emns": EMNS, "eval_episodes": EVAL_EPISODES, "runs": {}, "budgets": {}}
+    workdir = ctx.checkpoint_dir("neat-configs")
+    for task, method in plan:
+        budget = opts.get("budget", 4_000 if ctx.quick else TASKS[task][2])
+        results["budgets"][task] = budget
+        for seed in ctx.seeds:
+            key = f"{task}-{method}-b{budget}-seed{seed}"
+            results["runs"][key] = ctx.unit(key, lambda t=task, m=method, b=budget, s=seed:
+                                            run_unit(t, m, b, s, workdir))
+    _figures(ctx, results, tasks, methods)
+    _report(ctx, results, tasks, methods)
+    return results
+
+
+def _runs(results: dict, task: str, method: str) -> list[dict]:
+    b = results["budgets"].get(task)
+    return [v for k, v in results["runs"].items() if k.startswith(f"{task}-{method}-b{b}-seed")]
+
+
+def _figures(ctx: ExperimentContext, results: dict, tasks: list[str], methods: list[str]) -> None:
+    fig, axes = figure(2, len(tasks), size=(4.6, 3.2))
+    for row, task in enumerate(tasks):
+        for method in methods:
+            runs = _runs(results, task, method)
+            if not runs:
+                continue
+            n = min(len(r["points"]) for r in runs)
+            P = np.asarray([r["points"][:n] for r in runs], dtype=float)  # (seeds, n, 4)
+            for col, x in ((0, P[..., 0].mean(0)), (1, P[..., 1].mean(0))):
+                axes[row, col].plot(x, P[..., 3].mean(0), label=method)
+                axes[row, col].fill_between(x, P[..., 3].min(0), P[..., 3].max(0), alpha=0.15)
+        axes[row, 0].set(xlabel="env steps", ylabel="return (centre, fresh episodes)", title=task,
+                         xscale="log")
+        axes[row, 1].set(xlabel="training wall time (s)", title=task)
+        axes[row, 0].axhline(TASKS[task][3], color="grey", lw=0.8, ls="--")
+        axes[row, 0].legend(fontsize=7)
+    fig.tight_layout()
+    ctx.savefig(fig, "curves")
+
+
+def _report(ctx: ExperimentContext, results: dict, tasks: list[str], methods: list[str]) -> None:
+    ctx.report(f"# EMNS on control tasks\n\nSeeds {ctx.seeds}; every method has the task's env-step "
+               f"budget and a linear policy on normalised observations (NEAT: its own topologies); "
+               f"returns are the mean of {EVAL_EPISODES} fresh episodes of the final policy, mean ± sd "
+               "over seeds (min-max band in the figure). Wall times are training only, one core of a "
+               "shared machine. Episodes to threshold: training episodes spent when an evaluation "
+               "first reached the threshold (evaluations at 1,000 env steps, doubling, and every tenth of "
+               "the budget, so this is an upper bound at that resolution).\n")
+    rows = []
+    for task in tasks:
+        for method in methods:
+            runs = _runs(results, task, method)
+            if not runs:
+                continue
+            final = np.asarray([r["final"] for r in runs])
+            thr = TASKS[task][3]
+            hit = [next((p[2] for p in r["points"] if p[3] >= thr), None) for r in runs]
+            hits = [h for h in hit if h is not None]
+            rows.append([task, method, f"{np.mean([r['env_steps'] for r in runs]):,.0f}",
+                         f"{final.mean():.1f} ± {final.std():.1f}",
+                         f"{sum(f >= thr for f in final)}/{len(runs)}",
+                         f"{np.mean(hits):,.0f} ({len(hits)}/{len(runs)})" if hits else "never",
+                         f"{np.mean([r['seconds'] for r in runs]):.1f}"])
+    ctx.report(markdown_table(["task", "method", "env steps", "final return", "≥ threshold",
+                               "episodes to threshold", "train s"], rows))

@@ -1,0 +1,145 @@
+"""PolicySearch: learning on a control task, exact resume, workers identical to in-process (killed
+workers included), bytes per generation independent of the policy size, spaces and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gymnasium")
+
+from gradfree.core.io import ModelFileError  # noqa: E402
+from gradfree.emns import PolicySearch  # noqa: E402
+from gradfree.emns.control import workers  # noqa: E402
+from gradfree.emns.control.normalizer import RunningStats  # noqa: E402
+from gradfree.emns.control.search import shape_fitness  # noqa: E402
+
+SMALL = dict(max_env_steps=4000, popsize=8, random_state=3, progress=False)
+
+
+def test_learns_cartpole_well_above_random():
+    ps = PolicySearch("CartPole-v1", max_env_steps=30_000, random_state=0, progress=False).fit()
+    assert ps.env_steps_ >= 30_000 and len(ps.history_["env_steps"]) == ps.n_generations_
+    assert set(ps.history_) == {"env_steps", "episodes", "return_mean", "return_max", "seconds", "bytes"}
+    # a random policy averages ~22; the centre policy must balance far longer
+    assert ps.evaluate(episodes=10, seed=1000) > 200
+
+
+def test_evaluate_is_deterministic_and_freezes_the_normaliser():
+    ps = PolicySearch("CartPole-v1", **SMALL).fit()
+    count = ps.obs_stats_.count
+    r = ps.evaluate(episodes=4, seed=5, return_all=True)
+    assert r.shape == (4,) and ps.evaluate(episodes=4, seed=5) == pytest.approx(r.mean())
+    assert ps.obs_stats_.count == count
+
+
+def test_save_load_continues_exactly(tmp_path):
+    whole = PolicySearch("CartPole-v1", **SMALL).fit()
+    part = PolicySearch("CartPole-v1", **SMALL).fit(n_generations=3)
+    assert part.n_generations_ == 3
+    part.save(tmp_path / "ps")
+    back = PolicySearch.load(tmp_path / "ps")
+    back.set_params(warm_start=True).fit()
+    assert back.n_generations_ == whole.n_generations_ > 3
+    np.testing.assert_array_equal(back.centre_, whole.centre_)
+    np.testing.assert_array_equal(back.obs_stats_.m2, whole.obs_stats_.m2)
+    assert back.history_["return_mean"] == whole.history_["return_mean"]
+    assert back.history_["env_steps"] == whole.history_["env_steps"]
+
+
+def test_loader_refuses_a_damaged_normaliser(tmp_path):
+    ps = PolicySearch("CartPole-v1", **SMALL).fit(n_generations=1)
+    ps.obs_stats_.m2 = -np.ones(4)
+    ps.save(tmp_path / "bad")
+    with pytest.raises(ModelFileError, match="obs_stats_"):
+        PolicySearch.load(tmp_path / "bad")
+
+
+def _kill_before(monkeypatch, generation: int) -> None:
+    """Kill worker 0 just before the pool runs ``generation`` (1-based)."""
+    run, calls = workers.WorkerPool.run, []
+
+    def killing_run(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == generation:
+            self.kill(0)
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(workers.WorkerPool, "run", killing_run)
+
+
+def test_worker_processes_match_in_process_even_when_one_is_killed(monkeypatch):
+    local = PolicySearch("CartPole-v1", **SMALL).fit()
+    _kill_before(monkeypatch, 3)
+    far = PolicySearch("CartPole-v1", n_jobs=2, **SMALL).fit()
+    assert far._last_pool_stats[2] == 1  # one worker rebuilt
+    np.testing.assert_array_equal(far.centre_, local.centre_)
+    assert far.history_["return_mean"] == local.history_["return_mean"]
+
+
+def test_bytes_per_generation_do_not_depend_on_the_parameter_count():
+    small = PolicySearch("CartPole-v1", policy="mlp", hidden=(4,), n_jobs=2, **SMALL).fit(n_generations=3)
+    big = PolicySearch("CartPole-v1", policy="mlp", hidden=(256,), n_jobs=2, **SMALL).fit(n_generations=3)
+    assert big._opt.state_.theta.numel() > 30 * small._opt.state_.theta.numel()
+    # after the first generation every message has the same layout: sizes differ by at most a few bytes
+    # of pickled numbers, never by the parameter count
+    for a, b in zip(small.history_["bytes"][1:], big.history_["bytes"][1:]):
+        assert abs(a - b) < 64 and a < 4000
+
+
+@pytest.mark.parametrize("policy", ["linear", "mlp", "emns"])
+def test_continuous_actions_and_every_policy(policy):
+    ps = PolicySearch("Pendulum-v1", policy=policy, hidden=(4,), max_env_steps=1600, popsize=4,
+                      random_state=0, progress=False).fit()
+    assert ps.n_generations_ == 2 and ps.env_steps_ == 1600  # 200-step episodes
+    assert np.isfinite(ps.evaluate(episodes=2))
+
+
+def test_partial_observation_with_a_memory_window():
+    ps = PolicySearch("CartPole-v1", observation_indices=(0, 2), history=2, **SMALL).fit(n_generations=2)
+    assert ps.obs_stats_.mean.shape == (2,) and ps.centre_.shape == (2 * 2 * 2,)
+
+
+def test_fitness_shift_and_shaping():
+    ps = PolicySearch("CartPole-v1", fitness="shifted", reward_shift=1.0, shaping="centred_ranks",
+                      **SMALL).fit(n_generations=1)
+    assert ps.history_["return_mean"][0] > 0  # returns are recorded unshifted
+    f = np.array([3.0, -1.0, 2.0, 2.0])
+    np.testing.assert_allclose(shape_fitness(f, "centred_ranks"), [0.5, -0.5, -1 / 6, 1 / 6])
+    z = shape_fitness(f, "zscore")
+    assert abs(z.mean()) < 1e-12 and z.std() == pytest.approx(1.0)
+
+
+def test_running_stats_agree_with_numpy():
+    rng = np.random.default_rng(0)
+    chunks = [rng.normal(2.0, 3.0, size=(n, 3)) for n in (5, 17, 1)]
+    st = RunningStats.empty(3)
+    for c in chunks:
+        st.update(np.concatenate([c.sum(0), (c * c).sum(0), [len(c)]])[None])
+    allx = np.concatenate(chunks)
+    mean, std = st.frozen()
+    np.testing.assert_allclose(mean, allx.mean(0))
+    np.testing.assert_allclose(std, allx.std(0))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(env_id="NoSuchEnv-v0"), "NoSuchEnv"),
+    (dict(env_id="Blackjack-v1"), "observations must be a flat Box"),
+    (dict(popsize=7), "even"),
+    (dict(strategy="plus"), "antithetic"),
+    (dict(policy="cnn"), "policy"),
+    (dict(observation_indices=(0, 9)), "observation_indices"),
+])
+def test_clear_errors(kwargs, match):
+    kw = {"env_id": "CartPole-v1", **SMALL, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        PolicySearch(**kw).fit()
+
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from gradfree.emns.control import search
+
+    assert doctest.testmod(search).failed == 0
