@@ -51,14 +51,14 @@ BOUND = 5.0  # bbob's search domain [-5, 5]^D
 
 
 # ---------------------------------------------------------------------------------------- optimisers
-def run_emns(f, x0, budget, seed, ipop):
+def run_emns(f, x0, budget, seed, ipop, options=None):
     """EMNS "blackbox" from x0 with sigma0 = 2 (COCO's domain / 5), restarted from uniform points in the
     domain until the budget is spent; with ``ipop`` the population doubles at each restart."""
     rng, used, pop, first = np.random.default_rng(seed), 0, None, True
     while used < budget:
         start = x0 if first else rng.uniform(-4, 4, len(x0))
         opt = EMNSOptimizer(start, 2.0, popsize=pop, random_state=int(rng.integers(2**31)),
-                            maxfevals=budget - used)
+                            maxfevals=budget - used, options=options)
         opt.optimize(f, vectorized=True)
         used += opt.result.evaluations
         pop = opt.strategy_.popsize * 2 if ipop else opt.strategy_.popsize
@@ -128,6 +128,8 @@ def run_snes(f, x0, budget, seed):
 CONTINUOUS = {
     "emns": lambda f, x0, b, s: run_emns(f, x0, b, s, ipop=False),
     "emns-ipop": lambda f, x0, b, s: run_emns(f, x0, b, s, ipop=True),
+    # resistances up to 0.999 (the step ratio between variables up to 1000, not 20): ill-conditioning
+    "emns-ipop-r999": lambda f, x0, b, s: run_emns(f, x0, b, s, ipop=True, options={"r_max": 0.999}),
     "cma": lambda f, x0, b, s: run_cma(f, x0, b, s, "default"),
     "cma-ipop": lambda f, x0, b, s: run_cma(f, x0, b, s, "ipop"),
     "sep-cma": lambda f, x0, b, s: run_cma(f, x0, b, s, "sep"),

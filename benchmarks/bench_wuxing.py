@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from pathlib import Path
@@ -82,12 +83,13 @@ def bench_model1(n_samples: int, repeats: int, batch_size: int | None, stabilise
     m = WuxingClassifier.paper(epochs=1, random_state=0, **kw)
     m.fit(X[:64], y[:64])  # builds the network, compiles the kernel
     costs = model1_costs(m)
-    best, cpu, ratios = float("inf"), float("inf"), []
+    best, cpu, ratios, walls = float("inf"), float("inf"), [], []
     for _ in range(repeats):  # each run paired with a bound measured just before it (the machine drifts)
         peak = matmul_flops(rounds=3)
         t, c = time.perf_counter(), time.process_time()
         m.partial_fit(X, y)
         wall = time.perf_counter() - t
+        walls.append(wall)
         best = min(best, wall)
         cpu = min(cpu, time.process_time() - c)
         ratios.append((wall / n_samples) / (costs["flops_per_sample"] / peak))
@@ -98,6 +100,7 @@ def bench_model1(n_samples: int, repeats: int, batch_size: int | None, stabilise
             "paired_ratios": ratios,
             "epoch60k_cpu_s": 60_000 * cpu / n_samples,
             "samples_per_s": n_samples / best, "epoch60k_s": 60_000 * best / n_samples,
+            "samples_per_s_median": n_samples / float(np.median(walls)),
             "step_us_per_sample": 1e6 * best / n_samples / (2 * costs["steps"]),
             "forward_ms_per_sample": 1e3 * fwd / n_samples, "link_ratio": m.wiring_.link_ratio, **costs}
 
@@ -123,6 +126,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/bench/bench_wuxing.json")
     a = p.parse_args()
     n = a.samples or (128 if a.quick else 512)
+    load0 = os.getloadavg()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     peaks = machine_peaks()
     r = bench_model1(n, 1 if a.quick else a.repeats, a.batch_size)
@@ -134,13 +138,15 @@ def main() -> None:
            "ratio_to_bound": (r["seconds"] / r["samples"]) / bound_s, "peak_rss_gib": rss,
            "cpu_ratio_to_bound": (r["cpu_seconds"] / r["samples"]) / bound_s,
            "rss_before_gib": rss0, "model1_stabilised": rs,
+           "load_average_1_5_15m": {"start": load0, "end": os.getloadavg()},
            "stabilised_ratio_to_bound": (rs["seconds"] / rs["samples"]) / bound_s}
     if not a.quick:
         out["digits_default"] = bench_digits_default()
     rows = [
         ("MODEL1 link ratio", f"{100 * r['link_ratio']:.3f} %"),
         ("batch size", r["batch_size"]),
-        ("train samples/s (fwd+bwd+update)", f"{r['samples_per_s']:.1f}"),
+        ("train samples/s (fwd+bwd+update)", f"{r['samples_per_s']:.1f} best, "
+         f"{r['samples_per_s_median']:.1f} median of {a.repeats if not a.quick else 1} runs"),
         ("time per integration step per sample", f"{r['step_us_per_sample']:.2f} us"),
         ("forward (predict) per sample", f"{r['forward_ms_per_sample']:.2f} ms"),
         ("60,000-sample epoch (projected)", f"{r['epoch60k_s'] / 60:.1f} min wall, "
@@ -154,6 +160,7 @@ def main() -> None:
          f"best {min(r['paired_ratios']):.1f}x, median {float(np.median(r['paired_ratios'])):.1f}x "
          f"over {len(r['paired_ratios'])} runs"),
         ("peak RSS", f"{rss:.2f} GiB  (goal <= 2)"),
+        ("machine load (1-min average) at start / end", f"{load0[0]:.2f} / {os.getloadavg()[0]:.2f}"),
         ("MODEL1, stabilised update: samples/s", f"{rs['samples_per_s']:.1f}  "
          f"({out['stabilised_ratio_to_bound']:.1f}x the paper update's bound)"),
     ]

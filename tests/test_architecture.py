@@ -9,7 +9,7 @@ import gradfree
 
 SRC = Path(gradfree.__file__).parent
 FLOOR = {"core": 0, "data": 0, "continual": 0, "rmn": 1, "emns": 1, "wuxing": 1, "baselines": 1,
-         "experiments": 2, "bench": 2, "distributed": 2, "cli": 3, "__main__": 3}
+         "experiments": 2, "distributed": 2, "cli": 3, "__main__": 3}
 
 
 def _imports(path: Path):
@@ -46,3 +46,28 @@ def test_imports_only_point_down():
 def test_every_package_is_placed():
     packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert packages <= set(FLOOR)
+
+
+def test_no_import_cycle_between_packages():
+    edges: dict[str, set[str]] = {}
+    for path in SRC.rglob("*.py"):
+        pkg = path.relative_to(SRC).parts[0].removesuffix(".py")
+        for mod in _imports(path):
+            if mod.startswith("gradfree.") and (target := mod.split(".")[1]) != pkg:
+                edges.setdefault(pkg, set()).add(target)
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(t == goal or (t not in seen and reaches(t, goal, seen | {t}))
+                   for t in edges.get(start, ()))
+
+    assert [p for p in edges if reaches(p, p, {p})] == []
+
+
+def test_every_package_all_names_public_objects_that_exist():
+    import importlib
+
+    for pkg in sorted(p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        mod = importlib.import_module(f"gradfree.{pkg}")
+        names = getattr(mod, "__all__", [])
+        assert all(not n.startswith("_") for n in names), (pkg, names)
+        assert all(hasattr(mod, n) for n in names), (pkg, [n for n in names if not hasattr(mod, n)])

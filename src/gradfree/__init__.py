@@ -10,11 +10,18 @@ Estimators (scikit-learn conventions, PyTorch tensors, CPU or CUDA):
 * :class:`NearestClassMean` - the first baseline; more in :mod:`gradfree.baselines`.
 """
 
-from importlib import import_module
-from typing import Any
+import os
 
-from gradfree.baselines.ncm import NearestClassMean
-from gradfree.core.io import register_catalog
+# Matrix products give the same bits for any number of threads only in MKL's strict reproducible mode
+# (docs/decisions.md, "Results identical for any thread count"). MKL reads this once, at its first
+# call, so it is set before torch is imported here; a value the user set is kept.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
+from importlib import import_module  # noqa: E402
+from typing import Any  # noqa: E402
+
+from gradfree.baselines.ncm import NearestClassMean  # noqa: E402
+from gradfree.core.io import register_catalog  # noqa: E402
 
 __version__ = "0.1.0"
 

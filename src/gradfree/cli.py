@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="experiment option, e.g. --set data_dir=/data/mnist (repeatable)")
+    run.add_argument("--threads", type=int, default=1,
+                     help="CPU threads for torch and numba (default 1; results do not depend on it)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                      help="spread seeds over a Ray cluster (local if no address); gradfree[distributed]")
@@ -45,16 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-progress", action="store_true")
     bench.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                        help="spread seeds over a Ray cluster (local if no address); gradfree[distributed]")
+    report = sub.add_parser("report", help="rebuild report.md and the figures of a run from its results.json")
+    report.add_argument("dir", help="the run's folder (gradfree run NAME --out DIR)")
     p.run_parser = run  # for `gradfree run NAME --help`, which adds the experiment's own options
     return p
 
 
 def _options(pairs: Sequence[str]) -> dict[str, str]:
+    """``--set`` pairs as a dict; a ``ValueError`` (a usage error) for one without ``=``."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"gradfree: --set expects KEY=VALUE, got {pair!r}")
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
         out[key] = value
     return out
 
@@ -105,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and args.name is None:
         return _fail("run needs an experiment NAME (see `gradfree list`)")
     if args.command in ("run", "bench"):
-        problem = _check_out(args.out)
+        problem = _check_out(args.out) or (f"--threads must be >= 1, got {args.threads}"
+                                           if args.threads < 1 else None)
         if problem is None:
             try:
                 resolve_device(args.device)
@@ -113,6 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 problem = str(exc)
         if problem is not None:
             return _fail(problem)
+    if args.command == "report":
+        from gradfree.experiments.cli_runner import rebuild_report
+
+        try:
+            out = rebuild_report(args.dir)
+        except (KeyError, ValueError) as exc:
+            return _fail(exc.args[0] if isinstance(exc, KeyError) else str(exc))
+        print(f"rebuilt {out}/report.md and its figures from {out}/results.json")
+        return 0
     if args.command == "list":
         from gradfree.experiments.registry import all_experiments
 
@@ -126,9 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gradfree.experiments.cli_runner import run_experiment
 
     start = time.perf_counter()
-    kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
-                  progress=not args.no_progress, options=_options(args.set))
     try:
+        kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
+                      progress=not args.no_progress, options=_options(args.set), threads=args.threads)
         if args.ray is not None:
             from gradfree.distributed import run_experiment_on_ray
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from gradfree.bench import MODELS, SUITES, ModelEntry, run_bench
-from gradfree.bench.units import PeakMemory
+from gradfree.experiments.bench import MODELS, SUITES, ModelEntry, run_bench
+from gradfree.experiments.bench.units import PeakMemory
 
 SMALL_SUITES = ["split-manifolds", "emns-classification", "emns-regression"]
 

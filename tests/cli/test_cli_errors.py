@@ -60,3 +60,22 @@ def test_out_that_is_a_file_is_one_line(capsys, tmp_path, command):
 
 def test_run_without_name(capsys):
     _fails(capsys, ["run"], "needs an experiment NAME")
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["run", "wuxing-mnist", "--quick", "--set", "epochs"], "expects KEY=VALUE"),
+    (["run", "wuxing-mnist", "--quick", "--set", "data_dir=/tmp"], "only a full run reads it"),
+    (["run", "wuxing-mnist", "--set", "digits_train=5"], "only a quick run reads it"),
+    (["run", "ncm-split", "--quick", "--threads", "0"], "--threads must be >= 1"),
+    (["bench", "--quick", "--threads", "0"], "--threads must be >= 1"),
+])
+def test_every_usage_error_exits_2(capsys, tmp_path, argv, match):
+    _fails(capsys, [*argv, "--out", str(tmp_path / "o")], match)
+    assert not (tmp_path / "o" / "checkpoints").exists()
+
+
+def test_argparse_usage_errors_exit_2(capsys):
+    for argv in (["run", "ncm-split", "--threads", "x"], ["nonsense"], ["run", "--seeds"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gradfree.experiments import all_experiments
-from gradfree.experiments.cli_runner import run_experiment
+from gradfree.experiments.cli_runner import rebuild_report, run_experiment
 
 # The bench's quick form runs every model (about 90 s); here it runs a part of its table, and
 # tests/bench covers the rest of it.
@@ -26,3 +26,9 @@ def test_quick_run_writes_results_report_and_figures(name, tmp_path):
     assert pngs and all(p.stat().st_size > 2000 for p in pngs)
     for png in pngs:
         assert f"({png.name})" in report
+    if all_experiments()[name].report is not None:  # pure steps: rebuilt byte for byte from results.json
+        written = {p.name: p.read_bytes() for p in [out / "report.md", *pngs]}
+        for p in pngs:
+            p.unlink()
+        rebuild_report(out)
+        assert {p.name: p.read_bytes() for p in [out / "report.md", *pngs]} == written

@@ -12,7 +12,7 @@
   input or on frozen random ReLU features (``random_features=n``).
 """
 
-from gradfree.baselines.continual import EWCClassifier, ReplayClassifier
+from gradfree.baselines.ewc_replay import EWCClassifier, ReplayClassifier
 from gradfree.baselines.mlp import MLPClassifier, MLPRegressor, SparseMLPClassifier
 from gradfree.baselines.ncm import NearestClassMean
 from gradfree.baselines.set_mlp import SETMLPClassifier

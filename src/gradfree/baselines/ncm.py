@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from sklearn.utils._param_validation import StrOptions
 
@@ -26,7 +24,17 @@ class NearestClassMean(GradFreeClassifier):
     metric : {"euclidean", "cosine"}
         Distance used at prediction time.
     device : {"cpu", "cuda", "auto"}
-    """
+
+      Examples
+      --------
+      >>> from sklearn.datasets import load_digits
+      >>> X, y = load_digits(return_X_y=True)
+      >>> model = NearestClassMean().fit(X[:1200], y[:1200])
+      >>> round(model.score(X[1200:], y[1200:]), 3)
+      0.881
+      >>> model.partial_fit(X[:5], y[:5]).means_.shape       # keep learning; classes stay independent
+      torch.Size([10, 64])
+      """
 
     _can_grow_classes = True
     _proba_from = "softmax"
@@ -51,20 +59,13 @@ class NearestClassMean(GradFreeClassifier):
         self.device = device
 
     @no_grad_learning
-    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> NearestClassMean:
+    def _learn(self, Xt: torch.Tensor, yi: torch.Tensor, *, first: bool, whole: bool) -> NearestClassMean:
         """Add (X, y) to the running class means; new labels become new classes. ``fit`` needs two."""
-        self._check_params()
-        first = not self._is_fitted()
         if first:
-            self._init_device()
-        Xt, yn = self._validate(X, y, reset=first)
-        if first:
-            self.sums_ = torch.zeros(0, Xt.shape[1], dtype=torch.float64, device=self.device_)
-            self.counts_ = torch.zeros(0, dtype=torch.float64, device=self.device_)
-            self.sq_sums_ = torch.zeros(0, dtype=torch.float64, device=self.device_)
-        yi = self._encode_labels(yn, classes, reset=first)
-        if first and self.sums_.shape[0] < len(self.classes_):
-            self._grow_classes(len(self.classes_) - self.sums_.shape[0])
+            C, d = len(self.classes_), Xt.shape[1]
+            self.sums_ = torch.zeros(C, d, dtype=torch.float64, device=self.device_)
+            self.counts_ = torch.zeros(C, dtype=torch.float64, device=self.device_)
+            self.sq_sums_ = torch.zeros(C, dtype=torch.float64, device=self.device_)
         self.sums_.index_add_(0, yi, Xt.double())
         self.counts_ += torch.bincount(yi, minlength=len(self.classes_)).double()
         self.sq_sums_.index_add_(0, yi, Xt.double().square().sum(1))

@@ -54,6 +54,14 @@ class SLDAClassifier(GradFreeClassifier):
     random_state : int, RandomState, Generator or None
         Seeds the random features.
     device : {"cpu", "cuda", "auto"}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = SLDAClassifier().fit(X[:1200], y[:1200])
+    >>> round(model.score(X[1200:], y[1200:]), 3)
+    0.91
     """
 
     _can_grow_classes = True
@@ -87,9 +95,8 @@ class SLDAClassifier(GradFreeClassifier):
         return (Z @ self.rf_weights_.T).clamp_min_(0)
 
     @no_grad_learning
-    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> SLDAClassifier:
+    def _learn(self, Xt: torch.Tensor, yi: torch.Tensor, *, first: bool, whole: bool) -> SLDAClassifier:
         """Add (X, y) to the statistics (``fit``: from nothing); new labels become new classes."""
-        Xt, yi, first = self._begin(X, y, classes)
         if first:
             n = int(self.random_features)
             if n:

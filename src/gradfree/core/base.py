@@ -5,8 +5,12 @@ Conventions (scikit-learn's, plus ours):
 * the constructor stores hyper-parameters only (every one after the first keyword-only), declared
   with scikit-learn's ``_parameter_constraints``; everything learned is set under a name ending in
   ``_``;
-* one life cycle: ``fit`` forgets every fitted attribute (``_reset``) and runs ``_learn(whole=True)``;
-  ``partial_fit`` runs ``_learn(whole=False)``; a model implements ``_learn`` only;
+* one life cycle, owned here (scikit-learn's ``_fit_context``): ``fit`` and ``partial_fit`` (1) check
+  the declared ``_parameter_constraints`` once per call, (2) run ``_check_param_rules`` for rules that
+  involve several parameters, (3) run the shared prologue: ``fit`` forgets every fitted attribute
+  (``_reset``); the first call sets ``device_`` and ``rng_``; X and y are validated and encoded
+  (``_prepare``), then (4) call ``_learn(X, y, first=..., whole=...)`` with tensors on ``device_``.
+  A model implements ``_learn`` (and ``_check_param_rules`` where it has such rules) only;
 * ``random_state`` is turned into a seed inside ``fit`` (``_init_rng``) and drives one
   ``torch.Generator`` (``rng_``) that is saved with the model, so a resumed run continues exactly;
 * inputs are NumPy arrays or torch tensors; ``_validate`` rejects NaN/inf, values too large for
@@ -24,6 +28,7 @@ Conventions (scikit-learn's, plus ours):
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from numbers import Integral
 from pathlib import Path
@@ -93,6 +98,13 @@ def check_float32_range(A: np.ndarray, name: str) -> None:
                          f"arithmetic on {d} feature(s) can hold (|value| <= {limit:.3g}); rescale {name}")
 
 
+@functools.cache
+def _legacy_learn(cls: type) -> bool:
+    """Whether ``cls._learn`` still takes the raw ``(X, y, classes, whole)`` and runs its own prologue
+    (the EMNS estimators until they move to the shared life cycle; docs/decisions.md)."""
+    return "classes" in inspect.signature(cls._learn).parameters
+
+
 class GradFreeEstimator(BaseEstimator):
     """Shared machinery: validation, device, seeding, save/load. Subclasses implement the learning."""
 
@@ -147,14 +159,17 @@ class GradFreeEstimator(BaseEstimator):
         return hasattr(self, "n_features_in_")
 
     # ------------------------------------------------------------------ life cycle
-    #: scikit-learn parameter constraints (``sklearn.utils._param_validation``), checked by
-    #: :meth:`_check_params` at the start of every ``fit`` / ``partial_fit`` and when a model is loaded.
+    #: scikit-learn parameter constraints (``sklearn.utils._param_validation``), checked at the start of
+    #: every ``fit`` / ``partial_fit`` and when a model is loaded. A model does not re-check them.
     _parameter_constraints: dict = {}
 
     def _check_params(self) -> None:
-        """Check the constructor's parameters against ``_parameter_constraints`` (models may add
-        checks that involve several parameters)."""
+        """The declared constraints, then the rules that involve several parameters."""
         self._validate_params()
+        self._check_param_rules()
+
+    def _check_param_rules(self) -> None:
+        """Rules no single constraint can state (e.g. ``K1 > K2``); raise ``ValueError`` naming them."""
 
     def _reset(self) -> None:
         """Forget everything learned: every fitted attribute (a public name ending in ``_``)."""
@@ -162,17 +177,47 @@ class GradFreeEstimator(BaseEstimator):
             delattr(self, name)
 
     def fit(self, X: Any, y: Any = None) -> Any:
-        """Learn from scratch: forget everything, then the steps ``partial_fit`` takes, on all of (X, y)
-        with every pass ``fit`` makes (see each model's ``_learn``)."""
-        self._reset()
-        self._in_fit = True  # a classifier's fit needs two classes even where partial_fit takes one
+        """Learn from scratch: forget everything, then learn from all of (X, y) with every pass ``fit``
+        makes (see each model's ``_learn``)."""
+        return self._life_cycle(X, y, None, whole=True)
+
+    def _life_cycle(self, X: Any, y: Any, classes: Any, *, whole: bool) -> Any:
+        """What ``fit`` (``whole``) and ``partial_fit`` do, in this order, once per call: parameters,
+        prologue (forget on ``fit``; device and random state on the first call; inputs), ``_learn``."""
+        if _legacy_learn(type(self)):  # a model not yet on this life cycle runs its own prologue
+            return self._legacy_life_cycle(X, y, classes, whole=whole)
+        self._check_params()
+        if whole:
+            self._reset()
+        first = not self._is_fitted()
+        self._in_fit = whole  # a classifier's fit needs two classes even where partial_fit takes one
         try:
-            return self._learn(X, y, None, whole=True)
+            if first:
+                self._init_device()
+                if "random_state" in self._parameter_constraints:
+                    self._init_rng()
+            Xt, yt = self._prepare(X, y, classes, first=first)
+        finally:
+            del self._in_fit
+        return self._learn(Xt, yt, first=first, whole=whole)
+
+    def _legacy_life_cycle(self, X: Any, y: Any, classes: Any, *, whole: bool) -> Any:
+        if whole:
+            self._reset()
+        self._in_fit = whole
+        try:
+            return self._learn(X, y, classes, whole=whole)
         finally:
             del self._in_fit
 
-    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> Any:
-        """The one learning path: ``whole`` is True for ``fit`` (all passes), False for ``partial_fit``."""
+    def _prepare(self, X: Any, y: Any, classes: Any, *, first: bool) -> tuple[torch.Tensor, Any]:
+        """Validated inputs: X as a float tensor on ``device_``, y as the model learns from it."""
+        Xt, yn = self._validate(X, y, reset=first)
+        return Xt, yn
+
+    def _learn(self, X: torch.Tensor, y: Any, *, first: bool, whole: bool) -> Any:
+        """The one learning path, on validated inputs. ``first``: no state yet (build it); ``whole``:
+        ``fit`` (every pass ``fit`` makes) rather than ``partial_fit`` (one step of a stream)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ persistence
@@ -204,19 +249,12 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
         """Continue learning from (X, y); ``classes`` (every label) on the first call, as in scikit-learn."""
-        return self._learn(X, y, classes, whole=False)
+        return self._life_cycle(X, y, classes, whole=False)
 
-    def _begin(self, X: Any, y: Any, classes: Any) -> tuple[torch.Tensor, torch.Tensor, bool]:
-        """The prologue of a classifier's ``_learn``: on the first call the parameters are checked and
-        the device and RNG set; X is validated and the labels encoded. Returns (X (N, d), label
-        indices (N,), whether this is the first call)."""
-        first = not self._is_fitted()
-        if first:
-            self._check_params()
-            self._init_device()
-            self._init_rng()
+    def _prepare(self, X: Any, y: Any, classes: Any, *, first: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """X (N, d) on ``device_`` and the label indices (N,), updating ``classes_``."""
         Xt, yn = self._validate(X, y, reset=first)
-        return Xt, self._encode_labels(yn, classes, reset=first), first
+        return Xt, self._encode_labels(yn, classes, reset=first)
 
     def _encode_labels(self, y: np.ndarray, classes: Any = None, *, reset: bool) -> torch.Tensor:
         """Map labels to indices 0..C-1 (a long tensor on ``device_``), updating ``classes_``."""
@@ -320,7 +358,12 @@ class GradFreeRegressor(RegressorMixin, GradFreeEstimator):
 
     def partial_fit(self, X: Any, y: Any) -> Any:
         """Continue learning from (X, y)."""
-        return self._learn(X, y, None, whole=False)
+        return self._life_cycle(X, y, None, whole=False)
+
+    def _prepare(self, X: Any, y: Any, classes: Any, *, first: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """X (N, d) on ``device_`` and the targets (N, outputs) as float tensors."""
+        Xt, yn = self._validate(X, y, reset=first)
+        return Xt, self._encode_targets(yn, reset=first)
 
     def _encode_targets(self, y: np.ndarray, *, reset: bool) -> torch.Tensor:
         y = np.asarray(y, dtype=np.float64)

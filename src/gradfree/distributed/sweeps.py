@@ -20,13 +20,13 @@ from gradfree.experiments.cli_runner import default_out, run_experiment, seed_li
 
 
 def _run_one_seed(name: str, quick: bool, seed: int, device: str, options: dict,
-                  done: dict[str, str]) -> dict[str, str]:
+                  done: dict[str, str], threads: int = 1) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "checkpoints").mkdir()
         for fname, text in done.items():
             (Path(tmp) / "checkpoints" / fname).write_text(text)
         run_experiment(name, quick=quick, seeds=[seed], out=tmp, device=device, progress=False,
-                       options=options)
+                       options=options, threads=threads)
         return {p.name: p.read_text() for p in (Path(tmp) / "checkpoints").glob("*.json")}
 
 
@@ -40,7 +40,8 @@ def _readable(path: Path) -> str | None:
 
 def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None = None,
                           out: str | Path | None = None, device: str = "cpu", options: dict | None = None,
-                          address: str | None = None, progress: bool = True, max_retries: int = 3) -> Path:
+                          address: str | None = None, progress: bool = True, max_retries: int = 3,
+                          threads: int = 1) -> Path:
     """Spread the seeds of experiment ``name`` over a Ray cluster; return the output folder."""
     ray = init_ray(address)
     out = Path(out) if out is not None else default_out(name, quick)
@@ -49,10 +50,10 @@ def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None =
     ckpt = safe_mkdir(out / "checkpoints", root=out)
     done = ray.put({p.name: text for p in ckpt.glob("*.json") if (text := _readable(p)) is not None})
     remote = ray.remote(max_retries=max_retries)(_run_one_seed)
-    refs = [remote.remote(name, quick, s, device, options, done) for s in seeds_]
+    refs = [remote.remote(name, quick, s, device, options, done, threads) for s in seeds_]
     for files in ray.get(refs):
         for fname, text in files.items():
             if not (ckpt / fname).exists():
                 write_text_atomic(ckpt / fname, text, root=out)
     return run_experiment(name, quick=quick, seeds=seeds_, out=out, device=device, progress=progress,
-                          options=options)
+                          options=options, threads=threads)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from pathlib import Path
 
 from gradfree.core.checkpoint import read_checkpoint, write_checkpoint, write_json_atomic, write_text_atomic
 from gradfree.core.device import resolve_device
-from gradfree.experiments.registry import ExperimentContext, get_experiment
+from gradfree.core.files import write_bytes_atomic
+from gradfree.core.io import read_json
+from gradfree.experiments.common import torch_threads
+from gradfree.experiments.registry import Experiment, ExperimentContext, get_experiment
 
 
 def default_out(name: str, quick: bool) -> Path:
@@ -23,20 +27,77 @@ def seed_list(name: str, seeds: int | None) -> list[int]:
     return list(range(n_seeds))
 
 
+def _header(exp: Experiment, config: dict) -> str:
+    sets = "".join(f" --set {k}={v}" for k, v in sorted(config["options"].items()))
+    command = (f"gradfree run {exp.name}{' --quick' if config['quick'] else ''} --seeds "
+               f"{len(config['seeds'])}{sets}")
+    return (f"# {exp.name}\n\n{exp.summary}\n\nSeeds: {config['seeds']}; quick: {config['quick']}; "
+            f"device: {config['device']}. Command: `{command}`.\n")
+
+
+def render(out: Path, exp: Experiment, config: dict, results: dict,
+           ctx: ExperimentContext | None = None) -> None:
+    """Write report.md and the figures: from ``exp.report`` / ``exp.figures`` (functions of the results
+    and the config alone) where the experiment has them, else from what it wrote through ``ctx``."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    names = list(ctx.figures) if ctx is not None else []
+    for fname, fig in (exp.figures(results, config) if exp.figures else []):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+        plt.close(fig)
+        write_bytes_atomic(out / f"{fname}.png", buf.getvalue(), root=out)
+        names.append(f"{fname}.png")
+    body = exp.report(results, config) if exp.report else "\n".join(ctx.report_parts if ctx else [])
+    figs = "".join(f"\n![{f}]({f})\n" for f in names)
+    write_text_atomic(out / "report.md", _header(exp, config) + "\n" + body + figs, root=out)
+
+
+RESULTS_MAX_BYTES = 256 * 2**20
+
+
+def rebuild_report(out: str | Path) -> Path:
+    """``gradfree report DIR``: report.md and the figures again, from DIR/results.json alone."""
+    out = Path(out)
+    path = out / "results.json"
+    if not path.is_file():
+        raise ValueError(f"{path}: no results.json of a finished run")
+    saved = read_json(path, "results file", max_bytes=RESULTS_MAX_BYTES)  # untrusted: bounded, checked
+    if not (isinstance(saved, dict) and isinstance(saved.get("config"), dict)
+            and isinstance(saved.get("results"), dict)):
+        raise ValueError(f"{path}: fields 'config' and 'results' must be objects")
+    config = saved["config"]
+    exp = get_experiment(str(config.get("experiment")))
+    if exp.report is None:
+        raise ValueError(f"{exp.name} writes its report while it runs; rerun it to rebuild the report")
+    render(out, exp, config, saved["results"])
+    return out
+
+
 def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | None = None,
                    out: str | Path | None = None, device: str = "cpu", progress: bool = True,
-                   options: dict | None = None) -> Path:
+                   options: dict | None = None, threads: int = 1) -> Path:
     """Run experiment ``name`` into ``out`` (default ``runs/<name>[-quick]``); resume if it was cut off.
 
     ``seeds`` is a count (seeds 0..N-1) or an explicit list. ``results.json`` holds only what the
-    experiment computed (reproducible for a given seed list); wall times, the command line and the
-    machine go to ``run_info.json``.
-    """
+    experiment computed (reproducible for a given seed list, identical for any ``threads``, the CPU
+    threads torch and numba use); wall times, the command line and the machine go to ``run_info.json``.
+
+      Examples
+      --------
+      >>> import json, tempfile
+      >>> out = run_experiment("ncm-split", quick=True, seeds=1, out=tempfile.mkdtemp(), progress=False)
+      >>> sorted(json.loads((out / "results.json").read_text())["results"])
+      ['digits', 'fashion-mnist']
+      """
     exp = get_experiment(name)
-    exp.check_options(dict(options or {}))
+    parsed = exp.check_options(dict(options or {}), quick=quick)  # ctx.options: values, not strings
+    if int(threads) < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
     resolve_device(device)  # "cuda" without CUDA is refused before anything runs
     seeds = list(seeds) if isinstance(seeds, (list, tuple)) else seed_list(name, seeds)
-    n_seeds = len(seeds)
     out = Path(out) if out is not None else default_out(name, quick)
     config = {"experiment": name, "quick": quick, "seeds": seeds, "device": device,
               "options": dict(options or {})}
@@ -47,21 +108,21 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
                          "or delete it")
     write_checkpoint(cfg_path, config, root=out)
     ctx = ExperimentContext(out=out, quick=quick, seeds=seeds, device=device,
-                            show_progress=progress, options=dict(options or {}), title=name)
+                            show_progress=progress, options=parsed, title=name)
     start = time.perf_counter()
     try:
-        results = exp.fn(ctx)
+        with torch_threads(int(threads)):
+            results = exp.fn(ctx)
         ctx.stage("writing results and report")
         write_json_atomic(out / "results.json", {"config": config, "results": results}, root=out)
-        sets = "".join(f" --set {k}={v}" for k, v in sorted(ctx.options.items()))
-        command = f"gradfree run {name}{' --quick' if quick else ''} --seeds {n_seeds}{sets}"
-        header = (f"# {name}\n\n{exp.summary}\n\nSeeds: {ctx.seeds}; quick: {quick}; device: {device}. "
-                  f"Command: `{command}`.\n")
-        figs = "".join(f"\n![{f}]({f})\n" for f in ctx.figures)
-        write_text_atomic(out / "report.md", header + "\n" + "\n".join(ctx.report_parts) + figs, root=out)
+        # rendered from what results.json holds (keys sorted), exactly as `gradfree report` will
+        results = json.loads(json.dumps(results, sort_keys=True))
+        render(out, exp, config, results, ctx)
         write_json_atomic(out / "run_info.json", root=out, obj={
             "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
-            "python": platform.python_version(), "machine": platform.machine(), "node": platform.node(),
+            **({"unit_stats": ctx.stats} if ctx.stats else {}),
+            "threads": int(threads), "python": platform.python_version(), "machine": platform.machine(),
+            "node": platform.node(),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
     finally:
         ctx.close()

@@ -40,11 +40,23 @@ def split_dataset(name: str, seed: int, quick: bool, quick_sizes: tuple[int, int
 
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, then restore the count (small networks: extra
-    threads only add overhead)."""
+    """Run the block with ``n`` CPU threads for torch (and numba, when installed), then restore both.
+
+    Small networks gain nothing from extra threads, and on a shared machine they lose a lot; results do
+    not depend on the count (``gradfree`` sets MKL's strict reproducible mode; tests/core/test_threads.py).
+    """
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is the optional 'fast' extra
+        numba = None
     before = torch.get_num_threads()
+    before_numba = numba.get_num_threads() if numba is not None else None
     torch.set_num_threads(n)
+    if numba is not None:
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        if numba is not None:
+            numba.set_num_threads(before_numba)

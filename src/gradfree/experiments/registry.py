@@ -12,7 +12,8 @@ adding a file. The context gives it:
   gives it a total, ``ctx.progress(iterable, desc)`` names the stage it is in, and the runner keeps it
   open through the figures and the report;
 * ``ctx.savefig(fig, name)``; ``ctx.report(md)``;
-  ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible.
+  ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible;
+  ``ctx.stats[key]`` - other per-unit measurements (e.g. throughput), also kept for ``run_info.json``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Option:
     low: float | None = None
     choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None  # a callable: read when parsing
     many: bool = False  # a comma-separated list of ``choices``
+    mode: str | None = None  # "full" or "quick": the only mode that reads it (the other refuses it)
 
     def allowed(self) -> tuple[str, ...]:
         return tuple(self.choices() if callable(self.choices) else self.choices or ())
@@ -68,7 +70,8 @@ class Option:
     def describe(self) -> str:
         kind = ",".join(self.allowed()) if self.choices else self.type.__name__
         rng = f", >= {self.low:g}" if self.low is not None else ""
-        return f"{self.name}=<{kind}{rng}>  {self.help}"
+        only = {"full": " (full run only)", "quick": " (--quick only)"}.get(self.mode or "", "")
+        return f"{self.name}=<{kind}{rng}>  {self.help}{only}"
 
 
 @dataclass(frozen=True)
@@ -80,27 +83,39 @@ class Experiment:
     fn: Callable[[ExperimentContext], dict]
     default_seeds: int = 3
     options: tuple[Option, ...] = ()
+    #: pure steps (results, config) -> markdown / [(name, figure)]: ``gradfree report DIR`` rebuilds
+    #: report.md and the figures from results.json alone. Experiments without them write through ctx.
+    report: Callable[[dict, dict], str] | None = None
+    figures: Callable[[dict, dict], list[tuple[str, Any]]] | None = None
 
-    def check_options(self, given: dict[str, str]) -> dict[str, Any]:
-        """Parse ``--set`` values against the declared options; unknown names are errors."""
+    def check_options(self, given: dict[str, str], quick: bool = False) -> dict[str, Any]:
+        """Parse ``--set`` values against the declared options; unknown names, and options the chosen
+        mode would ignore (``Option.mode``), are errors."""
         known = {o.name: o for o in self.options}
+        mode = "quick" if quick else "full"
         for key in given:
             if key not in known:
                 raise ValueError(f"--set {key}: {self.name} has no option {key!r}; "
                                  + (f"its options: {', '.join(known)}" if known else "it takes none"))
+            if known[key].mode not in (None, mode):
+                raise ValueError(f"--set {key}: only a {known[key].mode} run reads it "
+                                 f"({'drop --quick' if quick else 'add --quick'} or drop the option)")
         return {k: known[k].parse(v) for k, v in given.items()}
 
 
 _REGISTRY: dict[str, Experiment] = {}
 
 
-def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[Option, ...] = ()) -> Callable:
-    """Decorator registering ``fn(ctx) -> dict`` as experiment ``name`` (``options``: its ``--set`` keys)."""
+def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[Option, ...] = (),
+               report: Callable[[dict, dict], str] | None = None,
+               figures: Callable[[dict, dict], list[tuple[str, Any]]] | None = None) -> Callable:
+    """Decorator registering ``fn(ctx) -> dict`` as experiment ``name`` (``options``: its ``--set`` keys;
+    ``report`` / ``figures``: its pure presentation steps, functions of the results and the config)."""
 
     def register(fn: Callable[[ExperimentContext], dict]) -> Callable[[ExperimentContext], dict]:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise ValueError(f"experiment {name!r} is registered twice")
-        _REGISTRY[name] = Experiment(name, summary, fn, default_seeds, tuple(options))
+        _REGISTRY[name] = Experiment(name, summary, fn, default_seeds, tuple(options), report, figures)
         return fn
 
     return register
@@ -140,6 +155,7 @@ class ExperimentContext:
     options: dict[str, Any] = field(default_factory=dict)
     report_parts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, dict] = field(default_factory=dict)  # per-unit measurements for run_info.json
     figures: list[str] = field(default_factory=list)
     title: str = "run"
     n_resumed: int = 0

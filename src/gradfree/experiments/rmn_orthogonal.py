@@ -44,6 +44,7 @@ PAPER = {  # numbers the paper reports ("Experimental Results"), set beside ours
 
 COSINES = (0.3, 0.6)  # extra: every pair of centres at this cosine (how isolation degrades)
 CONSOLIDATING = "RMN-consolidating (ours)"
+NON_ORTHOGONAL = ("simple+homeostasis", "overcomplete+homeostasis", CONSOLIDATING)
 
 
 def make_streams(seed: int, quick: bool, cosine: float = 0.0):
@@ -74,9 +75,13 @@ def run_variant(name: str, seed: int, quick: bool, device: str, cosine: float = 
 
 
 @experiment("rmn-orthogonal", "RMN paper: 10 orthogonal clusters, 5 tasks x 2 classes, class-incremental; "
-            "{simple, overcomplete} read-out x homeostasis {on, off}", default_seeds=5)
+            "{simple, overcomplete} read-out x homeostasis {on, off}", default_seeds=5,
+            report=lambda results, config: _report(results, config),
+            figures=lambda results, config: _figures(results, config))
 def run(ctx: ExperimentContext) -> dict:
     results: dict = {"variants": {}, "paper": PAPER}
+    cos_seeds = ctx.seeds[:2] if ctx.quick else ctx.seeds
+    ctx.expect(len(VARIANTS) * len(ctx.seeds) + len(COSINES) * 3 * len(cos_seeds))
     for name in ctx.progress(list(VARIANTS), desc="variants"):
         results["variants"][name] = [
             ctx.unit(f"{name}-seed{seed}", lambda name=name, seed=seed: run_variant(name, seed, ctx.quick,
@@ -88,12 +93,15 @@ def run(ctx: ExperimentContext) -> dict:
         f"cosine {c}": {name: [ctx.unit(f"cos{c}-{name}-seed{seed}",
                                         lambda c=c, name=name, seed=seed: _slim(run_variant(
                                             name, seed, ctx.quick, ctx.device, cosine=c)))
-                               for seed in (ctx.seeds[:2] if ctx.quick else ctx.seeds)]
-                        for name in ("simple+homeostasis", "overcomplete+homeostasis", CONSOLIDATING)}
+                               for seed in cos_seeds]
+                        for name in NON_ORTHOGONAL}
         for c in COSINES}
-    _figures(ctx, results)
-    _report(ctx, results)
     return results
+
+
+def _in_order(d: dict, names) -> dict:
+    """``d`` in the order of ``names`` (results.json stores its keys sorted)."""
+    return {n: d[n] for n in names if n in d}
 
 
 def _slim(r: dict) -> dict:
@@ -105,8 +113,10 @@ def _stat(runs: list[dict], key: str, scale: float = 1.0) -> np.ndarray:
     return np.array([r[key] for r in runs], dtype=float) * scale
 
 
-def _report(ctx: ExperimentContext, results: dict) -> None:
-    V, P = results["variants"], PAPER
+def _report(results: dict, config: dict) -> str:
+    """The report's body (tables and verdicts), from the results alone."""
+    parts: list[str] = []
+    V, P = _in_order(results["variants"], VARIANTS), PAPER
     rows = []
     for name, runs in V.items():
         paper = P["simple"] if name.startswith("simple") else P["overcomplete"]
@@ -119,33 +129,35 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
                      else paper["task1_forgetting"],
                      f"{_stat(runs, 'dead_neurons').mean():.0f} ± {_stat(runs, 'dead_neurons').std():.0f}",
                      hom["dead"]])
-    ctx.report(f"## RMN on orthogonal manifolds ({len(ctx.seeds)} seeds, mean ± sd, %)\n\n"
+    parts.append(f"## RMN on orthogonal manifolds ({len(config['seeds'])} seeds, mean ± sd, %)\n\n"
                "Paper columns: the simple read-out rows take the paper's 'initial results'; the "
                "overcomplete rows take its homeostasis table for average accuracy and dead neurons "
                "(the paper does not say which read-out that table used).\n\n" + markdown_table(
                    ["variant", "avg acc", "paper", "task-1 final", "paper", "task-1 forgetting", "paper",
                     "dead neurons", "paper"], rows))
-    ctx.report(_verdicts(V))
+    parts.append(_verdicts(V))
     orows = []
     for name, runs in V.items():
         adj = np.array([r["overlap"]["adjacent"] for r in runs]) * 100
         orows.append([name, *[f"{m:.1f} ± {s:.1f}" for m, s in zip(adj.mean(0), adj.std(0))],
                       mean_sd(_stat([r["overlap"] for r in runs], "mean"))])
     orows.append(["paper", *P["overlap_adjacent"], P["overlap_mean"]])
-    ctx.report("### Neuron overlap (Jaccard of winner sets on test data, %)\n\n" + markdown_table(
+    parts.append("### Neuron overlap (Jaccard of winner sets on test data, %)\n\n" + markdown_table(
         ["variant", "T1∩T2", "T2∩T3", "T3∩T4", "T4∩T5", "mean (all pairs)"], orows))
     brows = [[name, " ".join(f"{v:.1f}" for v in np.mean([r["binding"] for r in runs], axis=0))]
              for name, runs in V.items() if name.startswith("overcomplete")]
     brows.append(["paper", " ".join(map(str, P["binding"]))])
-    ctx.report("### Class-binding distribution (prototypes per class 0..9, mean over seeds)\n\n"
+    parts.append("### Class-binding distribution (prototypes per class 0..9, mean over seeds)\n\n"
                + markdown_table(["variant", "bound prototypes"], brows))
     crows = [[cos, name, mean_sd(_stat(runs, "average_accuracy")), mean_sd(_stat(runs, "task1_forgetting")),
               mean_sd(_stat([r["overlap"] for r in runs], "mean"))]
-             for cos, by_name in results["non_orthogonal"].items() for name, runs in by_name.items()]
-    ctx.report("### Beyond the paper: clusters at a shared cosine (our addition)\n\n"
+             for cos, by_name in results["non_orthogonal"].items()
+             for name, runs in _in_order(by_name, NON_ORTHOGONAL).items()]
+    parts.append("### Beyond the paper: clusters at a shared cosine (our addition)\n\n"
                "Every pair of centres at the given cosine instead of 0 (same spread and sizes).\n\n"
                + markdown_table(["centres", "variant", "avg acc", "task-1 forgetting", "mean overlap"],
                                 crows))
+    return "\n".join(p.rstrip() + "\n" for p in parts)
 
 
 def _verdicts(V: dict) -> str:
@@ -177,8 +189,10 @@ def _err(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.array([mean - np.maximum(mean - sd, lo), np.minimum(mean + sd, hi) - mean])
 
 
-def _figures(ctx: ExperimentContext, results: dict) -> None:
-    V = results["variants"]
+def _figures(results: dict, config: dict) -> list:
+    """Every figure the paper shows (and ours), from the results alone."""
+    figs: list = []
+    V = _in_order(results["variants"], VARIANTS)
     names = list(V)
     # 1. cluster similarity
     fig, ax = figure()
@@ -189,7 +203,7 @@ def _figures(ctx: ExperimentContext, results: dict) -> None:
     ax[0, 0].set_xlabel("cluster (index)")
     ax[0, 0].set_ylabel("cluster (index)")
     fig.colorbar(im, ax=ax[0, 0], fraction=0.046).set_label("cosine similarity (unitless)")
-    ctx.savefig(fig, "cluster_similarity")
+    figs.append(("cluster_similarity", fig))
     # 2. per-task final accuracy and the task-1 forgetting curve (%), legend below the panels
     fig, ax = figure(2, size=(7, 3.8))
     width = 0.8 / len(names)
@@ -210,7 +224,7 @@ def _figures(ctx: ExperimentContext, results: dict) -> None:
     fig.legend(*ax[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7,
                frameon=False)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
-    ctx.savefig(fig, "continual_results")
+    figs.append(("continual_results", fig))
     # 3. task x neuron activation heat-map (first seed of the paper's final variant), neurons grouped
     freq = np.array(V["overcomplete+homeostasis"][0]["activation_frequency"])
     order = np.lexsort((-freq.max(0), freq.argmax(0) + 10 * (freq.max(0) == 0)))
@@ -221,7 +235,7 @@ def _figures(ctx: ExperimentContext, results: dict) -> None:
     ax[0, 0].set_xlabel("neuron (sorted by preferred task; never-winning neurons last)")
     ax[0, 0].set_title("activation frequency per task (overcomplete + homeostasis, first seed)", fontsize=9)
     fig.colorbar(im, ax=ax[0, 0], fraction=0.02).set_label("wins (% of the task's test samples)")
-    ctx.savefig(fig, "neuron_activation_heatmap")
+    figs.append(("neuron_activation_heatmap", fig))
     # 4. homeostasis comparison (paper as black crosses; legend below the panels)
     fig, ax = figure(2, size=(5.5, 3.6))
     pair = ["overcomplete+homeostasis", "overcomplete, no homeostasis"]
@@ -240,7 +254,7 @@ def _figures(ctx: ExperimentContext, results: dict) -> None:
         ax[0, j].set_title(label, fontsize=9)
     fig.legend(*ax[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    ctx.savefig(fig, "homeostasis_comparison")
+    figs.append(("homeostasis_comparison", fig))
     # 5. summary panel
     fig, ax = figure(2, 2, size=(6.5, 5.2))
     short = [n.replace("overcomplete", "over").replace(", no homeostasis", " -H")
@@ -275,4 +289,5 @@ def _figures(ctx: ExperimentContext, results: dict) -> None:
         a.tick_params(axis="x", labelsize=7, rotation=20)
     fig.legend(*ax[1, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    ctx.savefig(fig, "summary")
+    figs.append(("summary", fig))
+    return figs

@@ -148,7 +148,7 @@ def run_one(dataset: str, name: str, seed: int, quick: bool, device: str) -> dic
 
 
 def _verdict(results: dict, seeds: list) -> str:
-    """Issue 15's goals, checked against this run."""
+    """The goals set for an RMN image preset (docs/decisions.md), checked against this run."""
     def avg(ds: str, name: str) -> float:
         runs = results[ds].get(name) or []
         return 100 * float(np.mean([r["average_accuracy"] for r in runs])) if runs else float("nan")
@@ -156,7 +156,7 @@ def _verdict(results: dict, seeds: list) -> str:
     ours_f, ours_d = avg("fashion-mnist", "RMN-patches (ours)"), avg("digits", "RMN-patches (ours)")
     rf_f = avg("fashion-mnist", RF_PATCHES)
     met = ours_f >= 88 and ours_f > rf_f and ours_d >= 98
-    return ("\nGoals (issue 15) for an RMN preset: >= 88 % on full split Fashion-MNIST, ahead of RF-SLDA at "
+    return ("\nGoals for an RMN image preset: >= 88 % on full split Fashion-MNIST, ahead of RF-SLDA at "
             f"the same feature count, and >= 98 % on split digits. This run (seeds {seeds}): RMN-patches "
             f"{ours_f:.1f} % on Fashion-MNIST ({patch_feature_count('fashion-mnist')} features) vs RF-SLDA "
             f"with as many features {rf_f:.1f} %; digits {ours_d:.1f} % "
@@ -168,70 +168,103 @@ def _verdict(results: dict, seeds: list) -> str:
             "RMN-patches' gain comes from.\n")
 
 
+NAMES = [*STREAM_MODELS, "MLP joint"]
+
+
+def _seeds(config: dict) -> list:
+    return config["seeds"][:1] if config["quick"] else config["seeds"]  # quick mode: one seed
+
+
+def figures(results: dict, config: dict) -> list:
+    """The accuracy matrices (mean over seeds), each data set's panels in rows of five."""
+    cols = 5
+    per_ds = -(-len(STREAM_MODELS) // cols)
+    fig, axes = figure(cols, per_ds * len(DATASETS), size=(3.2, 3.0))
+    for i, ds in enumerate(DATASETS):
+        for j, name in enumerate(STREAM_MODELS):
+            runs = results[ds].get(name) or []
+            ax = axes[i * per_ds + j // cols, j % cols]
+            if runs:
+                accuracy_matrix_heatmap(ax, np.mean([r["R"] for r in runs], axis=0), f"{name}\n{ds}")
+            else:
+                ax.axis("off")
+    fig.tight_layout()
+    return [("accuracy_matrices", fig)]
+
+
+def report(results: dict, config: dict) -> str:
+    """Tables, the goals' verdict (computed from the numbers) and the ablations, from the results."""
+    seeds = _seeds(config)
+    rows, notes = [], []
+    for ds in DATASETS:
+        for name in NAMES:
+            runs = results[ds].get(name) or []
+            if not runs:
+                notes.append(f"- {name} on {ds}: skipped (baseline not available)")
+                continue
+            rows.append([ds, name, mean_sd([r["average_accuracy"] for r in runs]),
+                         mean_sd([r["mean_forgetting"] for r in runs]) if name != "MLP joint" else "-",
+                         mean_sd([r["bwt"] for r in runs]) if name != "MLP joint" else "-"])
+    parts = [f"## Class-incremental, 5 tasks x 2 classes, no replay, no task id (seeds {seeds}, "
+             "mean ± sd, %)\n\n" + markdown_table(
+                 ["data set", "model", "average accuracy", "mean forgetting", "BWT"], rows)
+             + ("\n" + "\n".join(notes) + "\n" if notes else "") + _verdict(results, seeds)]
+    brows = [[ds, name, " ".join(f"{v:.0f}" for v in np.mean([r["binding"] for r in runs], axis=0))]
+             for ds in DATASETS for name in NAMES
+             if (runs := results[ds].get(name)) and "binding" in runs[0]]
+    parts.append("### Prototypes bound per class 0..9 after the last task (mean over seeds)\n\n"
+                 "The paper's greedy binding lets the first tasks take the pool (centred rows: the last "
+                 "classes bind none); the consolidating read-out caps every class.\n\n"
+                 + markdown_table(["data set", "model", "bound prototypes"], brows))
+    if "ablation" in results:
+        seed = config["seeds"][0]
+        arows = [[key, f"{100 * results['ablation'][key]['average_accuracy']:.1f}",
+                  f"{100 * results['ablation'][key]['mean_forgetting']:.1f}"]
+                 for key in ABLATION if key in results["ablation"]]
+        parts.append(f"### Ablation of `RMNClassifier()` on full split Fashion-MNIST (seed {seed}, %)\n\n"
+                     "One piece changed at a time. Rows 2-4 let the resonance layer learn (Hebbian "
+                     "erosion, homeostasis) while the read-out accumulates statistics of the features it "
+                     "sees, which then drift; rows 8-9 swap the discriminant read-out for the paper's / our "
+                     "prototype read-outs on the same layer.\n\n"
+                     + markdown_table(["change to the defaults", "average accuracy", "mean forgetting"],
+                                      arows))
+        prows = [[key, f"{100 * results['patch_ablation'][key]['average_accuracy']:.1f}",
+                  f"{100 * results['patch_ablation'][key]['mean_forgetting']:.1f}"]
+                 for key in PATCH_ABLATION if key in results["patch_ablation"]]
+        parts.append("### Ablation of `RMNClassifier.patches()` on full split Fashion-MNIST "
+                     f"(seed {seed}, %)\n\n"
+                     "One piece changed at a time. Row 2 is the same read-out on whole-image neurons "
+                     "(random features) at the same count: the gain is the patch layer's - local neurons "
+                     "shared over positions and pooled over blocks, which sees the same stroke wherever it "
+                     "lies. The neurons stay random and frozen: letting them learn (Hebbian erosion) moves "
+                     "the features under the read-out's statistics (first ablation).\n\n"
+                     + markdown_table(["change to RMN-patches", "average accuracy", "mean forgetting"],
+                                      prows))
+    return "\n".join(p.rstrip() + "\n" for p in parts)
+
+
 @experiment("rmn-split", "RMN class-incremental on split digits and split Fashion-MNIST beside streaming "
-            "LDA, NCM and backprop MLP (sequential / joint)", default_seeds=3)
+            "LDA, NCM and backprop MLP (sequential / joint)", default_seeds=3, report=report, figures=figures)
 def run(ctx: ExperimentContext) -> dict:
+    """One checkpointed unit per (data set, model, seed), plus the ablations in a full run."""
     results: dict = {}
-    names = [*STREAM_MODELS, "MLP joint"]
     seeds = ctx.seeds[:1] if ctx.quick else ctx.seeds   # quick mode: one seed, to stay under a minute
+    ctx.expect(len(DATASETS) * len(NAMES) * len(seeds)
+               + (0 if ctx.quick else len(ABLATION) + len(PATCH_ABLATION)))
     for ds in ctx.progress(DATASETS, desc="datasets"):
         results[ds] = {}
-        for name in names:
+        for name in NAMES:
             runs = [ctx.unit(f"{ds}-{name}-seed{seed}",
                              lambda ds=ds, name=name, seed=seed: run_one(ds, name, seed, ctx.quick,
                                                                          ctx.device))
                     for seed in seeds]
             results[ds][name] = [r for r in runs if r is not None]
-    fig, axes = figure(len(STREAM_MODELS), len(DATASETS), size=(3.6, 3.2))
-    rows, notes = [], []
-    for i, ds in enumerate(DATASETS):
-        for j, name in enumerate(names):
-            runs = results[ds][name]
-            if not runs:
-                notes.append(f"- {name} on {ds}: skipped (baseline not available)")
-                continue
-            if name != "MLP joint":
-                accuracy_matrix_heatmap(axes[i, j], np.mean([r["R"] for r in runs], axis=0), f"{name}\n{ds}")
-            rows.append([ds, name, mean_sd([r["average_accuracy"] for r in runs]),
-                         mean_sd([r["mean_forgetting"] for r in runs]) if name != "MLP joint" else "-",
-                         mean_sd([r["bwt"] for r in runs]) if name != "MLP joint" else "-"])
-    fig.tight_layout()
-    ctx.savefig(fig, "accuracy_matrices")
-    ctx.report(f"## Class-incremental, 5 tasks x 2 classes, no replay, no task id (seeds {seeds}, "
-               "mean ± sd, %)\n\n" + markdown_table(
-                   ["data set", "model", "average accuracy", "mean forgetting", "BWT"], rows)
-               + ("\n" + "\n".join(notes) + "\n" if notes else "")
-               + _verdict(results, seeds))
-    brows = [[ds, name, " ".join(f"{v:.0f}" for v in np.mean([r["binding"] for r in runs], axis=0))]
-             for ds in DATASETS for name, runs in results[ds].items() if runs and "binding" in runs[0]]
-    ctx.report("### Prototypes bound per class 0..9 after the last task (mean over seeds)\n\n"
-               "The paper's greedy binding lets the first tasks take the pool (centred rows: the last "
-               "classes bind none); the consolidating read-out caps every class.\n\n"
-               + markdown_table(["data set", "model", "bound prototypes"], brows))
     if not ctx.quick:
         seed = ctx.seeds[0]
         results["ablation"] = {key: ctx.unit(f"ablation-{key}-seed{seed}",
                                              lambda key=key: run_ablation(key, seed, ctx.device))
                                for key in ctx.progress(list(ABLATION), desc="ablation")}
-        arows = [[key, f"{100 * r['average_accuracy']:.1f}", f"{100 * r['mean_forgetting']:.1f}"]
-                 for key, r in results["ablation"].items()]
-        ctx.report(f"### Ablation of `RMNClassifier()` on full split Fashion-MNIST (seed {seed}, %)\n\n"
-                   "One piece changed at a time. Rows 2-4 let the resonance layer learn (Hebbian erosion, "
-                   "homeostasis) while the read-out accumulates statistics of the features it sees, which "
-                   "then drift; rows 8-9 swap the discriminant read-out for the paper's / our prototype "
-                   "read-outs on the same layer.\n\n"
-                   + markdown_table(["change to the defaults", "average accuracy", "mean forgetting"], arows))
         results["patch_ablation"] = {key: ctx.unit(f"patch-ablation-{key}-seed{seed}",
                                                    lambda key=key: run_patch_ablation(key, seed, ctx.device))
                                      for key in ctx.progress(list(PATCH_ABLATION), desc="patch ablation")}
-        prows = [[key, f"{100 * r['average_accuracy']:.1f}", f"{100 * r['mean_forgetting']:.1f}"]
-                 for key, r in results["patch_ablation"].items()]
-        ctx.report("### Ablation of `RMNClassifier.patches()` on full split Fashion-MNIST "
-                   f"(seed {seed}, %)\n\n"
-                   "One piece changed at a time. Row 2 is the same read-out on whole-image neurons (random "
-                   "features) at the same count: the gain is the patch layer's - local neurons shared over "
-                   "positions and pooled over blocks, which sees the same stroke wherever it lies. The "
-                   "neurons stay random and frozen: letting them learn (Hebbian erosion) moves the features "
-                   "under the read-out's statistics (first ablation).\n\n"
-                   + markdown_table(["change to RMN-patches", "average accuracy", "mean forgetting"], prows))
     return results

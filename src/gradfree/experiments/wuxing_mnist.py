@@ -14,10 +14,12 @@ Data: Fashion-MNIST by default (no MNIST ships with the machines); MNIST when it
 given by ``--set data_dir=DIR`` or the environment variable ``GRADFREE_MNIST_DIR``. Budget (the paper
 gives none): a full run trains on a random subset of ``n_train`` (default 10,000) training images for
 ``epochs`` (default 5) and tests on ``n_test`` (default 2,000) test images; override with
-``--set n_train=60000 --set epochs=20``; ``--set parts=beyond`` (or ``paper``) runs one part,
-``--set beyond_epochs=40`` sets the length of the digits comparison. ``--quick`` runs every part on
-digits with nets scaled down by 784/64, 500 training / 300 test digits (``--set digits_train=`` /
-``digits_test=``) and 3 epochs (< 60 s on a free machine).
+``--set n_train=60000 --set epochs=20``; ``--set parts=beyond`` (or ``paper``, ``fig24``, ``fig3``,
+``goal``, comma-separated) runs those parts, ``--set beyond_epochs=40`` sets the length of the digits
+comparison. Every curve is checkpointed after each epoch (:mod:`gradfree.experiments.epoch_units`):
+a killed run, started again with the same command, resumes after the last finished epoch.
+``--quick`` runs every part on digits with nets scaled down by 784/64, 500 training / 300 test digits
+(``--set digits_train=`` / ``digits_test=``) and 3 epochs (< 60 s on a free machine).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import numpy as np
 
 from gradfree.data import digits_split, load_fashion_mnist, load_mnist
+from gradfree.experiments.epoch_units import epoch_unit
 from gradfree.experiments.plots import figure, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, Option, experiment
 from gradfree.wuxing import MODEL1, MODEL2, WuxingClassifier
@@ -83,23 +86,30 @@ def _config(ctx: ExperimentContext) -> dict:
                 beyond_scales=[0.05, 1.0])
 
 
-def _curve(model, Xtr, ytr, Xte, yte, epochs: int, ctx: ExperimentContext | None = None,
-           desc: str = "epochs") -> dict:
-    """Train epoch by epoch; test (and train) accuracy after each (a progress bar ticks per epoch)."""
-    test, train = [], []
-    classes = np.unique(ytr)
-    bar = ctx.progress(range(epochs), desc=desc) if ctx is not None else range(epochs)
-    for _ in bar:
-        model.partial_fit(Xtr, ytr, classes=classes)
-        test.append(float(model.score(Xte, yte)))
-        train.append(float(model.score(Xtr[:2000], ytr[:2000])))  # train accuracy on <= 2,000 images
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(test=f"{test[-1]:.3f}")
-    out = {"test": test, "train": train, "final_test": test[-1]}
-    if hasattr(model, "wiring_"):
-        out["link_ratio"] = model.wiring_.link_ratio
-        out["link_ratios"] = model.wiring_.link_ratios
-    return out
+def _curve(ctx: ExperimentContext, key: str, make_model, data, epochs: int, desc: str = "epochs") -> dict:
+    """Unit ``key``: train ``make_model()`` epoch by epoch on ``data()`` = (Xtr, ytr, Xte, yte); test
+    (and train) accuracy after each epoch. Checkpointed after every epoch, so a killed run resumes there."""
+    def train(model) -> None:
+        Xtr, ytr, _, _ = data()
+        model.partial_fit(Xtr, ytr, classes=np.unique(ytr))
+
+    def evaluate(model) -> dict:
+        Xtr, ytr, Xte, yte = data()
+        row = {"test": float(model.score(Xte, yte)),
+               "train": float(model.score(Xtr[:2000], ytr[:2000]))}  # train accuracy on <= 2,000 images
+        ctx.stage(f"{key}: test {row['test']:.3f}")
+        return row
+
+    def finish(model, rows: list[dict]) -> dict:
+        out = {"test": [r["test"] for r in rows], "train": [r["train"] for r in rows],
+               "final_test": rows[-1]["test"]}
+        if hasattr(model, "wiring_"):
+            out["link_ratio"] = model.wiring_.link_ratio
+            out["link_ratios"] = model.wiring_.link_ratios
+        return out
+
+    return epoch_unit(ctx, key, make_model, train, evaluate, epochs, finish=finish,
+                      samples_per_epoch=len(data()[1]), desc=desc)
 
 
 def _wuxing(sizes, seed: int, device: str, **kw) -> WuxingClassifier:
@@ -114,19 +124,19 @@ def _wuxing(sizes, seed: int, device: str, **kw) -> WuxingClassifier:
 
 @experiment("wuxing-mnist", "Wuxing network (five-element ODE neurons, BSP): paper Fig. 2-4, adders, "
             "extensions; Fashion-MNIST (MNIST with --set data_dir=)", default_seeds=2, options=(
-                Option("data_dir", str, "folder of MNIST IDX files (default: Fashion-MNIST)"),
-                Option("epochs", int, "epochs of the paper's runs (full mode)", low=1),
-                Option("n_train", int, "training images (full mode)", low=1),
-                Option("n_test", int, "test images (full mode)", low=1),
-                Option("mlp_epochs", int, "epochs of the backprop MLPs (full mode)", low=1),
+                Option("data_dir", str, "folder of MNIST IDX files (default: Fashion-MNIST)", mode="full"),
+                Option("epochs", int, "epochs of the paper's runs (full mode)", low=1, mode="full"),
+                Option("n_train", int, "training images (full mode)", low=1, mode="full"),
+                Option("n_test", int, "test images (full mode)", low=1, mode="full"),
+                Option("mlp_epochs", int, "epochs of the backprop MLPs (full mode)", low=1, mode="full"),
                 Option("beyond_epochs", int, "epochs of the extension runs", low=1),
-                Option("digits_train", int, "training digits (--quick)", low=1),
-                Option("digits_test", int, "test digits (--quick)", low=1),
+                Option("digits_train", int, "training digits (--quick)", low=1, mode="quick"),
+                Option("digits_test", int, "test digits (--quick)", low=1, mode="quick"),
                 Option("goal_epochs", int, "epochs of the goal comparison (default: epochs)", low=1),
                 Option("goal_mlp_epochs", int, "epochs of its backprop baselines (default: goal_epochs)",
                        low=1),
-                Option("parts", str, "which parts to run (fig24: Fig. 2 and Fig. 4 of the paper part only)",
-                       choices=("paper", "fig24", "beyond", "goal"),
+                Option("parts", str, "which parts to run (fig24: Fig. 2 and Fig. 4 of the paper part only; "
+                       "fig3: its backprop MLPs only)", choices=("paper", "fig24", "fig3", "beyond", "goal"),
                        many=True)))
 def run(ctx: ExperimentContext) -> dict:
     cfg = _config(ctx)
@@ -135,8 +145,8 @@ def run(ctx: ExperimentContext) -> dict:
     parts = ctx.options.get("parts", "paper,beyond,goal")
     parts = parts.split(",") if isinstance(parts, str) else list(parts)
     for seed in ctx.progress(ctx.seeds, desc="seeds"):
-        if "paper" in parts or "fig24" in parts:
-            _paper_runs(ctx, cfg, seed, res, only_fig24="paper" not in parts)
+        if {"paper", "fig24", "fig3"} & set(parts):
+            _paper_runs(ctx, cfg, seed, res, set(parts))
         if "beyond" in parts:
             _beyond(ctx, cfg, seed, res)
         if "goal" in parts:
@@ -146,8 +156,9 @@ def run(ctx: ExperimentContext) -> dict:
     return res
 
 
-def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict, only_fig24: bool = False) -> None:
-    """Fig. 2, Fig. 4, adders and Fig. 3 for one seed (each run a checkpointed unit).
+def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict, parts: set[str]) -> None:
+    """Fig. 2, Fig. 4, adders and Fig. 3 for one seed (each run a unit checkpointed after every epoch);
+    ``parts`` "paper" runs them all, "fig24" Fig. 2 and 4, "fig3" Fig. 3.
 
     Fig. 2 runs method 1 under both readings (:mod:`gradfree.wuxing.bsp`): ``fixed_point`` / ``mixed``
     move the fixed point through K1 (first reading), ``*-k123`` give K1, K2, K3 separate rules (second).
@@ -160,22 +171,27 @@ def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict, only_fi
             cache.append(_xy(_data(ctx, seed, cfg)))
         return cache[0]
 
-    def wx(sizes, **kw):
-        return lambda: _curve(_wuxing(sizes, seed, dev, **kw), *data(), E, ctx, "epochs")
+    def wx(key, sizes, **kw):
+        return _curve(ctx, key, lambda: _wuxing(sizes, seed, dev, **kw), data, E)
 
-    for method in ("fixed_point", "bsp", "mixed"):  # Fig. 2
-        r = ctx.unit(f"fig2-{method}-s{seed}", wx(cfg["m1"], method=method))
-        res["fig2"].setdefault(method, []).append(r)
-    for method in ("fixed_point", "mixed"):  # Fig. 2, method 1's second reading
-        r = ctx.unit(f"fig2-{method}-k123-s{seed}", wx(cfg["m1"], method=method, fp_rule="k123"))
-        res["fig2"].setdefault(f"{method}-k123", []).append(r)
-    res["fig4"].setdefault("MODEL1", []).append(res["fig2"]["bsp"][-1])  # Fig. 4
-    res["fig4"].setdefault("MODEL2", []).append(ctx.unit(f"fig4-model2-s{seed}", wx(cfg["m2"])))
-    if only_fig24:
+    if parts & {"paper", "fig24"}:
+        # BSP and MODEL2 first (Fig. 4 and method 2), then method 1 and mixed: the order a run cut off
+        # across sessions finishes its curves in. results.json sorts its keys, so the order is not in it.
+        res["fig2"].setdefault("bsp", []).append(wx(f"fig2-bsp-s{seed}", cfg["m1"], method="bsp"))
+        res["fig4"].setdefault("MODEL1", []).append(res["fig2"]["bsp"][-1])  # Fig. 4
+        res["fig4"].setdefault("MODEL2", []).append(wx(f"fig4-model2-s{seed}", cfg["m2"]))
+        for method in ("fixed_point", "mixed"):  # Fig. 2, method 1 (first reading) and mixed
+            r = wx(f"fig2-{method}-s{seed}", cfg["m1"], method=method)
+            res["fig2"].setdefault(method, []).append(r)
+        for method in ("fixed_point", "mixed"):  # Fig. 2, method 1's second reading
+            r = wx(f"fig2-{method}-k123-s{seed}", cfg["m1"], method=method, fp_rule="k123")
+            res["fig2"].setdefault(f"{method}-k123", []).append(r)
+    if "paper" in parts:
+        for f in cfg["fan_ins"]:  # adders, with the stabilised update (our default; the paper's diverges)
+            r = wx(f"adders-stab-{f}-s{seed}", cfg["m1"], fan_in=f, **STABILISED)
+            res["adders"].setdefault(str(f), []).append(r)
+    if not parts & {"paper", "fig3"}:
         return
-    for f in cfg["fan_ins"]:  # adders, with the stabilised update (our default; the paper's diverges)
-        r = ctx.unit(f"adders-stab-{f}-s{seed}", wx(cfg["m1"], fan_in=f, **STABILISED))
-        res["adders"].setdefault(str(f), []).append(r)
     try:  # Fig. 3
         from gradfree.baselines import SparseMLPClassifier
     except ImportError:
@@ -183,15 +199,16 @@ def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict, only_fi
         return
     for lr in MLP_LINK_RATIOS:
         def mlp(lr=lr):
-            m = SparseMLPClassifier(hidden_layer_sizes=tuple(cfg["m1"][1:-1]), link_ratio=lr, epochs=1,
-                                    lr=3e-3, random_state=seed, device=dev)
-            return _curve(m, *data(), cfg["mlp_epochs"], ctx, "epochs")
-        res["fig3"].setdefault(str(lr), []).append(ctx.unit(f"fig3-lr{lr}-s{seed}", mlp))
+            return SparseMLPClassifier(hidden_layer_sizes=tuple(cfg["m1"][1:-1]), link_ratio=lr, epochs=1,
+                                       lr=3e-3, random_state=seed, device=dev)
+        r = _curve(ctx, f"fig3-lr{lr}-s{seed}", mlp, data, cfg["mlp_epochs"])
+        res["fig3"].setdefault(str(lr), []).append(r)
 
 
 def _goal(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
     """``WuxingClassifier.goal()`` (our extensions, link ratio < 1 %, BSP) against backprop at the same
     link ratio and layer sizes (fixed random mask; SET's prune-and-regrow) and logistic regression."""
+    from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
 
     from gradfree.baselines import SETMLPClassifier, SparseMLPClassifier
@@ -206,14 +223,13 @@ def _goal(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
     lr = build_wiring(sizes, mode=proto.wiring, fanout=proto.fanout, fan_in=proto.fan_in).link_ratio
     mlp = dict(hidden_layer_sizes=tuple(sizes[1:-1]), link_ratio=lr, epochs=1, lr=3e-3, random_state=seed,
                device=ctx.device)
-    models = {"wuxing-goal": lambda: proto.set_params(random_state=seed, device=ctx.device),
+    models = {"wuxing-goal": lambda: clone(proto).set_params(random_state=seed, device=ctx.device),
               "sparse-mlp": lambda: SparseMLPClassifier(**mlp), "set-mlp": lambda: SETMLPClassifier(**mlp)}
     Em = int(ctx.options.get("goal_mlp_epochs", E))
     epochs = {"wuxing-goal": E, "sparse-mlp": Em, "set-mlp": Em}
-    runs = {k: (lambda make=make, k=k: _curve(make(), Xtr, ytr, Xte, yte, epochs[k], ctx, "goal epochs"))
-            for k, make in models.items()}
     for name in ("sparse-mlp", "set-mlp", "wuxing-goal"):  # the long run last
-        r = ctx.unit(f"goal-{name}-s{seed}", runs[name])
+        r = _curve(ctx, f"goal-{name}-s{seed}", models[name], lambda: (Xtr, ytr, Xte, yte), epochs[name],
+                   "goal epochs")
         r["link_ratio"] = lr
         res.setdefault("goal", {}).setdefault(name, []).append(r)
 
@@ -242,20 +258,18 @@ def _beyond(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
         variants = {k: v for k, v in variants.items() if k in keep}
     for scale in cfg["beyond_scales"]:
         for name, kw in variants.items():
-            def one(name=name, kw=kw, scale=scale):
+            def one(kw=kw, scale=scale):
                 if kw is None:
-                    m = ExactGradientWuxing.paper(hidden_layer_sizes=DIGITS_M1[1:-1], fanout="auto",
-                                                  input_scale=scale, random_state=seed, device=ctx.device)
-                elif kw.get("default"):  # WuxingClassifier()'s own defaults (stabilised, scaled inputs)
-                    m = WuxingClassifier(input_scale=scale, random_state=seed, device=ctx.device)
-                else:
-                    m = _wuxing(DIGITS_M1, seed, ctx.device, input_scale=scale, **kw)
-                return _curve(m, *_xy(d), cfg["beyond_epochs"], ctx, "epochs")
+                    return ExactGradientWuxing.paper(hidden_layer_sizes=DIGITS_M1[1:-1], fanout="auto",
+                                                     input_scale=scale, random_state=seed, device=ctx.device)
+                if kw.get("default"):  # WuxingClassifier()'s own defaults (stabilised, scaled inputs)
+                    return WuxingClassifier(input_scale=scale, random_state=seed, device=ctx.device)
+                return _wuxing(DIGITS_M1, seed, ctx.device, input_scale=scale, **kw)
             key = f"beyond-{name}-scale{scale}-s{seed}"
             same = ctx.quick and scale == 0.05 and cfg["beyond_epochs"] == cfg["epochs"]
             if same and name == "bsp":  # the very same run as in the paper part: reuse it
                 key = f"fig2-bsp-s{seed}"
-            r = ctx.unit(key, one)
+            r = _curve(ctx, key, one, lambda: _xy(d), cfg["beyond_epochs"])
             res["beyond"].setdefault(f"{name}@{scale}", []).append(r)
         r = ctx.unit(f"alignment-scale{scale}-s{seed}", lambda scale=scale: _alignment(ctx, d, seed, scale))
         res.setdefault("alignment", {}).setdefault(str(scale), []).append(r)
@@ -294,17 +308,18 @@ def _figures(ctx: ExperimentContext, res: dict) -> None:
                                  label=name)
         ax[0, 0].legend(fontsize=7)
         ctx.savefig(fig, "wuxing_goal")
-    if not res["fig2"]:
+    if not res["fig2"] and not res["fig3"]:
         if res["beyond"]:
             fig, ax = figure(1)
             _plot_curves(ax[0, 0], res["beyond"], "test", "Beyond the paper (digits)")
             ctx.savefig(fig, "wuxing_beyond")
         return
-    panels = [(res["fig2"], "test", "Fig. 2: MODEL1, method 1 / 2 / mixed")]
+    panels = [(res["fig2"], "test", "Fig. 2: MODEL1, method 1 / 2 / mixed")] if res["fig2"] else []
     if res["fig3"]:
         panels.append(({f"LR {float(k) * 100:g} %": v for k, v in res["fig3"].items()}, "train",
                        "Fig. 3: sparse backprop MLP (MODEL1 sizes)"))
-    panels.append((res["fig4"], "test", "Fig. 4: MODEL1 vs MODEL2 (BSP)"))
+    if res["fig4"]:
+        panels.append((res["fig4"], "test", "Fig. 4: MODEL1 vs MODEL2 (BSP)"))
     if res["adders"]:
         panels.append(({f"fan-in {f}": res["adders"][f] for f in sorted(res["adders"], key=int)}, "test",
                        "Adders (MODEL1, stabilised BSP)"))
@@ -333,7 +348,7 @@ def _report(ctx: ExperimentContext, cfg: dict, res: dict) -> None:
                    f"seeds {seeds})\n\n"
                    + markdown_table(["model", "link ratio (%)", "epochs", "final test accuracy (%)",
                                      "best epoch (%)"], rows))
-    if res["fig2"]:
+    if res["fig2"] or res["fig3"]:
         rows = []
         parts = (("Fig. 2", res["fig2"]), ("Fig. 4", res["fig4"]), ("adders (fan-in)", res["adders"]))
         for fig, groups in parts:
@@ -345,7 +360,8 @@ def _report(ctx: ExperimentContext, cfg: dict, res: dict) -> None:
             rows.append(["Fig. 3 (MLP)", f"LR {float(name) * 100:g} %", f"{float(name) * 100:g}",
                          mean_sd([r["final_test"] for r in runs]) + f" (train {train})"])
         sub = f", {cfg['n_train']} train / {cfg['n_test']} test images" if cfg["n_train"] else ""
-        ctx.report(f"## Wuxing network on {cfg['data']} (seeds {seeds}; {cfg['epochs']} epochs{sub})\n\n"
+        mlp = f", MLPs {cfg['mlp_epochs']} epochs" if res["fig3"] else ""
+        ctx.report(f"## Wuxing network on {cfg['data']} (seeds {seeds}; {cfg['epochs']} epochs{mlp}{sub})\n\n"
                    + markdown_table(["figure", "run", "link ratio (%)", "final test accuracy (%)"], rows))
     if res["beyond"]:
         rows = []

@@ -131,6 +131,11 @@ def readout_recruit_torch(P: torch.Tensor, binding: torch.Tensor, counts: torch.
 if HAVE_NUMBA:
     # fastmath without 'nnan'/'ninf' (the read-out masks with -inf): lets the dot products vectorise.
     _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+    # The every-sample homeostasis kernel keeps the sums in program order: with 'reassoc' its results
+    # changed from process to process (the vectorised sums depended on where the arrays lay in memory),
+    # so a run was not reproducible bit for bit (docs/decisions.md, "Results identical for any thread
+    # count"). It costs that kernel about a fifth of its speed.
+    _EXACT = _FAST - {"reassoc"}
 
     @numba.njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
     def _rotate_row(M, i, g, v):  # pragma: no cover - compiled
@@ -352,7 +357,7 @@ def as_numpy_view(t: torch.Tensor) -> np.ndarray:
 # joint law of the literal rule; only the random numbers (and float rounding) differ.
 if HAVE_NUMBA:
 
-    @numba.njit(cache=True, nogil=True, fastmath=_FAST, inline="always")
+    @numba.njit(cache=True, nogil=True, fastmath=_EXACT, inline="always")
     def _materialise(Q, U, alpha, beta, i, pool, p):  # pragma: no cover - compiled
         """Draw e_i (uniform, orthogonal to S and u_i), fold beta_i e_i into u_i; returns the pool pointer."""
         d, m = Q.shape
@@ -381,7 +386,7 @@ if HAVE_NUMBA:
         beta[i] = 0.0
         return p + d
 
-    @numba.njit(cache=True, nogil=True, fastmath=_FAST)
+    @numba.njit(cache=True, nogil=True, fastmath=_EXACT)
     def homeostasis_chunk_numba(C, alpha, beta, U, Q, Xh, k, eta, plast, plast_decay, mean, decay,
                                 theta, epsilon, pool, chi, win_out, act_out, yq_out, yu_out,
                                 erode_k, A_out):  # pragma: no cover - compiled

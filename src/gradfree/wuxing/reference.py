@@ -21,9 +21,9 @@ from gradfree.wuxing.network import RunSpec
 class ExactGradientWuxing(WuxingClassifier):
     """:class:`WuxingClassifier` whose C follows the exact gradient (autograd, a baseline)."""
 
-    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> ExactGradientWuxing:
+    def _learn(self, Xt: torch.Tensor, yi: torch.Tensor, *, first: bool, whole: bool) -> ExactGradientWuxing:
         # no inference_mode here: autograd is the point of this baseline
-        return self._passes(X, y, classes, epochs=int(self.epochs) if whole else 1)
+        return self._passes(Xt, yi, first=first, epochs=int(self.epochs) if whole else 1)
 
     def _train_batch(self, X: torch.Tensor, yi: torch.Tensor, spec: RunSpec) -> float:
         g, loss = exact_gradient(self, X, yi, spec)

@@ -1,8 +1,9 @@
 """The bench: every system and baseline on the same suites, seeds and budgets, side by side.
 
 An experiment like the others (one checkpointed unit per (model, suite, seed), resumable, spread over
-Ray by seed with ``--ray``): the suites (:mod:`gradfree.bench.suites`) and the model table
-(:mod:`gradfree.bench.models`) are data, one unit is :func:`gradfree.bench.units.run_unit`. A unit's key
+Ray by seed with ``--ray``): the suites (:mod:`~gradfree.experiments.bench.suites`) and the model
+table (:mod:`~gradfree.experiments.bench.models`) are data, one unit is
+:func:`~gradfree.experiments.bench.units.run_unit`. A unit's key
 carries a digest of the model's parameters, so a checkpoint made with another configuration is not
 reused; a unit that failed is not saved, so a resumed bench retries it.
 
@@ -19,10 +20,10 @@ import time
 
 import torch
 
-from gradfree.bench.models import MODELS
-from gradfree.bench.report import figures, markdown, write_csv, write_json
-from gradfree.bench.suites import SUITES
-from gradfree.bench.units import machine_info, params_of, run_unit, setting
+from gradfree.experiments.bench.models import MODELS
+from gradfree.experiments.bench.report import figures, markdown, write_csv, write_json
+from gradfree.experiments.bench.suites import SUITES
+from gradfree.experiments.bench.units import machine_info, params_of, run_unit, setting
 from gradfree.experiments.registry import ExperimentContext, Option, experiment
 
 MEASURED = ("wall_s", "cpu_s", "peak_mb", "peak_cuda_mb", "mem_method", "traceback")
@@ -55,8 +56,8 @@ def run(ctx: ExperimentContext) -> dict:
 
 def _run(ctx: ExperimentContext, threads: int) -> dict:
     opt = ctx.options
-    model_names = opt["models"].split(",") if opt.get("models") else list(MODELS)
-    suite_names = opt["suites"].split(",") if opt.get("suites") else list(SUITES)
+    model_names = list(opt.get("models") or MODELS)     # parsed: a list of names
+    suite_names = list(opt.get("suites") or SUITES)
     skipped = {(m, s): MODELS[m].reason(s, ctx.quick) for m in model_names for s in suite_names}
     ctx.expect(sum(r is None for r in skipped.values()) * len(ctx.seeds))
     started, t0 = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.perf_counter()

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from gradfree.bench.models import MODELS, Setting
-from gradfree.bench.suites import SUITES, run_suite
+from gradfree.experiments.bench.models import MODELS, Setting
+from gradfree.experiments.bench.suites import SUITES, run_suite
 
 
 # ---------------------------------------------------------------------------------------- memory

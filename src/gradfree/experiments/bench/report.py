@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from gradfree.bench.models import MODELS
-from gradfree.bench.suites import SUITES
 from gradfree.core.checkpoint import write_json_atomic, write_text_atomic
+from gradfree.experiments.bench.models import MODELS
+from gradfree.experiments.bench.suites import SUITES
 
 CSV_FIELDS = ["model", "suite", "seed", "metric", "value", "wall_s", "cpu_s", "peak_mb", "peak_cuda_mb",
               "mem_method", "status", "note"]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradfree.bench.suites import SUITES
+from gradfree.experiments.bench.suites import SUITES
 
 CLASSIFICATION_KINDS = ("continual", "supervised", "classification")
 
