@@ -2,8 +2,9 @@
 competitive approach to reinforcement learning", Algorithm 1, arXiv:1803.07055): a linear policy,
 ``n_directions`` antithetic perturbations per iteration, the ``top`` best directions kept (by the
 larger of their two returns), the step divided by the standard deviation of the kept returns, states
-normalised by running statistics. Episodes are stepped like :class:`gradfree.emns.PolicySearch`'s
-(same environments, seeds, normaliser), so the two differ only in the update rule.
+normalised by running statistics. The episodes and the normaliser are handed in (the experiment gives
+:class:`gradfree.emns.PolicySearch`'s rollouts and running statistics), so the two methods differ only
+in the update rule, and this baseline imports no system.
 """
 
 from __future__ import annotations
@@ -12,25 +13,25 @@ import time
 
 import torch
 
-from gradfree.emns.control.normalizer import RunningStats
-from gradfree.emns.control.rollout import Rollouts
-
 
 class ARS:
     """ARS V2-t (a baseline; backprop-free like everything here). ``fit()`` -> self, ``evaluate``,
-    ``history_`` as :class:`~gradfree.emns.PolicySearch`'s. The task (spaces, policy sizes,
-    ``reward_shift``) is taken from ``PolicySearch(env_id, policy="linear", ...)._task()``."""
+    ``history_`` as :class:`~gradfree.emns.PolicySearch`'s.
 
-    def __init__(self, task, *, max_env_steps: int, n_directions: int = 8, top: int = 4,
-                 step_size: float = 0.02, noise: float = 0.03, random_state: int = 0) -> None:
+    ``rollouts.run(params (n, D), seeds, mean, std)`` runs one episode per row and returns (returns,
+    fitness returns, steps, observation statistics); ``stats`` has ``frozen() -> (mean, std)`` and
+    ``update(observation statistics)``; ``n_params`` is the linear policy's size D.
+    """
+
+    def __init__(self, rollouts, stats, n_params: int, *, max_env_steps: int, n_directions: int = 8,
+                 top: int = 4, step_size: float = 0.02, noise: float = 0.03, random_state: int = 0) -> None:
         if not 1 <= top <= n_directions:
             raise ValueError(f"top must be in [1, n_directions], got {top}")
-        self.task, self.max_env_steps, self.N, self.b = task, max_env_steps, n_directions, top
+        self.max_env_steps, self.N, self.b = max_env_steps, n_directions, top
         self.alpha, self.nu = step_size, noise
         self.rng = torch.Generator().manual_seed(random_state)
-        self.M = torch.zeros(task.policy.n_params, dtype=torch.float64)  # Algorithm 1: M_0 = 0
-        self.stats = RunningStats.empty(task.n_obs)
-        self.rollouts = Rollouts(task)
+        self.M = torch.zeros(n_params, dtype=torch.float64)  # Algorithm 1: M_0 = 0
+        self.stats, self.rollouts = stats, rollouts
         self.env_steps_ = 0
         self.history_ = {k: [] for k in ("env_steps", "episodes", "return_mean", "return_max", "seconds")}
 

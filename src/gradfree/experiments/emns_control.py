@@ -86,8 +86,12 @@ def run_emns(task: str, budget: int, seed: int) -> list:
 
 def run_ars(task: str, budget: int, seed: int) -> list:
     from gradfree.baselines.ars import ARS
+    from gradfree.emns.control.normalizer import RunningStats
+    from gradfree.emns.control.rollout import Rollouts
 
-    ars = ARS(_search(task, budget, seed)._task(), max_env_steps=budget, random_state=seed)
+    spec = _search(task, budget, seed)._task()
+    ars = ARS(Rollouts(spec), RunningStats.empty(spec.n_obs), spec.policy.n_params, max_env_steps=budget,
+              random_state=seed)
     curve = _Curve(budget, lambda: ars.evaluate(EVAL_EPISODES, seed=10_000 + seed))
     episodes = 0
     while ars.env_steps_ < budget:
@@ -284,7 +288,8 @@ def run(ctx: ExperimentContext) -> dict:
 
 
 def _run(ctx: ExperimentContext) -> dict:
-    opts = {o.name: o.parse(str(ctx.options[o.name])) for o in OPTIONS if o.name in ctx.options}
+    opts = {o.name: o.parse(v) if isinstance(v := ctx.options[o.name], str) else v
+            for o in OPTIONS if o.name in ctx.options}  # the runner may hand them parsed already
     tasks = opts.get("tasks", list(QUICK_TASKS if ctx.quick else TASKS))
     methods = [m for m in opts.get("methods", METHODS) if _installed(m)]
     plan = [(t, m) for t in tasks for m in methods if m != "neat" or t in NEAT_TASKS]

@@ -127,9 +127,8 @@ class PolicySearch(BaseEstimator):
     _saved_fields = {
         "seed_": SEED, "rng_": GENERATOR, "env_steps_": integer(0), "n_generations_": integer(0),
         "obs_stats_": saved_state(RunningStats), "history_": HISTORY,
-        # the engine's state is checked by EMNSOptimizer's own rules in _check_loaded_state
-        "opt_state_": Spec("state", state=EngineState) if hasattr(EngineState, "_saved_fields")
-        else Spec("any"),
+        # the engine's declared fields, then EMNSOptimizer's own rules in _check_loaded_state
+        "opt_state_": saved_state(EngineState),
         "opt_rng_": GENERATOR, "opt_best_": Spec("floats", finite=False),
     }
 

@@ -96,9 +96,7 @@ class _Actor:
     """One worker as a Ray actor (same protocol as :class:`_Process`)."""
 
     def __init__(self, task: TaskSpec, snapshot: bytes) -> None:
-        from gradfree.distributed.cluster import init_ray
-
-        ray = init_ray()
+        ray = _ray()
         self.ray = ray
         cls = ray.remote(num_cpus=1)(_RayBody)
         self.actor = cls.remote(task, snapshot)
@@ -115,6 +113,18 @@ class _Actor:
 
     def close(self) -> None:
         self.ray.kill(self.actor, no_restart=True)
+
+
+def _ray():
+    """Ray, started locally on first use when no cluster is connected (``ray.init(address=...)``
+    beforehand uses that cluster)."""
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("backend='ray' needs Ray: pip install 'gradfree[distributed]'") from exc
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return ray
 
 
 class _RayBody:
