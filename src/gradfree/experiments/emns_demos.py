@@ -21,6 +21,7 @@ accuracy > 75 %, the continual pair when both tasks reach R^2 > 0.5 on their own
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -57,6 +58,11 @@ DEMOS = {  # name: (hidden layers, MSE threshold for the adaptation speed)
 REFERENCE = {"regression": "best train MSE 0.017 after ~7,000 epochs", "classification": "82.5 % accuracy",
              "sine": "'performance comparable to gradient-based methods' (no number)",
              "continual": "'minimal catastrophic forgetting' (no number)"}
+
+
+def _as_json(settings: dict) -> dict:
+    """A strategy's settings as results.json holds them (the structure options as a plain dict)."""
+    return {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in settings.items()}
 
 
 def _data(demo: str, seed: int):
@@ -160,7 +166,8 @@ def _run(ctx: ExperimentContext) -> dict:
     budget = 400 if ctx.quick else 10_000
     plan = [(d, s, kw) for d in DEMOS for s, kw in STRATEGIES.items()]
     plan += [("regression", s, kw) for s, kw in STRUCTURE.items()]
-    results: dict = {"budget": budget, "strategies": {**STRATEGIES, **STRUCTURE}, "runs": {}}
+    settings = {k: _as_json(kw) for k, kw in {**STRATEGIES, **STRUCTURE}.items()}
+    results: dict = {"budget": budget, "strategies": settings, "runs": {}}
     for demo, strat, kw in ctx.progress(plan, desc="emns demos"):
         for seed in ctx.seeds:
             key = f"{demo}-{strat}-seed{seed}"
