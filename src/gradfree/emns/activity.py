@@ -1,4 +1,4 @@
-"""Activity mutation (ours, issue 14; ``mutate="activities"``): EMNS's mirrored mutation applied to the
+"""Activity mutation (ours; ``mutate="activities"``): EMNS's mirrored mutation applied to the
 neurons' summed inputs instead of to the weights, for wide networks on image-sized data.
 
 Weight mutation (:mod:`gradfree.emns.scale`) perturbs all n parameters at once, and the search-gradient

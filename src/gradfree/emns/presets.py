@@ -21,7 +21,7 @@ TUNED: dict = dict(selection="comma", population_size=16, recombination=8, rate_
 MLP_MUTATION_RATE = 0.08
 MLP_LEARNING_RATE = 0.015
 
-#: The wide-MLP configuration (issue 14; :mod:`gradfree.emns.scale`): one hidden layer of 32 tanh
+#: The wide-MLP configuration (ours; :mod:`gradfree.emns.scale`): one hidden layer of 32 tanh
 #: neurons, lambda = 64 mirrored candidates theta +- N * mu * (1 - r) (mu = 0.08, resistances 0.2 / 0.1)
 #: scored as one batched matmul on a fresh minibatch of 256 per generation, fitness -cross-entropy
 #: shaped into centred ranks, the centre moved by Adam (step 0.015, scaled by 1 - r) along the search
@@ -35,7 +35,7 @@ SCALE: dict = dict(hidden_layer_sizes=(32,), population_size=64,
                    fitness="cross_entropy", shaping="rank", batch_size=256, max_evaluations=19_200,
                    input_scaling="standard")
 
-#: Class-incremental learning on top of SCALE (ours, issue 14): the fitness sees only the classes present
+#: Class-incremental learning on top of SCALE (ours): the fitness sees only the classes present
 #: in the current ``partial_fit`` call's data (``class_mask="present"``), inputs scaled by the first
 #: task's largest |x| (one task's per-feature statistics do not fit the next); 3,200 evaluations per call.
 #: Split digits 5 x 2, no replay, no task id: 59 % (seeds 0-1; without the mask 19 %). The resistance
@@ -44,7 +44,7 @@ SCALE: dict = dict(hidden_layer_sizes=(32,), population_size=64,
 #: 26-28 %; shield 0.5: 59 %, the same as without).
 CONTINUAL: dict = dict(SCALE, class_mask="present", input_scaling="maxabs", max_evaluations=3200)
 
-#: Image-sized data under a time budget with the paper's weight mutation (ours, issue 14): SCALE on a 64-tanh
+#: Image-sized data under a time budget with the paper's weight mutation (ours): SCALE on a 64-tanh
 #: hidden layer with 128 candidates a generation, the centre step 0.01 halving every 9,000 generations,
 #: mirrored noise from a shared table (``noise="table"``: faster draws). Measured on full Fashion-MNIST
 #: with pixels averaged over 2 x 2 blocks (196-64-10; ``benchmarks/bench_emns_scale.py --dataset fashion
@@ -54,7 +54,7 @@ CONTINUAL: dict = dict(SCALE, class_mask="present", input_scaling="maxabs", max_
 IMAGES_WEIGHTS: dict = dict(SCALE, hidden_layer_sizes=(64,), population_size=128, learning_rate=0.01,
                             lr_half_life=9000, noise="table", max_evaluations=5_760_000)
 
-#: Image-sized data under a time budget (ours, issue 14): IMAGES_WEIGHTS with the mutation moved from the
+#: Image-sized data under a time budget (ours): IMAGES_WEIGHTS with the mutation moved from the
 #: weights to the neurons' summed inputs (``mutate="activities"``, :mod:`gradfree.emns.activity`), 256
 #: mutated copies a generation (128 mirrored pairs per sample), the centre step 0.01 halving every 8,000
 #: generations. Weight mutation estimates 13k slopes from 64 pairs; activity mutation 74 per sample, so

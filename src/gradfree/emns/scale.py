@@ -1,4 +1,4 @@
-"""EMNS at image scale (ours, issue 14): resistance-scaled mirrored mutation of a wide MLP, every
+"""EMNS at image scale (ours): resistance-scaled mirrored mutation of a wide MLP, every
 candidate of a generation evaluated as one batched matmul on a fresh minibatch.
 
 The network is the EMNS neuron (paper sec. 3.1-3.2) with its aggregation and activation held at their
