@@ -12,11 +12,14 @@ by type so that the round trip is exact:
 
 Anything else raises ``TypeError`` naming the attribute, so a model never saves silently incomplete.
 
-Files are untrusted. Loading constructs only types on an allow-list (gradfree estimators, which
-register themselves, and the dataclasses marked :func:`saveable`); it never imports or calls anything
-a file names. The SHA-256 of the ``.safetensors`` file is recorded in the JSON and checked before the
-tensors are read; every field is checked (type, range, device) and every error is a
-:class:`ModelFileError` that names the file and the field.
+Files are untrusted (docs/untrusted-files.md). Loading constructs only types on an allow-list
+(gradfree estimators, which register themselves, and the dataclasses marked :func:`saveable`); it never
+imports or calls anything a file names. Both files are read as bounded regular files
+(:mod:`gradfree.core.files`), the JSON with a nesting cap and no duplicate keys
+(:mod:`gradfree.core.jsonfile`); the SHA-256 of the ``.safetensors`` file is recorded in the JSON and
+checked before the tensors are parsed; every field is checked against the class's declaration
+(:mod:`gradfree.core.schema`) before the model is rebuilt, and every error is a :class:`ModelFileError`
+that names the file and the field.
 """
 
 from __future__ import annotations
