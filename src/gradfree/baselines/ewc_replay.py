@@ -42,18 +42,18 @@ class EWCClassifier(MLPClassifier):
     Fitted attributes: ``fisher_w_`` / ``fisher_b_`` (summed diagonal Fisher per layer), ``anchor_w_`` /
     ``anchor_b_`` (Fisher-weighted anchors), ``n_tasks_``.
 
-      Examples
-      --------
-      >>> import numpy as np
-      >>> from sklearn.datasets import load_digits
-      >>> X, y = load_digits(return_X_y=True)
-      >>> model = EWCClassifier(random_state=0)
-      >>> for task in range(5):                    # two new classes per task, no task id
-      ...     mask = (y[:1200] // 2) == task
-      ...     model = model.partial_fit(X[:1200][mask] / 16, y[:1200][mask], classes=np.arange(10))
-      >>> 0.1 < model.score(X[1200:] / 16, y[1200:]) < 1.0
-      True
-      """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = EWCClassifier(random_state=0)
+    >>> for task in range(5):                    # two new classes per task, no task id
+    ...     mask = (y[:1200] // 2) == task
+    ...     model = model.partial_fit(X[:1200][mask] / 16, y[:1200][mask], classes=np.arange(10))
+    >>> 0.1 < model.score(X[1200:] / 16, y[1200:]) < 1.0
+    True
+    """
 
     _parameter_constraints = {**MLPClassifier._parameter_constraints,
                               "ewc_lambda": [Interval(Real, 0, None, closed="left")]}
@@ -117,18 +117,18 @@ class ReplayClassifier(MLPClassifier):
     ``n_seen_`` (samples offered to the reservoir so far; the first ``min(n_seen_, buffer_size)`` rows
     are filled).
 
-      Examples
-      --------
-      >>> import numpy as np
-      >>> from sklearn.datasets import load_digits
-      >>> X, y = load_digits(return_X_y=True)
-      >>> model = ReplayClassifier(random_state=0)
-      >>> for task in range(5):                    # two new classes per task, no task id
-      ...     mask = (y[:1200] // 2) == task
-      ...     model = model.partial_fit(X[:1200][mask] / 16, y[:1200][mask], classes=np.arange(10))
-      >>> 0.1 < model.score(X[1200:] / 16, y[1200:]) < 1.0
-      True
-      """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = ReplayClassifier(random_state=0)
+    >>> for task in range(5):                    # two new classes per task, no task id
+    ...     mask = (y[:1200] // 2) == task
+    ...     model = model.partial_fit(X[:1200][mask] / 16, y[:1200][mask], classes=np.arange(10))
+    >>> 0.1 < model.score(X[1200:] / 16, y[1200:]) < 1.0
+    True
+    """
 
     _parameter_constraints = {**MLPClassifier._parameter_constraints,
                               "buffer_size": [Interval(Integral, 0, None, closed="left")]}

@@ -193,14 +193,14 @@ class MLPClassifier(GradFreeClassifier, _MLPBase):
 
     Parameters and fitted attributes as in :class:`_MLPBase`, plus ``classes_``.
 
-      Examples
-      --------
-      >>> from sklearn.datasets import load_digits
-      >>> X, y = load_digits(return_X_y=True)
-      >>> model = MLPClassifier(random_state=0).fit(X[:1200] / 16, y[:1200])
-      >>> round(model.score(X[1200:] / 16, y[1200:]), 3)
-      0.874
-      """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = MLPClassifier(random_state=0).fit(X[:1200] / 16, y[:1200])
+    >>> round(model.score(X[1200:] / 16, y[1200:]), 3)
+    0.874
+    """
 
     _proba_from = "softmax"  # predict_proba: softmax of the logits the cross-entropy was trained on
 
@@ -223,14 +223,14 @@ class SparseMLPClassifier(MLPClassifier):
     drawn once at the first fit and never changed. ``masks_`` holds them; ``link_ratio_`` is the
     overall ratio kept / possible over all layers.
 
-      Examples
-      --------
-      >>> from sklearn.datasets import load_digits
-      >>> X, y = load_digits(return_X_y=True)
-      >>> model = SparseMLPClassifier(random_state=0).fit(X[:1200] / 16, y[:1200])
-      >>> round(model.score(X[1200:] / 16, y[1200:]), 3)
-      0.858
-      """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = SparseMLPClassifier(random_state=0).fit(X[:1200] / 16, y[:1200])
+    >>> round(model.score(X[1200:] / 16, y[1200:]), 3)
+    0.858
+    """
 
     _parameter_constraints = {**_MLPBase._parameter_constraints,
                               "link_ratio": [Interval(Real, 0, 1, closed="right")]}
@@ -259,14 +259,14 @@ class MLPRegressor(GradFreeRegressor, _MLPBase):
 
     ``partial_fit(X, y)`` continues training for ``epochs`` passes. ``score`` is R^2.
 
-      Examples
-      --------
-      >>> from sklearn.datasets import make_regression
-      >>> X, y = make_regression(200, 5, noise=1.0, random_state=0)
-      >>> model = MLPRegressor(epochs=100, batch_size=32, random_state=0).fit(X, y / 100)
-      >>> round(model.score(X, y / 100), 2)      # R^2 on the training data
-      1.0
-      """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    >>> model = MLPRegressor(epochs=100, batch_size=32, random_state=0).fit(X, y / 100)
+    >>> round(model.score(X, y / 100), 2)      # R^2 on the training data
+    1.0
+    """
 
     def _n_outputs(self) -> int:
         return self.n_outputs_

@@ -25,16 +25,16 @@ class NearestClassMean(GradFreeClassifier):
         Distance used at prediction time.
     device : {"cpu", "cuda", "auto"}
 
-      Examples
-      --------
-      >>> from sklearn.datasets import load_digits
-      >>> X, y = load_digits(return_X_y=True)
-      >>> model = NearestClassMean().fit(X[:1200], y[:1200])
-      >>> round(model.score(X[1200:], y[1200:]), 3)
-      0.881
-      >>> model.partial_fit(X[:5], y[:5]).means_.shape       # keep learning; classes stay independent
-      torch.Size([10, 64])
-      """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = NearestClassMean().fit(X[:1200], y[:1200])
+    >>> round(model.score(X[1200:], y[1200:]), 3)
+    0.881
+    >>> model.partial_fit(X[:5], y[:5]).means_.shape       # keep learning; classes stay independent
+    torch.Size([10, 64])
+    """
 
     _can_grow_classes = True
     _proba_from = "softmax"

@@ -34,14 +34,14 @@ class SETMLPClassifier(SparseMLPClassifier):
     Parameters as :class:`~gradfree.baselines.SparseMLPClassifier`, plus ``zeta`` (fraction of each
     layer's connections replaced after every epoch; the paper's 0.3) and ``init_scale``.
 
-      Examples
-      --------
-      >>> from sklearn.datasets import load_digits
-      >>> X, y = load_digits(return_X_y=True)
-      >>> model = SETMLPClassifier(random_state=0).fit(X[:1200] / 16, y[:1200])
-      >>> model.predict(X[1200:1203] / 16).shape
-      (3,)
-      """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = SETMLPClassifier(random_state=0).fit(X[:1200] / 16, y[:1200])
+    >>> model.predict(X[1200:1203] / 16).shape
+    (3,)
+    """
 
     _parameter_constraints = {**SparseMLPClassifier._parameter_constraints,
                               "zeta": [Interval(Real, 0, 1, closed="left")],

@@ -122,17 +122,17 @@ def run_stream(model: Any, train_tasks: Sequence[Task], test_tasks: Sequence[Tas
     ``test_tasks`` defaults to ``train_tasks`` (then R measures retention of what was trained on).
     ``on_task_end(t, model)`` is called after each task is learned and measured (e.g. for snapshots).
 
-      Examples
-      --------
-      >>> from sklearn.datasets import load_digits
-      >>> from gradfree.baselines import NearestClassMean
-      >>> from gradfree.continual import class_incremental
-      >>> X, y = load_digits(return_X_y=True)
-      >>> train, test = class_incremental(X[:1200], y[:1200]), class_incremental(X[1200:], y[1200:])
-      >>> result = run_stream(NearestClassMean(), train, test, progress=False)
-      >>> result.R.shape, round(result.average_accuracy, 3)      # R[t, u]: task u after training task t
-      ((5, 5), 0.88)
-      """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from gradfree.baselines import NearestClassMean
+    >>> from gradfree.continual import class_incremental
+    >>> X, y = load_digits(return_X_y=True)
+    >>> train, test = class_incremental(X[:1200], y[:1200]), class_incremental(X[1200:], y[1200:])
+    >>> result = run_stream(NearestClassMean(), train, test, progress=False)
+    >>> result.R.shape, round(result.average_accuracy, 3)      # R[t, u]: task u after training task t
+    ((5, 5), 0.88)
+    """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
     if not train_tasks:

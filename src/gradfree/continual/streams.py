@@ -37,13 +37,13 @@ def class_incremental(X, y, n_tasks: int = 5, groups=None) -> list[Task]:
     the same tasks serve the task-incremental scenario (see :func:`run_stream`'s ``scenario``).
     Classes left out of every group are not part of the stream.
 
-      Examples
-      --------
-      >>> import numpy as np
-      >>> tasks = class_incremental(np.zeros((100, 3)), np.arange(100) % 10)   # 5 tasks of 2 classes
-      >>> len(tasks), sorted(set(tasks[0].y.tolist()))
-      (5, [0, 1])
-      """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tasks = class_incremental(np.zeros((100, 3)), np.arange(100) % 10)   # 5 tasks of 2 classes
+    >>> len(tasks), sorted(set(tasks[0].y.tolist()))
+    (5, [0, 1])
+    """
     X, y = to_numpy(X), np.asarray(to_numpy(y))
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}")

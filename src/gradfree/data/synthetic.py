@@ -24,12 +24,12 @@ def orthogonal_manifolds(n_clusters: int = 10, dim: int = 100, n_per_cluster: in
     Returns ``X`` (n_clusters * n_per_cluster, dim) float32 with unit rows, ``y`` int64 cluster ids
     (samples ordered by cluster), and ``centres`` (n_clusters, dim) float32 with unit rows.
 
-      Examples
-      --------
-      >>> X, y, centres = orthogonal_manifolds(n_clusters=4, dim=20, n_per_cluster=50, random_state=0)
-      >>> X.shape, centres.shape, sorted(set(y.tolist()))
-      ((200, 20), (4, 20), [0, 1, 2, 3])
-      """
+    Examples
+    --------
+    >>> X, y, centres = orthogonal_manifolds(n_clusters=4, dim=20, n_per_cluster=50, random_state=0)
+    >>> X.shape, centres.shape, sorted(set(y.tolist()))
+    ((200, 20), (4, 20), [0, 1, 2, 3])
+    """
     if n_clusters < 1 or n_per_cluster < 1:
         raise ValueError("n_clusters and n_per_cluster must be >= 1")
     if not 0.0 <= cosine < 1.0:

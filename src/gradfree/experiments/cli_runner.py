@@ -85,13 +85,13 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
     experiment computed (reproducible for a given seed list, identical for any ``threads``, the CPU
     threads torch and numba use); wall times, the command line and the machine go to ``run_info.json``.
 
-      Examples
-      --------
-      >>> import json, tempfile
-      >>> out = run_experiment("ncm-split", quick=True, seeds=1, out=tempfile.mkdtemp(), progress=False)
-      >>> sorted(json.loads((out / "results.json").read_text())["results"])
-      ['digits', 'fashion-mnist']
-      """
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> out = run_experiment("ncm-split", quick=True, seeds=1, out=tempfile.mkdtemp(), progress=False)
+    >>> sorted(json.loads((out / "results.json").read_text())["results"])
+    ['digits', 'fashion-mnist']
+    """
     exp = get_experiment(name)
     parsed = exp.check_options(dict(options or {}), quick=quick)  # ctx.options: values, not strings
     if int(threads) < 1:

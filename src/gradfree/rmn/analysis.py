@@ -50,10 +50,10 @@ def neuron_overlap(freq: np.ndarray) -> dict[str, Any]:
 def dead_neurons(freq: np.ndarray) -> int:
     """Neurons that never win on any task's evaluation data.
 
-      Examples
-      --------
-      >>> import numpy as np
-      >>> dead_neurons(np.array([[0.5, 0.0, 0.1], [0.0, 0.0, 0.3]]))   # neuron 1 never wins
-      1
-      """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dead_neurons(np.array([[0.5, 0.0, 0.1], [0.0, 0.0, 0.3]]))   # neuron 1 never wins
+    1
+    """
     return int((freq.sum(axis=0) == 0).sum())

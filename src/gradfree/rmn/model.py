@@ -163,17 +163,17 @@ class RMNClassifier(GradFreeClassifier):
     random_state : int, RandomState or None
     device : {"cpu", "cuda", "auto"}
 
-      Examples
-      --------
-      >>> from sklearn.datasets import load_digits
-      >>> X, y = load_digits(return_X_y=True)
-      >>> model = RMNClassifier(random_state=0).fit(X[:1200], y[:1200])
-      >>> round(model.score(X[1200:], y[1200:]), 3)
-      0.965
-      >>> paper = RMNClassifier.paper(random_state=0).fit(X[:1200], y[:1200])
-      >>> round(paper.score(X[1200:], y[1200:]), 3)       # the paper's rules on raw pixels
-      0.099
-      """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = RMNClassifier(random_state=0).fit(X[:1200], y[:1200])
+    >>> round(model.score(X[1200:], y[1200:]), 3)
+    0.965
+    >>> paper = RMNClassifier.paper(random_state=0).fit(X[:1200], y[:1200])
+    >>> round(paper.score(X[1200:], y[1200:]), 3)       # the paper's rules on raw pixels
+    0.099
+    """
 
     _parameter_constraints = {
         "n_neurons": [Interval(Integral, 1, None, closed="left"), tuple, list],

@@ -101,15 +101,15 @@ class WuxingClassifier(GradFreeClassifier):
         divides X by its largest |x| (raw digits 0-16 -> [0, 1]; [0, 1] data is left as it is).
     batch_size, epochs, shuffle, random_state, device : training loop settings.
 
-      Examples
-      --------
-      >>> from sklearn.datasets import load_digits
-      >>> X, y = load_digits(return_X_y=True)
-      >>> model = WuxingClassifier(hidden_layer_sizes=(20,), epochs=2, random_state=0)
-      >>> model = model.fit(X[:300], y[:300])
-      >>> model.predict(X[300:303]).shape, model.link_ratio_ < 1
-      ((3,), True)
-      """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = WuxingClassifier(hidden_layer_sizes=(20,), epochs=2, random_state=0)
+    >>> model = model.fit(X[:300], y[:300])
+    >>> model.predict(X[300:303]).shape, model.link_ratio_ < 1
+    ((3,), True)
+    """
 
     _parameter_constraints = {
         "hidden_layer_sizes": [tuple, list],

@@ -20,14 +20,14 @@ def run_bench(*, quick: bool = False, seeds: int = 3, out: str | Path | None = N
               threads: int = 1) -> Path:
     """Run the bench experiment (a subset of ``models`` / ``suites`` if given); returns its folder.
 
-      Examples
-      --------
-      >>> import tempfile
-      >>> out = run_bench(quick=True, seeds=1, models=["ncm"], suites=["split-manifolds"], progress=False,
-      ...                 out=tempfile.mkdtemp())
-      >>> (out / "report.md").exists()
-      True
-      """
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = run_bench(quick=True, seeds=1, models=["ncm"], suites=["split-manifolds"], progress=False,
+    ...                 out=tempfile.mkdtemp())
+    >>> (out / "report.md").exists()
+    True
+    """
     from gradfree.experiments.cli_runner import run_experiment
 
     options = {"threads": str(threads)}
