@@ -24,7 +24,7 @@ def _run_one_seed(name: str, quick: bool, seed: int, device: str, options: dict,
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "checkpoints").mkdir()
         for fname, text in done.items():
-            (Path(tmp) / "checkpoints" / fname).write_text(text)
+            write_text_atomic(Path(tmp) / "checkpoints" / fname, text, root=tmp)
         run_experiment(name, quick=quick, seeds=[seed], out=tmp, device=device, progress=False,
                        options=options, threads=threads)
         return {p.name: p.read_text() for p in (Path(tmp) / "checkpoints").glob("*.json")}
