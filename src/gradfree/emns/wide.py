@@ -172,11 +172,12 @@ class _WideBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
         names = set(cls._get_param_names())
         return cls(**{**{k: v for k, v in config.items() if k in names}, **overrides})
 
-    def _check_params(self) -> mlp.ScaleParams:
-        self._validate_params()
+    def _check_param_rules(self) -> None:
+        """The hidden widths, and the options that only make sense together (``ScaleParams.check``:
+        e.g. activity mutation needs ``centre="adam"``)."""
         if any(int(h) < 1 for h in tuple(self.hidden_layer_sizes)) or not self.hidden_layer_sizes:
             raise ValueError(f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes}")
-        return self._scale_params()
+        self._scale_params()
 
     def _scale_params(self) -> mlp.ScaleParams:
         """The resolved :class:`gradfree.emns.scale.ScaleParams`."""
@@ -191,18 +192,14 @@ class _WideBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
             **kw).check()
 
     # ------------------------------------------------------------------ learning
+    def _n_outputs(self, y: torch.Tensor) -> int:
+        raise NotImplementedError
+
     @no_grad_learning
-    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> _WideBase:
-        """Evolve for ``max_evaluations`` evaluations: from a fresh network (``fit``) or further
-        (``partial_fit``)."""
-        self._check_params()
-        first = not self._is_fitted()
-        if first:
-            self._init_device()
-            self._init_rng()
-        Xt, yn = self._validate(X, y, reset=first)
-        Xt = self._scale_inputs(Xt, fit=first)
-        self._evolve(Xt, *self._targets(yn, classes, reset=first), first)
+    def _learn(self, X: torch.Tensor, y: torch.Tensor, *, first: bool, whole: bool) -> _WideBase:
+        """Evolve for ``max_evaluations`` evaluations: from a fresh network (``first``) or further."""
+        X = self._scale_inputs(X, fit=first)
+        self._evolve(X, y, self._n_outputs(y), first)
         return self
 
     def _evolve(self, X: torch.Tensor, y: torch.Tensor, n_out: int, first: bool) -> None:
@@ -286,9 +283,8 @@ class EMNSMLPClassifier(GradFreeClassifier, _WideBase):
             shield_quantile=shield_quantile, max_evaluations=max_evaluations, input_scaling=input_scaling,
             random_state=random_state, device=device)
 
-    def _targets(self, yn: np.ndarray, classes: Any, reset: bool) -> tuple[torch.Tensor, int]:
-        idx = self._encode_labels(yn, classes, reset=reset)
-        return idx, len(self.classes_)
+    def _n_outputs(self, y: torch.Tensor) -> int:
+        return len(self.classes_)
 
     def _has_proba(self) -> bool:
         return self.fitness == "cross_entropy"
@@ -313,9 +309,8 @@ class EMNSMLPRegressor(GradFreeRegressor, _WideBase):
     True
     """
 
-    def _targets(self, yn: np.ndarray, classes: Any, reset: bool) -> tuple[torch.Tensor, int]:
-        Y = self._encode_targets(yn, reset=reset)
-        return Y, Y.shape[1]
+    def _n_outputs(self, y: torch.Tensor) -> int:
+        return y.shape[1]
 
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
