@@ -167,10 +167,11 @@ class _WideBase(InputScaling, StateViews, GradFreeEstimator):
         >>> from sklearn.datasets import load_digits
         >>> from gradfree.emns import EMNSMLPClassifier
         >>> X, y = load_digits(return_X_y=True)
+        >>> Xa, ya = X[:1200], y[:1200]
         >>> m = EMNSMLPClassifier.continual(random_state=0)
         >>> for a in range(0, 10, 2):
-        ...     task = (y[:1200] == a) | (y[:1200] == a + 1)
-        ...     _ = m.partial_fit(X[:1200][task], y[:1200][task], classes=np.arange(10))
+        ...     task = (ya == a) | (ya == a + 1)
+        ...     _ = m.partial_fit(Xa[task], ya[task], classes=np.arange(10))
         >>> round(m.score(X[1200:], y[1200:]), 3)  # all ten classes, held-out digits
         0.559
         """
