@@ -92,7 +92,7 @@ class _WideBase(InputScaling, StateViews, GradFreeEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         **{rate: [Interval(Real, 0, None, closed="left")] for rate in (
             "lr_half_life", "weight_decay", "resistance_rate", "shield")},
-        "shaping": [StrOptions(set(mlp.SHAPINGS))],
+        "shaping": [StrOptions(set(mlp.MLP_SHAPINGS))],
         "batch_size": [Interval(Integral, 0, None, closed="left")],
         "r_max": [Interval(Real, 0, 1, closed="left")],
         "noise": [StrOptions(set(mlp.NOISES))],
@@ -297,7 +297,7 @@ class EMNSMLPClassifier(GradFreeClassifier, _WideBase):
     """
 
     _parameter_constraints = {**_WideBase._parameter_constraints,
-                              "fitness": [StrOptions(set(mlp.FITNESSES))],
+                              "fitness": [StrOptions(set(mlp.MLP_FITNESSES))],
                               "class_mask": [StrOptions({m for m in mlp.CLASS_MASKS if m}), None]}
 
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = SCALE["hidden_layer_sizes"], *,
