@@ -43,7 +43,7 @@ def test_everything_users_call_has_a_runnable_example():
     for name in CALLED:
         obj = getattr(gradfree.emns, name)
         assert ">>>" in (obj.__doc__ or ""), name
-    for cls, presets in ((EMNSRegressor, ("paper", "tuned")),
+    for cls, presets in ((EMNSRegressor, ("paper",)),
                          (EMNSMLPClassifier, ("scale", "continual", "images", "images_weights"))):
         for preset in presets:
             assert ">>>" in getattr(cls, preset).__doc__, (cls.__name__, preset)
@@ -53,7 +53,7 @@ def test_everything_users_call_has_a_runnable_example():
     (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes"),
     (dict(selection="comma", n_parents=20, population_size=16), "n_parents <= population_size"),
     (dict(recombination=17, population_size=16), "recombination"),
-    (dict(rate_rule="csa"), "recombination >= 1"),
+    (dict(rate_rule="csa", recombination=0), "recombination >= 1"),
     (dict(constants="reference", mu_min=0.5), "mu_max"),
     (dict(structure=StructureParams(interval=0)), "interval"),
 ])

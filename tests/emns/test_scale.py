@@ -21,6 +21,7 @@ from gradfree.emns import (
     IMAGES_WEIGHTS,
     PAPER,
     SCALE,
+    TUNED,
     EMNSClassifier,
     EMNSMLPClassifier,
     EMNSMLPRegressor,
@@ -137,9 +138,15 @@ def test_recombine_centre_and_mse_fitness_also_learn(digits):
 def test_paper_preset_is_the_papers_configuration_and_scale_the_default():
     base = {k: v.default for k, v in inspect.signature(_EMNSBase.__init__).parameters.items() if k != "self"}
     paper = EMNSClassifier.paper().get_params()
-    assert paper == {**base, "selection": "none", "constants": "paper"} == PAPER
-    assert EMNSRegressor.paper().get_params() == paper
+    assert paper == PAPER == EMNSRegressor.paper().get_params()
     assert EMNSRegressor().get_params() == base == EMNSClassifier().get_params()
+    assert {k: base[k] for k in TUNED} == TUNED  # the paper network's defaults are TUNED
+    # the paper's rule with every option beyond it off; the rest (network, budget, ...) as the defaults
+    off = dict(selection="none", constants="paper", recombination=0, rate_rule="preset", resistance_rate=0.0,
+               mutation_rate=None, mu_min=None, r_max=None, keep_best=False, mirrored=False,
+               self_adaptive=False, restart_patience=0, structure=None, input_scaling=None)
+    assert {k: PAPER[k] for k in off} == off
+    assert {k: v for k, v in PAPER.items() if k not in off} == {k: v for k, v in base.items() if k not in off}
     default = EMNSMLPClassifier().get_params()
     scaled = EMNSMLPClassifier.scale().get_params()
     assert {k: default[k] for k in SCALE} == SCALE == {k: scaled[k] for k in SCALE}

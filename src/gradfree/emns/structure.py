@@ -45,7 +45,7 @@ class StructureParams:
     >>> from gradfree.emns import EMNSRegressor, StructureParams
     >>> X, y = emns_regression(random_state=0)
     >>> grow = StructureParams(growth=True, growth_patience=256, interval=128)
-    >>> m = EMNSRegressor.tuned(structure=grow, max_evaluations=3000, random_state=0).fit(X, y)
+    >>> m = EMNSRegressor(structure=grow, max_evaluations=3000, random_state=0).fit(X, y)
     >>> m.layer_sizes_, [e["event"] for e in m.history_["events"]]
     ([3, 9, 4, 1], ['grow'])
     """
