@@ -13,10 +13,11 @@ from gradfree.core.checks import (
     run_sklearn_checks,
 )
 from gradfree.data import load_digits
-from gradfree.wuxing import WuxingClassifier
+from gradfree.wuxing import DynamicsParams, FixedPointParams, WuxingClassifier
 
 # tiny and fast: check_estimator fits dozens of times
-SMALL = dict(hidden_layer_sizes=(12, 6), T=4.0, dt=0.5, epochs=2, batch_size=16, random_state=0)
+SMALL = dict(hidden_layer_sizes=(12, 6), dynamics=DynamicsParams(T=4.0, dt=0.5), epochs=2, batch_size=16,
+             random_state=0)
 
 @pytest.fixture(scope="module")
 def digits():
@@ -51,7 +52,8 @@ def test_deterministic(digits):
 
 def test_learns_digits_better_than_chance(digits):
     Xtr, Xte, ytr, yte = digits
-    m = WuxingClassifier(epochs=2, batch_size=16, T=15.0, random_state=0).fit(Xtr, ytr)
+    m = WuxingClassifier(epochs=2, batch_size=16, dynamics=DynamicsParams(T=15.0), random_state=0)
+    m.fit(Xtr, ytr)
     assert m.score(Xte, yte) > 0.25  # chance is 0.1
     assert m.loss_curve_[-1] < m.loss_curve_[0]
 
@@ -68,7 +70,11 @@ def test_method1_and_mixed_move_what_they_should(digits, method):
 
 def test_bad_parameters_raise(digits):
     Xtr, _, ytr, _ = digits
-    for bad in [dict(method="sgd"), dict(wiring="dense"), dict(integrator="rk2"), dict(K1=0.4),
+    for bad in [dict(method="sgd"), dict(wiring="dense"), dict(dynamics=DynamicsParams(integrator="rk2")),
+                dict(dynamics=DynamicsParams(K1=0.4)), dict(dynamics=DynamicsParams(T=-1.0)),
+                dict(fixed_point=FixedPointParams(pid=(1.0, 0.0))),
+                dict(fixed_point=FixedPointParams(rule="k4")),
+                dict(fixed_point=FixedPointParams(pid_decay=2.0)), dict(dynamics={"T": 4.0}),
                 dict(backward="exact"), dict(fanout=0)]:
         with pytest.raises(ValueError):
             WuxingClassifier(**{**SMALL, **bad}).fit(Xtr[:20], ytr[:20])

@@ -69,9 +69,10 @@ Extensions (ours, named so they are never silent):
 * ``plasticity_decay``: every neuron has a plasticity p_i (starts at 1) that scales its erosion step
   and its thermal noise; each win multiplies it by ``1 - plasticity_decay * a_i``, so much-used
   neurons consolidate (like EMNS resistance).
-* ``PrototypeParams(recruit_threshold=..., pull_k=...)``: a class binds a fresh prototype (set to y) only when none of its
-  own resonates above the threshold, else pulls its ``pull_k`` best (online nearest-prototype learning
-  instead of the paper's greedy top-k binding); ``erode_k``: only the strongest winners erode.
+* ``PrototypeParams(recruit_threshold=..., pull_k=...)``: a class binds a fresh prototype (set to y)
+  only when none of its own resonates above the threshold, else pulls its ``pull_k`` best (online
+  nearest-prototype learning instead of the paper's greedy top-k binding); ``erode_k``: only the
+  strongest winners erode.
 * ``receptive_field`` / ``pool`` / ``image_shape``: the (single) layer's neurons resonate with every
   ``p x p`` patch of an image instead of the whole input, their activations averaged over
   ``pool x pool`` blocks of positions (:mod:`gradfree.rmn.patches`); frozen, read out by the
@@ -206,8 +207,9 @@ class RMNClassifier(GradFreeClassifier):
     def __init__(self, n_neurons: int | tuple[int, ...] = 1000, *, k: float = 0.05, eta: float = 0.0,
                  homeostasis: HomeostasisParams | None = None, readout: str = "discriminant",
                  prototypes: PrototypeParams | None = None, representation: str = "resonance",
-                 plasticity_decay: float = 0.0, erode_k: int | None = None, shrinkage: float | str = "auto", max_iter: int = 1, shuffle: bool = True,
-                 center_inputs: bool = True, receptive_field: int | None = None, pool: int = 7,
+                 plasticity_decay: float = 0.0, erode_k: int | None = None, shrinkage: float | str = "auto",
+                 max_iter: int = 1, shuffle: bool = True, center_inputs: bool = True,
+                 receptive_field: int | None = None, pool: int = 7,
                  contrast_eps: float = CONTRAST_EPS, image_shape: tuple[int, ...] | None = None,
                  backend: str = "auto", random_state: Any = None, device: str = "cpu") -> None:
         self.n_neurons = n_neurons
@@ -377,7 +379,8 @@ class RMNClassifier(GradFreeClassifier):
         if any(self._k_for(n) > n for n in sizes):
             raise ValueError(f"k={self.k} exceeds the layer size {min(sizes)}")
         if self.receptive_field is not None:
-            if len(sizes) != 1 or self.eta != 0 or self.homeostasis is not None or self.representation != "resonance":
+            if (len(sizes) != 1 or self.eta != 0 or self.homeostasis is not None
+                    or self.representation != "resonance"):
                 raise ValueError("receptive_field needs one frozen layer: an int n_neurons, eta=0, "
                                  "homeostasis=None and representation='resonance'")
             if self.image_shape is not None and (
@@ -675,8 +678,8 @@ class RMNClassifier(GradFreeClassifier):
             elif self.readout == "simple":
                 out.append(H @ self.prototypes_.double().T)     # cosine to each class prototype
             else:
-                out.append(vote_scores(self.prototypes_.double(), self.binding_, H, int(self._prototype_params().vote_k),
-                                       len(self.classes_)))
+                out.append(vote_scores(self.prototypes_.double(), self.binding_, H,
+                                       int(self._prototype_params().vote_k), len(self.classes_)))
         return torch.cat(out)
 
     @no_grad_learning

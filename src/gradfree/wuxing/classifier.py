@@ -145,8 +145,9 @@ class WuxingClassifier(GradFreeClassifier):
                  dynamics: DynamicsParams | None = None, input_scale: float = 0.05,
                  error_scale: float | None = None, method: str = "bsp", step: float = 5.0, kt: float = 1.0,
                  c_init: float = 1.5, c_max: float = 1.5, fixed_point: FixedPointParams | None = None,
-                 backward: str = "linearised", max_delta: float | None = 0.1, scale_inputs: str = "max", batch_size: int = 32, epochs: int = 20,
-                 shuffle: bool = True, random_state: Any = None, device: str = "cpu") -> None:
+                 backward: str = "linearised", max_delta: float | None = 0.1, scale_inputs: str = "max",
+                 batch_size: int = 32, epochs: int = 20, shuffle: bool = True, random_state: Any = None,
+                 device: str = "cpu") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.wiring = wiring
         self.fanout = fanout
