@@ -78,3 +78,34 @@ def test_bad_parameters_raise(digits):
                 dict(backward="exact"), dict(fanout=0)]:
         with pytest.raises(ValueError):
             WuxingClassifier(**{**SMALL, **bad}).fit(Xtr[:20], ytr[:20])
+
+
+def test_option_groups_clone_and_set():
+    from sklearn.base import clone
+
+    m = WuxingClassifier(dynamics=DynamicsParams(T=6.0), fixed_point=FixedPointParams(rule="k123"))
+    c = clone(m).set_params(fixed_point=None)
+    assert c.dynamics == DynamicsParams(T=6.0) and c.fixed_point is None and m.fixed_point.rule == "k123"
+
+
+def test_files_saved_before_the_grouping_load(tmp_path, digits):
+    """A file whose parameters are flat (K1, ..., fp_rule: saved before the options were grouped)
+    loads with the same parameters and predictions."""
+    import dataclasses
+    import json
+
+    Xtr, _, ytr, _ = digits
+    m = WuxingClassifier(**{**SMALL, "method": "mixed", "fixed_point": FixedPointParams(rule="k123")})
+    m.fit(Xtr[:100], ytr[:100])
+    path = m.save(tmp_path / "m")
+    meta = json.loads(path.read_text())
+    p = meta["params"]
+    p.update(p.pop("dynamics")["fields"])
+    fp = p.pop("fixed_point")["fields"]
+    p.update(fp_step=fp["step"], pid=fp["pid"], pid_decay=fp["pid_decay"], fp_max=fp["max_offset"],
+             fp_rule=fp["rule"])
+    path.write_text(json.dumps(meta))
+    loaded = WuxingClassifier.load(tmp_path / "m")
+    assert loaded.get_params() == m.get_params()
+    np.testing.assert_array_equal(loaded.predict(Xtr[:50]), m.predict(Xtr[:50]))
+    assert dataclasses.asdict(loaded.fixed_point)["rule"] == "k123"
