@@ -59,8 +59,12 @@ def feed(h, o):
         h.update(json.dumps(o, sort_keys=True, default=str).encode())
 
 def state(m, X):
-    """SHA-256 of every fitted attribute (sorted by name) and of the predictions and scores on X."""
+    """SHA-256 of every fitted attribute (sorted by name) and of the predictions and scores on X (m
+    None: of X alone)."""
     h = hashlib.sha256()
+    if m is None:
+        feed(h, X)
+        return h.hexdigest()
     for k in sorted(vars(m)):
         if k.endswith("_") and not k.startswith("_") and k != "device_":
             h.update(k.encode()); feed(h, getattr(m, k))
@@ -163,6 +167,13 @@ CASES: dict[str, tuple[str, str] | str] = {
     "RMN: a model saved with homeostasis off, loaded": (
         f"m = {R}(random_state=14){FIT}; m.save(SAVED + '/rmn0')",
         f"m = {R}.load(SAVED + '/rmn0'); assert m.homeostasis is None"),
+    # without homeostasis, erosion is now chunked as in every such configuration: the same results, while
+    # the weights may differ in their last bits (docs/decisions.md)
+    "rmn-orthogonal --quick units, seed 0: the results of all five variants":
+        "from gradfree.experiments import rmn_orthogonal as E\n"
+        "names = [*E.VARIANTS, E.CONSOLIDATING]\n"
+        "out = state(None, [json.dumps(E.run_variant(n, seed=0, quick=True, device='cpu'), sort_keys=True) "
+        "for n in names])",
     # ---------------------------------------------------------------- Wuxing
     "WuxingClassifier() (defaults, 2 epochs)": f"m = {W}(epochs=2, random_state=0){FIT}",
     "WuxingClassifier.paper() (MODEL1, 1 epoch on 100 samples)":
