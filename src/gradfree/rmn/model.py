@@ -239,8 +239,8 @@ class RMNClassifier(GradFreeClassifier):
         experiment), keyword overrides on top; every experiment that reproduces the paper uses it.
 
         1000 neurons, k = 5 %, erosion on every winner, homeostasis after every sample
-        (``homeostasis_interval=1``), y = sum a_i w_i handed on, raw inputs normalised to unit length
-        (no centring), the overcomplete read-out (100 prototypes, binding lock, top-5 vote). Values the
+        (``HomeostasisParams(interval=1)``), y = sum a_i w_i handed on, raw inputs normalised to unit
+        length (no centring), the overcomplete read-out (100 prototypes, binding lock, top-5 vote). Values the
         paper leaves open are ours (docs/decisions.md): eta 0.05, theta 0.01, epsilon 0.01, running
         mean rate 0.01, prototype rates 0.1 / 0.01.
         """

@@ -227,14 +227,14 @@ class WuxingClassifier(GradFreeClassifier):
         dyn, fp = self._dynamics(), self._fixed_point()
         if (fp.rule == "k123") != hasattr(self, "pid_state_k2_") or \
                 hasattr(self, "pid_state_k2_") != hasattr(self, "pid_state_k3_"):
-            raise ValueError("pid_state_k2_ / pid_state_k3_ are stored exactly when fp_rule='k123'")
+            raise ValueError("pid_state_k2_ / pid_state_k3_ are stored exactly when fixed_point.rule='k123'")
         bound = max(float(self.c_max), float(self.c_init))
         if float(self.coef_.abs().max()) > bound * (1 + 1e-6):
             raise ValueError(f"coef_ holds coefficients beyond c_max = {bound} (training clips to it)")
         if not bool(((self.K1_ > self.K2_) & (self.K3_ > 0)).all()):
             raise ValueError("K1_ > K2_ and K3_ > 0 must hold for every neuron (a positive fixed point)")
-        # method 1 moves K1 by at most K3 * input_scale * fp_max (offset rule) and each K by at most
-        # input_scale * fp_max (k123 rule) away from the parameters; anything further was not trained
+        # method 1 moves K1 by at most K3 * input_scale * max_offset (offset rule) and each K by at most
+        # input_scale * max_offset (k123 rule) away from the parameters; anything further was not trained
         step = float(fp.max_offset) * float(self.input_scale)
         lim = step * max(1.0, abs(float(dyn.K3)) + step) * (1 + 1e-5) + 1e-6
         pairs = (("K1_", self.K1_, dyn.K1), ("K2_", self.K2_, dyn.K2), ("K3_", self.K3_, dyn.K3))
