@@ -160,10 +160,10 @@ CASES: dict[str, tuple[str, str] | str] = {
         f"recruit_threshold=0.9, pull_k=1, vote_k=1, random_state=12){FIT}",
         f"m = {R}(readout='overcomplete', representation='code', prototypes=P(n=1000, cap=100, "
         f"recruit_threshold=0.9, pull_k=1, vote_k=1), random_state=12){FIT}"),
-    "RMN: a model saved by the old code, loaded by this one": (
+    "RMN: a model saved by the old code, loaded by this one and trained on": (
         f"m = {R}.paper(n_neurons=200, homeostasis_interval=5, vote_k=3, random_state=13){FIT}\n"
-        "m.save(SAVED + '/rmn')",
-        f"m = {R}.load(SAVED + '/rmn')"),
+        f"m.save(SAVED + '/rmn'); m = {R}.load(SAVED + '/rmn'); m.partial_fit(X[400:500], y[400:500])",
+        f"m = {R}.load(SAVED + '/rmn'); m.partial_fit(X[400:500], y[400:500])"),
     "RMN: a model saved with homeostasis off, loaded": (
         f"m = {R}(random_state=14){FIT}; m.save(SAVED + '/rmn0')",
         f"m = {R}.load(SAVED + '/rmn0'); assert m.homeostasis is None"),
@@ -198,9 +198,10 @@ CASES: dict[str, tuple[str, str] | str] = {
         f"clamp=False)){FIT}"),
     "wuxing-mnist adders + stabilised (fan_in 2)":
         f"m = {W}.paper({WX}, fanout='auto', fan_in=2, backward='linearised', max_delta=0.1){FIT}",
-    "Wuxing: a model saved by the old code (k123), loaded by this one": (
-        f"m = {W}({WX}, method='fixed_point', fp_rule='k123', T=12.0){FIT}; m.save(SAVED + '/wx')",
-        f"m = {W}.load(SAVED + '/wx')"),
+    "Wuxing: a model saved by the old code (mixed, k123), loaded by this one and trained on": (
+        f"m = {W}({WX}, method='mixed', fp_rule='k123', T=12.0){FIT}; m.save(SAVED + '/wx')\n"
+        f"m = {W}.load(SAVED + '/wx'); m.partial_fit(X[400:500], y[400:500])",
+        f"m = {W}.load(SAVED + '/wx'); m.partial_fit(X[400:500], y[400:500])"),
     "Wuxing checkpoints in docs/results (fig2-bsp, fig4-model2) load and predict":
         "import glob\n"
         "Xf = np.random.default_rng(0).random((64, 784)).astype(np.float32)\n"
