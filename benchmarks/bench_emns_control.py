@@ -1,16 +1,25 @@
 """EMNS policy search throughput: the simulator is the floor.
 
-Per environment, in one process and one run (repeats interleaved, medians reported, the load
-average printed beside them because the machine may be shared):
+Per environment, in one process and one run (repeats interleaved; the load average printed beside
+the numbers because the machine may be shared):
 
 * ``bare``      - the environments PolicySearch would step (one per candidate), stepped with random
                   actions drawn in advance; episodes reset as they end;
 * ``sync-vec``  - the same through gymnasium's ``SyncVectorEnv`` (the alternative batching);
-* ``linear`` / ``mlp`` - PolicySearch in-process (``n_jobs=1``): env steps per second of fit;
-* ``2 procs`` / ``2 ray`` - PolicySearch with two workers (speed-up over ``linear``);
+* ``linear`` / ``mlp H`` - PolicySearch in-process (``n_jobs=1``): env steps per second of ``fit``
+                  after its first generation (which builds the environments);
+* ``2 procs`` / ``2 ray`` - PolicySearch with two workers, steady state (the generations after the
+                  first, which starts the workers), and its speed-up over ``linear`` in-process;
 * bytes per generation with two workers for two policy sizes (it must not grow with the parameters).
 
+Every in-process case is timed twice: wall time (``time.perf_counter``) and this process's CPU time
+(``time.process_time``); ``/ bare`` is the median over repeats of the ratio to the ``bare`` run of the
+same repeat. On a shared, loaded machine the CPU-time ratio is the meaningful one (a process that
+waits for a core is not charged); the wall-time ratio and the worker speed-ups need a quiet machine
+(workers run in other processes, so they have wall times only).
+
     python benchmarks/bench_emns_control.py --envs CartPole-v1 HalfCheetah-v5 --steps 100000 --repeats 3
+    python benchmarks/bench_emns_control.py --steps 30000 --repeats 3     # about 2 minutes
 """
 
 from __future__ import annotations
@@ -23,8 +32,8 @@ import numpy as np
 import torch
 
 
-def bare(env_id: str, n: int, steps: int, seed: int = 0, vector: bool = False) -> float:
-    """Env steps per second of ``n`` environments stepped with random actions."""
+def bare(env_id: str, n: int, steps: int, seed: int = 0, vector: bool = False) -> tuple[float, float]:
+    """Env steps per second (wall, CPU) of ``n`` environments stepped with random actions."""
     import gymnasium as gym
 
     envs = [gym.make(env_id) for _ in range(n)]
@@ -38,27 +47,42 @@ def bare(env_id: str, n: int, steps: int, seed: int = 0, vector: bool = False) -
     if vector:
         vec = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(n)])
         vec.reset(seed=seed)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for t in range(per):
             vec.step(acts[t])
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         vec.close()
-        return per * n / dt
+        return per * n / dt, per * n / dc
     for i, e in enumerate(envs):
         e.reset(seed=seed + i)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t in range(per):
         for i, e in enumerate(envs):
             _, _, term, trunc, _ = e.step(acts[t, i])
             if term or trunc:
                 e.reset()
-    dt = time.perf_counter() - t0
-    return per * n / dt
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    return per * n / dt, per * n / dc
 
 
-def search(env_id: str, steps: int, popsize: int, **kw) -> tuple[float, list[int]]:
-    """Env steps per second of PolicySearch.fit in steady state (the generations after the first, whose
-    time includes starting workers and building environments) and bytes per generation."""
+def search(env_id: str, steps: int, popsize: int, **kw) -> tuple[float, float]:
+    """Env steps per second (wall, CPU) of an in-process PolicySearch.fit after its first generation."""
+    from gradfree.emns import PolicySearch
+
+    ps = PolicySearch(env_id, max_env_steps=steps, popsize=popsize, random_state=0, progress=False, **kw)
+    ps.fit(n_generations=1)  # builds the environments
+    s0 = ps.env_steps_
+    if s0 >= steps:
+        raise SystemExit(f"{env_id}: --steps {steps} is one generation; give three generations' steps")
+    t0, c0 = time.perf_counter(), time.process_time()
+    ps.set_params(warm_start=True).fit()
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    return (ps.env_steps_ - s0) / dt, (ps.env_steps_ - s0) / dc
+
+
+def search_workers(env_id: str, steps: int, popsize: int, **kw) -> tuple[float, float]:
+    """Env steps per second (wall; CPU: nan, the work is in other processes) of PolicySearch with
+    workers, in steady state (the generations after the first, whose time includes starting them)."""
     from gradfree.emns import PolicySearch
 
     ps = PolicySearch(env_id, max_env_steps=steps, popsize=popsize, random_state=0, progress=False, **kw)
@@ -66,7 +90,7 @@ def search(env_id: str, steps: int, popsize: int, **kw) -> tuple[float, list[int
     h = ps.history_
     if len(h["seconds"]) < 2:
         raise SystemExit(f"{env_id}: --steps {steps} is one generation; give three generations' steps")
-    return (h["env_steps"][-1] - h["env_steps"][0]) / sum(h["seconds"][1:]), h["bytes"]
+    return (h["env_steps"][-1] - h["env_steps"][0]) / sum(h["seconds"][1:]), float("nan")
 
 
 def main() -> None:
@@ -75,8 +99,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=100_000, help="env steps per measurement")
     ap.add_argument("--popsize", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--hidden", type=int, default=32, help="the small MLP's hidden units")
+    ap.add_argument("--hidden", type=int, nargs="+", default=[16, 32],
+                    help="the small MLPs' hidden units (16: PolicySearch's default)")
+    ap.add_argument("--no-vector", action="store_true", help="skip the SyncVectorEnv row")
     ap.add_argument("--no-workers", action="store_true", help="skip the 2-worker rows")
+    ap.add_argument("--no-ray", action="store_true", help="skip the 2 Ray actors row")
     args = ap.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -84,27 +111,34 @@ def main() -> None:
     rows = []
     n, pop = args.steps, args.popsize
     for env_id in args.envs:
-        cases = {
-            "bare": lambda e=env_id: bare(e, pop, n),
-            "sync-vec": lambda e=env_id: bare(e, pop, n, vector=True),
-            "linear": lambda e=env_id: search(e, n, pop)[0],
-            "mlp": lambda e=env_id: search(e, n, pop, policy="mlp", hidden=(args.hidden,))[0],
-        }
+        cases = {"bare": lambda e=env_id: bare(e, pop, n)}
+        if not args.no_vector:
+            cases["sync-vec"] = lambda e=env_id: bare(e, pop, n, vector=True)
+        cases["linear"] = lambda e=env_id: search(e, n, pop)
+        for hid in args.hidden:
+            cases[f"mlp {hid}"] = lambda e=env_id, h=hid: search(e, n, pop, policy="mlp", hidden=(h,))
         if not args.no_workers:
-            cases["2 procs"] = lambda e=env_id: search(e, n, pop, n_jobs=2)[0]
-            cases["2 ray"] = lambda e=env_id: search(e, n, pop, n_jobs=2, backend="ray")[0]
-        res: dict[str, list[float]] = {k: [] for k in cases}
+            cases["2 procs"] = lambda e=env_id: search_workers(e, n, pop, n_jobs=2)
+            if not args.no_ray:
+                cases["2 ray"] = lambda e=env_id: search_workers(e, n, pop, n_jobs=2, backend="ray")
+        res: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
         loads = []
         for _ in range(args.repeats):
             for name, fn in cases.items():
                 res[name].append(fn())
                 loads.append(os.getloadavg()[0])
-        med = {k: float(np.median(v)) for k, v in res.items()}
-        for k, v in med.items():
-            rel = v / med["bare"]
-            extra = f"  x{v / med['linear']:.2f} of linear" if k.startswith("2 ") else ""
-            rows.append(f"| {env_id} | {k} | {v:,.0f} | {rel:.2f} |{extra}")
-        print(f"{env_id}: load average during {np.mean(loads):.2f}")
+        base = np.array(res["bare"])
+        for k, v in res.items():
+            v = np.array(v)
+            wall, cpu = np.median(v, axis=0)
+            rw, rc = np.median(v / base, axis=0)
+            if k.startswith("2 "):
+                lin = np.array(res["linear"])[:, 0]
+                extra = f" x{np.median(v[:, 0] / lin):.2f} of linear (wall) |"
+                rows.append(f"| {env_id} | {k} | {wall:,.0f} | {rw:.2f} | | |{extra}")
+            else:
+                rows.append(f"| {env_id} | {k} | {wall:,.0f} | {rw:.2f} | {cpu:,.0f} | {rc:.2f} | |")
+        print(f"{env_id}: load average during {np.mean(loads):.2f}", flush=True)
         if not args.no_workers:
             from gradfree.emns import PolicySearch
 
@@ -113,9 +147,10 @@ def main() -> None:
                                   max_env_steps=10**9, random_state=0, progress=False).fit(n_generations=3)
                 mid = np.median(ps.history_["bytes"][1:])
                 rows.append(f"| {env_id} | bytes/generation, mlp {hidden} hidden "
-                            f"({ps.centre_.size:,} parameters) | {mid:,.0f} | |")
-    print("| env | case | env steps/s (median) | / bare |")
-    print("|---|---|---|---|")
+                            f"({ps.centre_.size:,} parameters) | {mid:,.0f} | | | | |")
+    print(f"popsize {pop}, {n:,} env steps per measurement, medians of {args.repeats} interleaved repeats")
+    print("| env | case | env steps/s (wall) | / bare (wall) | env steps/s (CPU) | / bare (CPU) | workers |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 
