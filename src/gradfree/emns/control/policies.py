@@ -116,6 +116,7 @@ class BoundPolicy:
     def __init__(self, spec: PolicySpec, params: torch.Tensor, low: np.ndarray | None,
                  high: np.ndarray | None, discrete: bool) -> None:
         self.spec, self.discrete, self.low, self.high = spec, discrete, low, high
+        self._half_range = None if low is None else 0.5 * (high - low)
         n = params.shape[0]
         if spec.kind == "emns":
             self.params, self.layers = params, None
@@ -158,9 +159,14 @@ class BoundPolicy:
         out = self.outputs(obs)
         if self.discrete:
             return out.argmax(-1)
-        if self.spec.kind == "linear":
-            return np.clip(out, self.low, self.high)
-        return self.low + (np.tanh(out) + 1.0) * 0.5 * (self.high - self.low)
+        if self.spec.kind == "linear":  # clip (np.clip's wrapper costs more than these two ufuncs)
+            return np.minimum(np.maximum(out, self.low, out=out), self.high, out=out)
+        # low + (tanh(out) + 1) * 0.5 * (high - low), in place (the 0.5 folded into the range: exact)
+        t = np.tanh(out, out=out)
+        t += 1.0
+        t *= self._half_range
+        t += self.low
+        return t
 
 
 def to_actions(out: torch.Tensor, kind: str, discrete: bool, low: torch.Tensor | None,
