@@ -12,6 +12,10 @@ the numbers because the machine may be shared):
                   first, which starts the workers), and its speed-up over ``linear`` in-process;
 * bytes per generation with two workers for two policy sizes (it must not grow with the parameters).
 
+``--loop-overhead`` instead times the rollout loop alone (``Rollouts.run`` on do-nothing environments
+of CartPole's sizes, episodes of 20-500 steps): microseconds of CPU per time step and per env step,
+for the linear policy and the small MLPs, a number that does not depend on the simulator or the load.
+
 Every in-process case is timed twice: wall time (``time.perf_counter``) and this process's CPU time
 (``time.process_time``); ``/ bare`` is the median over repeats of the ratio to the ``bare`` run of the
 same repeat. On a shared, loaded machine the CPU-time ratio is the meaningful one (a process that
@@ -19,7 +23,7 @@ waits for a core is not charged); the wall-time ratio and the worker speed-ups n
 (workers run in other processes, so they have wall times only).
 
     python benchmarks/bench_emns_control.py --envs CartPole-v1 HalfCheetah-v5 --steps 100000 --repeats 3
-    python benchmarks/bench_emns_control.py --steps 30000 --repeats 3     # about 2 minutes
+    python benchmarks/bench_emns_control.py --loop-overhead                 # seconds
 """
 
 from __future__ import annotations
@@ -93,6 +97,56 @@ def search_workers(env_id: str, steps: int, popsize: int, **kw) -> tuple[float, 
     return (h["env_steps"][-1] - h["env_steps"][0]) / sum(h["seconds"][1:]), float("nan")
 
 
+class _NullEnv:
+    """A do-nothing environment: 4 observations, episode lengths 20-500 set by the reset seed."""
+
+    def __init__(self) -> None:
+        self.t, self.length, self.obs = 0, 1, np.zeros(4, dtype=np.float32)
+
+    def reset(self, seed: int = 0) -> tuple:
+        self.t, self.length = 0, 20 + (seed * 7919) % 481
+        return self.obs, {}
+
+    def step(self, action) -> tuple:
+        self.t += 1
+        return self.obs, 1.0, self.t >= self.length, False, {}
+
+    def close(self) -> None:
+        pass
+
+
+def loop_overhead(popsize: int, hidden: list[int], repeats: int = 7) -> list[str]:
+    """CPU microseconds of Rollouts.run per time step and per env step on do-nothing environments
+    (minimum over ``repeats``; the null environment's own step is timed and subtracted)."""
+    from gradfree.emns.control.policies import PolicySpec
+    from gradfree.emns.control.rollout import Rollouts, TaskSpec
+
+    rows = []
+    for kind, hid in [("linear", ())] + [("mlp", (h,)) for h in hidden]:
+        spec = PolicySpec(kind, 4, 2, hid)
+        ro = Rollouts(TaskSpec("null", policy=spec, discrete=True))
+        ro.envs = [_NullEnv() for _ in range(popsize)]
+        params = torch.randn(popsize, spec.n_params, dtype=torch.float64,
+                             generator=torch.Generator().manual_seed(0))
+        mean, std, seeds = np.zeros(4), np.ones(4), list(range(popsize))
+        best, null = np.inf, np.inf
+        for _ in range(repeats):
+            c0 = time.process_time()
+            _, _, steps, _ = ro.run(params, seeds, mean, std)
+            best = min(best, time.process_time() - c0)
+            c0 = time.process_time()
+            for e, s in zip(ro.envs, seeds):
+                e.reset(seed=s)
+                for _ in range(e.length):
+                    e.step(0)
+            null = min(null, time.process_time() - c0)
+        n, iters = int(steps.sum()), int(steps.max())
+        name = "linear" if kind == "linear" else f"mlp {hid[0]}"
+        rows.append(f"| {name} | {(best - null) / iters * 1e6:.1f} | {(best - null) / n * 1e6:.2f} | "
+                    f"{n / iters:.1f} |")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--envs", nargs="+", default=["CartPole-v1", "HalfCheetah-v5"])
@@ -104,10 +158,18 @@ def main() -> None:
     ap.add_argument("--no-vector", action="store_true", help="skip the SyncVectorEnv row")
     ap.add_argument("--no-workers", action="store_true", help="skip the 2-worker rows")
     ap.add_argument("--no-ray", action="store_true", help="skip the 2 Ray actors row")
+    ap.add_argument("--loop-overhead", action="store_true",
+                    help="only the rollout loop's own cost (do-nothing environments)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
+    if args.loop_overhead:
+        print(f"rollout loop on do-nothing environments, popsize {args.popsize}, CPU time (min of 7)")
+        print("| policy | us per time step | us per env step | live episodes per time step |")
+        print("|---|---|---|---|")
+        print("\n".join(loop_overhead(args.popsize, args.hidden)))
+        return
     rows = []
     n, pop = args.steps, args.popsize
     for env_id in args.envs:
