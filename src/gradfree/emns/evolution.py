@@ -48,9 +48,13 @@ from gradfree.emns.mutation import (
 from gradfree.emns.network import n_params, n_synapses
 from gradfree.emns.params import EMNSParams
 
-SELECTIONS = ("none", "revert", "plus", "comma")
+#: selection rules of the paper network's evolution loop (``step_single`` / ``step_population``; the
+#: engine's strategies have their own, :data:`gradfree.emns.engine.SELECTIONS`), and their spellings
+NETWORK_SELECTIONS = ("none", "revert", "plus", "comma")
 ALIASES = {"(1+lambda)": "plus", "(mu+lambda)": "plus", "(mu,lambda)": "comma"}
-RATE_RULES = ("preset", "success", "csa")
+#: mutation-rate rules of the paper network's evolution loop (the engine adds ``"fixed"``:
+#: :data:`gradfree.emns.engine.RATE_RULES`)
+NETWORK_RATE_RULES = ("preset", "success", "csa")
 HIST_BINS = 20
 # evaluate(values (P, n_params), masks, sizes) -> fitness (P,) on the current training data
 Evaluate = Callable[[torch.Tensor, torch.Tensor, list], torch.Tensor]
