@@ -279,7 +279,8 @@ def adapt_resistances(resistances: torch.Tensor, z: torch.Tensor, w: torch.Tenso
     s <- s * exp(c / 2 * (sum_k w_k z_k^2 - 1)) - sep-CMA-ES's rank-mu diagonal update of the variance
     (Ros & Hansen 2008) in log form, on the resistance the paper scales every mutation with.
     """
-    scale = (1.0 - resistances) * torch.exp(0.5 * p.resistance_rate * ((w * z * z).sum(0) - 1.0))
+    wz2 = (w * z).mul_(z)  # (w z) z in place: one (k, n) temporary instead of two (same values)
+    scale = (1.0 - resistances) * torch.exp(0.5 * p.resistance_rate * (wz2.sum(0) - 1.0))
     return (1.0 - scale).clamp_(p.r_min, p.r_max)
 
 
