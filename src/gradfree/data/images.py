@@ -164,7 +164,7 @@ def load_mnist(split: str = "train", data_dir: str | Path | None = None, downloa
     >>> load_mnist("train", data_dir=tmp.name)   # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    gradfree.data.images.DatasetNotFoundError: MNIST (train) not found: missing train-images-idx3-ubyte.gz...$
+    gradfree.data.images.DatasetNotFoundError: MNIST (train) not found: missing train-images-idx3-ubyte.gz...
     >>> tmp.cleanup()
     """
     dirs = _candidate_dirs("mnist", data_dir)
