@@ -119,11 +119,13 @@ def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[O
     >>> @experiment("doc-squares", "Squares of the seeds (an example)", default_seeds=2)
     ... def run(ctx):
     ...     return {"squares": [ctx.unit(f"seed{s}", lambda s=s: s * s) for s in ctx.seeds]}
-    >>> out = run_experiment("doc-squares", out=tempfile.mkdtemp(), progress=False)   # gradfree run
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> out = run_experiment("doc-squares", out=tmp.name, progress=False)   # what `gradfree run` does
     >>> json.loads((out / "results.json").read_text())["results"]
     {'squares': [0, 1]}
     >>> sorted(p.name for p in out.iterdir())
     ['checkpoints', 'config.json', 'report.md', 'results.json', 'run_info.json']
+    >>> tmp.cleanup()
     """
 
     def register(fn: Callable[[ExperimentContext], dict]) -> Callable[[ExperimentContext], dict]:
@@ -182,12 +184,14 @@ class ExperimentContext:
     Examples
     --------
     >>> import tempfile
-    >>> ctx = ExperimentContext(Path(tempfile.mkdtemp()), show_progress=False)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> ctx = ExperimentContext(Path(tmp.name), show_progress=False)
     >>> ctx.unit("square-3", lambda: {"value": 3 * 3})
     {'value': 9}
     >>> ctx.unit("square-3", lambda: {"value": -1})      # read back from out/checkpoints, not recomputed
     {'value': 9}
     >>> ctx.close()
+    >>> tmp.cleanup()
     """
 
     out: Path
