@@ -42,7 +42,20 @@ def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None =
                           out: str | Path | None = None, device: str = "cpu", options: dict | None = None,
                           address: str | None = None, progress: bool = True, max_retries: int = 3,
                           threads: int = 1) -> Path:
-    """Spread the seeds of experiment ``name`` over a Ray cluster; return the output folder."""
+    """Spread the seeds of experiment ``name`` over a Ray cluster; return the output folder.
+
+    Examples
+    --------
+    The same folder as ``run_experiment(name, ...)`` writes (the results do not depend on the
+    cluster), with the seeds computed on the cluster's workers:
+
+    >>> from gradfree.experiments import get_experiment
+    >>> get_experiment("ncm-split").default_seeds           # seeds=None: seeds 0, 1, 2, one per task
+    3
+    >>> out = run_experiment_on_ray("ncm-split", quick=True, progress=False)   # doctest: +SKIP
+    >>> (out / "results.json").exists(), (out / "report.md").exists()          # doctest: +SKIP
+    (True, True)
+    """
     ray = init_ray(address)
     out = Path(out) if out is not None else default_out(name, quick)
     seeds_ = seed_list(name, seeds)

@@ -110,7 +110,23 @@ def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[O
                report: Callable[[dict, dict], str] | None = None,
                figures: Callable[[dict, dict], list[tuple[str, Any]]] | None = None) -> Callable:
     """Decorator registering ``fn(ctx) -> dict`` as experiment ``name`` (``options``: its ``--set`` keys;
-    ``report`` / ``figures``: its pure presentation steps, functions of the results and the config)."""
+    ``report`` / ``figures``: its pure presentation steps, functions of the results and the config).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from gradfree.experiments.cli_runner import run_experiment
+    >>> @experiment("doc-squares", "Squares of the seeds (an example)", default_seeds=2)
+    ... def run(ctx):
+    ...     return {"squares": [ctx.unit(f"seed{s}", lambda s=s: s * s) for s in ctx.seeds]}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> out = run_experiment("doc-squares", out=tmp.name, progress=False)   # what `gradfree run` does
+    >>> json.loads((out / "results.json").read_text())["results"]
+    {'squares': [0, 1]}
+    >>> sorted(p.name for p in out.iterdir())
+    ['checkpoints', 'config.json', 'report.md', 'results.json', 'run_info.json']
+    >>> tmp.cleanup()
+    """
 
     def register(fn: Callable[[ExperimentContext], dict]) -> Callable[[ExperimentContext], dict]:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
@@ -130,13 +146,31 @@ def _discover() -> None:
 
 
 def all_experiments() -> dict[str, Experiment]:
-    """Every registered experiment, by name (sorted)."""
+    """Every registered experiment, by name (sorted).
+
+    Examples
+    --------
+    >>> experiments = all_experiments()         # imports every module of gradfree.experiments
+    >>> "ncm-split" in experiments, list(experiments) == sorted(experiments)
+    (True, True)
+    """
     _discover()
     return dict(sorted(_REGISTRY.items()))
 
 
 def get_experiment(name: str) -> Experiment:
-    """The experiment called ``name``; a ``KeyError`` lists the known names."""
+    """The experiment called ``name``; a ``KeyError`` lists the known names.
+
+    Examples
+    --------
+    >>> exp = get_experiment("ncm-split")
+    >>> exp.name, exp.default_seeds
+    ('ncm-split', 3)
+    >>> get_experiment("ncm-spilt")                                 # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown experiment 'ncm-spilt'; known: ..."
+    """
     exps = all_experiments()
     if name not in exps:
         raise KeyError(f"unknown experiment {name!r}; known: {', '.join(exps)}")
@@ -145,7 +179,20 @@ def get_experiment(name: str) -> Experiment:
 
 @dataclass
 class ExperimentContext:
-    """What an experiment sees: options, output folder, checkpointed units, figures and report."""
+    """What an experiment sees: options, output folder, checkpointed units, figures and report.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> ctx = ExperimentContext(Path(tmp.name), show_progress=False)
+    >>> ctx.unit("square-3", lambda: {"value": 3 * 3})
+    {'value': 9}
+    >>> ctx.unit("square-3", lambda: {"value": -1})      # read back from out/checkpoints, not recomputed
+    {'value': 9}
+    >>> ctx.close()
+    >>> tmp.cleanup()
+    """
 
     out: Path
     quick: bool = False
