@@ -12,7 +12,13 @@ from gradfree.core.device import resolve_device
 from gradfree.core.files import write_bytes_atomic
 from gradfree.core.io import read_json
 from gradfree.experiments.common import torch_threads
-from gradfree.experiments.registry import Experiment, ExperimentContext, get_experiment
+from gradfree.experiments.registry import (
+    Experiment,
+    ExperimentContext,
+    get_experiment,
+    saved_units,
+    store_units,
+)
 
 
 def default_out(name: str, quick: bool) -> Path:
@@ -74,6 +80,35 @@ def rebuild_report(out: str | Path) -> Path:
         raise ValueError(f"{exp.name} writes its report while it runs; rerun it to rebuild the report")
     render(out, exp, config, saved["results"])
     return out
+
+
+def compute_units(name: str, *, quick: bool, seeds: list[int], all_seeds: list[int], shared: bool,
+                  device: str = "cpu", options: dict | None = None, threads: int = 1,
+                  done: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Compute a part of a run's units in a scratch folder and return the records of those computed.
+
+    The experiment runs with ``seeds`` as its per-seed seeds, ``all_seeds`` as the run's, and
+    ``shared`` saying whether this part computes the units of ``ctx.first_seeds``; ``done`` (records
+    from :func:`~gradfree.experiments.registry.saved_units`) are found done rather than recomputed.
+    Nothing is reported or drawn: the run that gathers the records (:func:`run_experiment` on a folder
+    holding them, via :func:`~gradfree.experiments.registry.store_units`) does that. The Ray sweep runs
+    one such part per seed and one for the shared units.
+    """
+    import tempfile
+
+    exp = get_experiment(name)
+    parsed = exp.check_options(dict(options or {}), quick=quick)
+    with tempfile.TemporaryDirectory() as tmp:
+        store_units(tmp, dict(done or {}))
+        ctx = ExperimentContext(out=Path(tmp), quick=quick, seeds=list(seeds), all_seeds=list(all_seeds),
+                                shared=shared, device=device, show_progress=False, options=parsed,
+                                title=name)
+        try:
+            with torch_threads(int(threads)):
+                exp.fn(ctx)
+        finally:
+            ctx.close()
+        return saved_units(tmp, ctx.computed)
 
 
 def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | None = None,

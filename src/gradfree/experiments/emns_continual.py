@@ -157,7 +157,7 @@ def run(ctx: ExperimentContext) -> dict:
 
 
 def _run(ctx: ExperimentContext) -> dict:
-    seeds = ctx.seeds[:1] if ctx.quick else ctx.seeds
+    seeds = ctx.first_seeds(1) if ctx.quick else ctx.seeds
     ctx.expect(len(seeds) * (len(DIGITS_ROWS) + len(PAIR_ROWS)))
     results: dict = {"seeds": seeds, "digits_evaluations_per_task": digits_budget(ctx.quick),
                      "pair_evaluations_per_task": pair_budget(ctx.quick), "digits": {}, "pair": {}}

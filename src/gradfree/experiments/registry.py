@@ -5,6 +5,9 @@ registered with :func:`experiment`. Modules are discovered on first use, so addi
 adding a file. The context gives it:
 
 * ``ctx.quick`` / ``ctx.seeds`` / ``ctx.device`` / ``ctx.out``;
+* ``ctx.first_seeds(n)`` - the seeds of a part that runs on the run's first ``n`` seeds only (a quick
+  mode's single seed, an ablation on the first seed). Declared there rather than as ``ctx.seeds[:n]``,
+  such units are computed once when a run is spread over Ray (``ctx.seeds`` is then one task's seed);
 * ``ctx.unit(key, fn)`` - a checkpointed unit of work: its JSON result is stored under
   ``out/checkpoints/`` and a resumed run returns it without recomputing;
 * ``ctx.checkpoint_dir(key)`` - a folder for finer checkpoints (e.g. ``run_stream``'s);
@@ -14,6 +17,9 @@ adding a file. The context gives it:
 * ``ctx.savefig(fig, name)``; ``ctx.report(md)``;
   ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible;
   ``ctx.stats[key]`` - other per-unit measurements (e.g. throughput), also kept for ``run_info.json``.
+
+The units a run folder holds are read and written with :func:`saved_units` / :func:`store_units`
+(the one place that knows where they lie), e.g. by the Ray sweep that moves them between machines.
 """
 
 from __future__ import annotations
@@ -150,6 +156,10 @@ class ExperimentContext:
     out: Path
     quick: bool = False
     seeds: list[int] = field(default_factory=lambda: [0])
+    #: the whole run's seeds (default: ``seeds``) and whether this process computes the units of
+    #: :meth:`first_seeds` (a run on one machine: always; spread over Ray: one task of its own)
+    all_seeds: list[int] | None = None
+    shared: bool = True
     device: str = "cpu"
     show_progress: bool = True
     options: dict[str, Any] = field(default_factory=dict)
@@ -159,9 +169,11 @@ class ExperimentContext:
     figures: list[str] = field(default_factory=list)
     title: str = "run"
     n_resumed: int = 0
+    computed: list[str] = field(default_factory=list)  # ids of the units this process computed
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
+        self.all_seeds = list(self.seeds if self.all_seeds is None else self.all_seeds)
         self.out.mkdir(parents=True, exist_ok=True)
         self.bar = tqdm(desc=self.title, unit="unit", disable=not self.show_progress, total=None)
 
@@ -178,6 +190,11 @@ class ExperimentContext:
         self.stage("done")
         self.bar.close()
 
+    def first_seeds(self, n: int = 1) -> list[int]:
+        """The run's first ``n`` seeds, for a part that runs on those only; ``[]`` in a process that
+        computes only per-seed units (a Ray task of one seed). Use it instead of ``ctx.seeds[:n]``."""
+        return list(self.all_seeds[:n]) if self.shared else []
+
     def checkpoint_dir(self, key: str) -> Path:
         """A folder for a unit's own checkpoints, made inside ``out`` without following any link."""
         return safe_mkdir(self.out / "checkpoints" / _safe(key), root=self.out)
@@ -190,10 +207,8 @@ class ExperimentContext:
         """
         import json
 
-        path = self.out / "checkpoints" / f"{_safe(key)}.json"
-        saved = read_checkpoint(path, lambda d: isinstance(d, dict) and "result" in d
-                                and isinstance(d.get("seconds", 0.0), (int, float))
-                                and rederive(d["result"]) is not None)
+        path = _unit_path(self.out, _safe(key))
+        saved = read_checkpoint(path, _valid_unit)
         if saved is not None:  # resumed: keep the time the unit took when it was computed
             self.timings.setdefault(key, float(saved.get("seconds", 0.0)))
             self.n_resumed += 1
@@ -208,6 +223,7 @@ class ExperimentContext:
             return json.loads(json.dumps(result, sort_keys=True))
         write_checkpoint(path, {"result": result, "seconds": self.timings[key]}, root=self.out)
         checkpoint_written()
+        self.computed.append(_safe(key))
         self.bar.update(1)
         # Round-trip through JSON so a fresh and a resumed run hand the experiment identical values.
         return json.loads(json.dumps(result, sort_keys=True))
@@ -239,3 +255,39 @@ class ExperimentContext:
 
 def _safe(key: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in key)
+
+
+def _unit_path(out: Path, unit_id: str) -> Path:
+    return Path(out) / "checkpoints" / f"{unit_id}.json"
+
+
+def _valid_unit(d: Any) -> bool:
+    return (isinstance(d, dict) and "result" in d and isinstance(d.get("seconds", 0.0), (int, float))
+            and rederive(d["result"]) is not None)
+
+
+def saved_units(out: str | Path, ids: Iterable[str] | None = None) -> dict[str, dict]:
+    """The finished units a run folder holds (all, or those among ``ids``): unit id -> its record.
+
+    Records are read like a resumed run reads them (bounded, checksummed, checked); a damaged one is
+    left out (with a warning), so whoever asked computes it again.
+    """
+    folder = Path(out) / "checkpoints"
+    if ids is None:
+        ids = sorted(p.name[:-5] for p in folder.glob("*.json")) if folder.is_dir() else []
+    found = {i: read_checkpoint(_unit_path(Path(out), i), _valid_unit) for i in ids if _safe(i) == i}
+    return {i: rec for i, rec in found.items() if rec is not None}
+
+
+def store_units(out: str | Path, units: dict[str, dict]) -> list[str]:
+    """Write unit records (from :func:`saved_units` of another folder) into run folder ``out``, so a run
+    there finds them done; records already there are kept. Returns the ids written."""
+    written = []
+    for unit_id, record in units.items():
+        if _safe(unit_id) != unit_id or not _valid_unit(record):
+            raise ValueError(f"unit {unit_id!r}: not a unit record")
+        path = _unit_path(Path(out), unit_id)
+        if read_checkpoint(path, _valid_unit) is None:
+            write_checkpoint(path, record, root=out)
+            written.append(unit_id)
+    return written
