@@ -21,7 +21,7 @@ import numpy as np
 
 from gradfree.continual import class_incremental, run_stream
 from gradfree.data import orthogonal_manifolds
-from gradfree.experiments.plots import figure, markdown_table, mean_sd
+from gradfree.experiments.plots import figure, in_order, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, experiment
 from gradfree.rmn import RMNClassifier, dead_neurons, neuron_overlap, task_activation_frequency
 
@@ -100,11 +100,6 @@ def run(ctx: ExperimentContext) -> dict:
     return results
 
 
-def _in_order(d: dict, names) -> dict:
-    """``d`` in the order of ``names`` (results.json stores its keys sorted)."""
-    return {n: d[n] for n in names if n in d}
-
-
 def _slim(r: dict) -> dict:
     return {k: v for k, v in r.items() if k != "activation_frequency"}
 
@@ -117,7 +112,7 @@ def _stat(runs: list[dict], key: str, scale: float = 1.0) -> np.ndarray:
 def _report(results: dict, config: dict) -> str:
     """The report's body (tables and verdicts), from the results alone."""
     parts: list[str] = []
-    V, P = _in_order(results["variants"], VARIANTS), PAPER
+    V, P = in_order(results["variants"], VARIANTS), PAPER
     rows = []
     for name, runs in V.items():
         paper = P["simple"] if name.startswith("simple") else P["overcomplete"]
@@ -153,7 +148,7 @@ def _report(results: dict, config: dict) -> str:
     crows = [[cos, name, mean_sd(_stat(runs, "average_accuracy")), mean_sd(_stat(runs, "task1_forgetting")),
               mean_sd(_stat([r["overlap"] for r in runs], "mean"))]
              for cos, by_name in results["non_orthogonal"].items()
-             for name, runs in _in_order(by_name, NON_ORTHOGONAL).items()]
+             for name, runs in in_order(by_name, NON_ORTHOGONAL).items()]
     parts.append("### Beyond the paper: clusters at a shared cosine (our addition)\n\n"
                "Every pair of centres at the given cosine instead of 0 (same spread and sizes).\n\n"
                + markdown_table(["centres", "variant", "avg acc", "task-1 forgetting", "mean overlap"],
@@ -193,7 +188,7 @@ def _err(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
 def _figures(results: dict, config: dict) -> list:
     """Every figure the paper shows (and ours), from the results alone."""
     figs: list = []
-    V = _in_order(results["variants"], VARIANTS)
+    V = in_order(results["variants"], VARIANTS)
     names = list(V)
     # 1. cluster similarity
     fig, ax = figure()
