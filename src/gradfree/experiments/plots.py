@@ -59,3 +59,14 @@ def in_order(d: dict, names: Sequence[str]) -> dict:
     """``d`` with the keys of ``names`` first, in that order, then any others sorted: results.json stores
     its keys sorted, so a report step restores the order its rows were computed in."""
     return {n: d[n] for n in [*names, *sorted(set(d) - set(names), key=str)] if n in d}
+
+
+def png_bytes(fig) -> bytes:
+    """``fig`` as PNG bytes (110 dpi, tight box, no time stamp or software tag, so the same figure gives
+    the same bytes), and close it."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,8 +1,11 @@
 """Experiment registry and the context an experiment runs in.
 
-An experiment is a function ``run(ctx) -> dict`` in its own module under ``gradfree.experiments``,
-registered with :func:`experiment`. Modules are discovered on first use, so adding an experiment is
-adding a file. The context gives it:
+An experiment is three steps in its own module under ``gradfree.experiments``, registered with
+:func:`experiment`: ``run(ctx) -> results`` computes (the runner writes ``results.json``), and
+``report(results, config) -> markdown`` and ``figures(results, config) -> [(name, figure)]`` present:
+pure functions of what ``results.json`` holds, so ``gradfree report DIR`` rebuilds report.md and the
+figures byte for byte. Modules are discovered on first use, so adding an experiment is adding a file.
+The context gives ``run``:
 
 * ``ctx.quick`` / ``ctx.seeds`` / ``ctx.device`` / ``ctx.out``;
 * ``ctx.first_seeds(n)`` - the seeds of a part that runs on the run's first ``n`` seeds only (a quick
@@ -14,8 +17,7 @@ adding a file. The context gives it:
 * one progress bar for the whole run: it ticks once per unit (computed or resumed), ``ctx.expect(n)``
   gives it a total, ``ctx.progress(iterable, desc)`` names the stage it is in, and the runner keeps it
   open through the figures and the report;
-* ``ctx.savefig(fig, name)``; ``ctx.report(md)``;
-  ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible;
+* ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible;
   ``ctx.stats[key]`` - other per-unit measurements (e.g. throughput), also kept for ``run_info.json``.
 
 The units a run folder holds are read and written with :func:`saved_units` / :func:`store_units`
@@ -25,7 +27,6 @@ The units a run folder holds are read and written with :func:`saved_units` / :fu
 from __future__ import annotations
 
 import importlib
-import io
 import pkgutil
 import time
 from collections.abc import Callable, Iterable
@@ -37,7 +38,7 @@ from tqdm.auto import tqdm
 
 from gradfree.continual.runner import rederive
 from gradfree.core.checkpoint import checkpoint_written, read_checkpoint, write_checkpoint
-from gradfree.core.files import safe_mkdir, write_bytes_atomic
+from gradfree.core.files import safe_mkdir
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,9 @@ class Experiment:
     default_seeds: int = 3
     options: tuple[Option, ...] = ()
     #: pure steps (results, config) -> markdown / [(name, figure)]: ``gradfree report DIR`` rebuilds
-    #: report.md and the figures from results.json alone. Experiments without them write through ctx.
-    report: Callable[[dict, dict], str] | None = None
-    figures: Callable[[dict, dict], list[tuple[str, Any]]] | None = None
+    #: report.md and the figures from results.json alone
+    report: Callable[[dict, dict], str] = lambda results, config: ""
+    figures: Callable[[dict, dict], list[tuple[str, Any]]] = lambda results, config: []
 
     def check_options(self, given: dict[str, str], quick: bool = False) -> dict[str, Any]:
         """Parse ``--set`` values against the declared options; unknown names, and options the chosen
@@ -112,11 +113,11 @@ class Experiment:
 _REGISTRY: dict[str, Experiment] = {}
 
 
-def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[Option, ...] = (),
-               report: Callable[[dict, dict], str] | None = None,
-               figures: Callable[[dict, dict], list[tuple[str, Any]]] | None = None) -> Callable:
+def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[Option, ...] = (), *,
+               report: Callable[[dict, dict], str],
+               figures: Callable[[dict, dict], list[tuple[str, Any]]]) -> Callable:
     """Decorator registering ``fn(ctx) -> dict`` as experiment ``name`` (``options``: its ``--set`` keys;
-    ``report`` / ``figures``: its pure presentation steps, functions of the results and the config)."""
+    ``report`` / ``figures``: its presentation steps, functions of the results and the config alone)."""
 
     def register(fn: Callable[[ExperimentContext], dict]) -> Callable[[ExperimentContext], dict]:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
@@ -151,7 +152,7 @@ def get_experiment(name: str) -> Experiment:
 
 @dataclass
 class ExperimentContext:
-    """What an experiment sees: options, output folder, checkpointed units, figures and report."""
+    """What an experiment's ``run`` sees: options, seeds, output folder, checkpointed units, progress."""
 
     out: Path
     quick: bool = False
@@ -163,10 +164,8 @@ class ExperimentContext:
     device: str = "cpu"
     show_progress: bool = True
     options: dict[str, Any] = field(default_factory=dict)
-    report_parts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, dict] = field(default_factory=dict)  # per-unit measurements for run_info.json
-    figures: list[str] = field(default_factory=list)
     title: str = "run"
     n_resumed: int = 0
     computed: list[str] = field(default_factory=list)  # ids of the units this process computed
@@ -233,21 +232,6 @@ class ExperimentContext:
         for item in iterable:
             self.stage(f"{desc}: {item}" if desc else str(item))
             yield item
-
-    def savefig(self, fig: Any, name: str) -> Path:
-        import matplotlib.pyplot as plt
-
-        self.stage(f"figure {name}")
-        path = self.out / f"{name}.png"
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        write_bytes_atomic(path, buf.getvalue(), root=self.out)
-        self.figures.append(path.name)
-        return path
-
-    def report(self, markdown: str) -> None:
-        self.report_parts.append(markdown.rstrip() + "\n")
 
     def timing(self, key: str, seconds: float) -> None:
         self.timings[key] = float(seconds)

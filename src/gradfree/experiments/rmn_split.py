@@ -140,7 +140,9 @@ def run_one(dataset: str, name: str, seed: int, quick: bool, device: str) -> dic
         y = np.concatenate([t.y for t in train])
         model.fit(X, y)
         last = [task_accuracy(model, t) for t in test]
-        return {"R": [last], "average_accuracy": float(np.mean(last)), "mean_forgetting": 0.0, "bwt": 0.0}
+        # not an accuracy matrix (one row): stored as "R" it would fail the check a resumed run makes
+        return {"task_accuracy": last, "average_accuracy": float(np.mean(last)), "mean_forgetting": 0.0,
+                "bwt": 0.0}
     out = run_stream(model, train, test, progress=False).to_dict()
     if getattr(model, "binding_distribution", lambda: None)() is not None:
         out["binding"] = model.binding_distribution().tolist()
