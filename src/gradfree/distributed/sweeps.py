@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gradfree.distributed.cluster import init_ray
 from gradfree.experiments.cli_runner import compute_units, default_out, run_experiment, seed_list
-from gradfree.experiments.registry import saved_units, store_units
+from gradfree.experiments.registry import get_experiment, saved_units, store_units
 
 
 def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None = None,
@@ -26,10 +26,11 @@ def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None =
                           address: str | None = None, progress: bool = True, max_retries: int = 3,
                           threads: int = 1) -> Path:
     """Spread the units of experiment ``name`` over a Ray cluster by seed; return the output folder."""
+    options = dict(options or {})
+    get_experiment(name).check_options(options, quick=quick)  # usage errors before a cluster starts
+    seeds_ = seed_list(name, seeds)
     ray = init_ray(address)
     out = Path(out) if out is not None else default_out(name, quick)
-    seeds_ = seed_list(name, seeds)
-    options = dict(options or {})
     done = ray.put(saved_units(out))
     remote = ray.remote(max_retries=max_retries)(compute_units)
     parts = [([s], False) for s in seeds_] + [([], True)]  # one task per seed, one for ctx.first_seeds

@@ -246,6 +246,7 @@ def _unit_path(out: Path, unit_id: str) -> Path:
 
 
 def _valid_unit(d: Any) -> bool:
+    """A unit record: its result and the seconds it took (a malformed accuracy matrix: ValueError)."""
     return (isinstance(d, dict) and "result" in d and isinstance(d.get("seconds", 0.0), (int, float))
             and rederive(d["result"]) is not None)
 
@@ -268,7 +269,11 @@ def store_units(out: str | Path, units: dict[str, dict]) -> list[str]:
     there finds them done; records already there are kept. Returns the ids written."""
     written = []
     for unit_id, record in units.items():
-        if _safe(unit_id) != unit_id or not _valid_unit(record):
+        try:
+            ok = _safe(unit_id) == unit_id and _valid_unit(record)
+        except ValueError:
+            ok = False
+        if not ok:
             raise ValueError(f"unit {unit_id!r}: not a unit record")
         path = _unit_path(Path(out), unit_id)
         if read_checkpoint(path, _valid_unit) is None:
