@@ -82,14 +82,14 @@ def _config(ctx: ExperimentContext) -> dict:
     data_dir = opt.get("data_dir") or os.environ.get("GRADFREE_MNIST_DIR")
     if ctx.quick:
         return dict(data="digits", data_dir=None, epochs=3, n_train=None, n_test=None, m1=DIGITS_M1,
-                    digits_train=int(opt.get("digits_train", 500)),
-                    digits_test=int(opt.get("digits_test", 300)),
+                    digits_train=opt.get("digits_train", 500),
+                    digits_test=opt.get("digits_test", 300),
                     m2=DIGITS_M2, fan_ins=[1, 3], mlp_epochs=10, beyond_scales=[0.05],
-                    beyond_epochs=int(opt.get("beyond_epochs", 3)))
+                    beyond_epochs=opt.get("beyond_epochs", 3))
     return dict(data="mnist" if data_dir else "fashion-mnist", data_dir=data_dir,
-                epochs=int(opt.get("epochs", 5)), n_train=int(opt.get("n_train", 10_000)),
-                n_test=int(opt.get("n_test", 2_000)), m1=MODEL1, m2=MODEL2, fan_ins=[1, 2, 4],
-                mlp_epochs=int(opt.get("mlp_epochs", 5)), beyond_epochs=int(opt.get("beyond_epochs", 20)),
+                epochs=opt.get("epochs", 5), n_train=opt.get("n_train", 10_000),
+                n_test=opt.get("n_test", 2_000), m1=MODEL1, m2=MODEL2, fan_ins=[1, 2, 4],
+                mlp_epochs=opt.get("mlp_epochs", 5), beyond_epochs=opt.get("beyond_epochs", 20),
                 beyond_scales=[0.05, 1.0])
 
 
@@ -152,8 +152,7 @@ def run(ctx: ExperimentContext) -> dict:
     cfg = _config(ctx)
     res: dict = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
                  "fig2": {}, "fig3": {}, "fig4": {}, "adders": {}, "beyond": {}, "notes": []}
-    parts = ctx.options.get("parts", "paper,beyond,goal")
-    parts = parts.split(",") if isinstance(parts, str) else list(parts)
+    parts = ctx.options.get("parts", ["paper", "beyond", "goal"])  # parsed: a list
     for seed in ctx.progress(ctx.seeds, desc="seeds"):
         if {"paper", "fig24", "fig3"} & set(parts):
             _paper_runs(ctx, cfg, seed, res, set(parts))
@@ -223,7 +222,7 @@ def _goal(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
     from gradfree.wuxing import build_wiring
 
     Xtr, Xte, ytr, yte = _data(ctx, seed, cfg)
-    E = int(ctx.options.get("goal_epochs", cfg["epochs"]))
+    E = ctx.options.get("goal_epochs", cfg["epochs"])
     proto = WuxingClassifier.goal()
     if cfg["data"] == "digits":  # quick: MODEL2 scaled to 64 inputs
         proto.set_params(hidden_layer_sizes=DIGITS_M2[1:-1], fanout="auto")
@@ -233,7 +232,7 @@ def _goal(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
                device=ctx.device)
     models = {"wuxing-goal": lambda: clone(proto).set_params(random_state=seed, device=ctx.device),
               "sparse-mlp": lambda: SparseMLPClassifier(**mlp), "set-mlp": lambda: SETMLPClassifier(**mlp)}
-    Em = int(ctx.options.get("goal_mlp_epochs", E))
+    Em = ctx.options.get("goal_mlp_epochs", E)
     epochs = {"wuxing-goal": E, "sparse-mlp": Em, "set-mlp": Em}
     for name in ("sparse-mlp", "set-mlp", "wuxing-goal"):  # the long run last
         r = _curve(ctx, f"goal-{name}-s{seed}", models[name], lambda: (Xtr, ytr, Xte, yte), epochs[name],

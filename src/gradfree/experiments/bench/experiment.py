@@ -73,7 +73,7 @@ def figures(results: dict, config: dict) -> list:
                        many=True),
                 Option("suites", str, "suites to run (default: all)", choices=lambda: SUITES, many=True)))
 def run(ctx: ExperimentContext) -> dict:
-    threads = int(ctx.options.get("threads", 1))
+    threads = ctx.options.get("threads", 1)  # parsed: an int
     old = torch.get_num_threads()
     torch.set_num_threads(threads)  # every model timed alike; restored afterwards
     try:
