@@ -2,7 +2,7 @@
 and batched prediction samples/s, one thread recommended (``--threads 1``).
 
 Goals (issues 4 and 15): the paper's configuration (``RMNClassifier.paper()``: homeostasis after every
-sample) >= 2,000 samples/s learning; the fast option (``homeostasis_interval=100``) >= 10,000; the
+sample) >= 2,000 samples/s learning; the fast option (``HomeostasisParams(interval=100)``) >= 10,000; the
 defaults (``RMNClassifier()``) and the patch preset (``RMNClassifier.patches()``) >= 10,000 learning and
 >= 50,000 prediction.
 
@@ -30,7 +30,7 @@ import torch
 from sklearn.base import clone
 
 from gradfree.baselines import SLDAClassifier
-from gradfree.rmn import RMNClassifier, kernels
+from gradfree.rmn import HomeostasisParams, RMNClassifier, kernels
 from gradfree.rmn.layer import normalise
 
 D, N, K = 784, 1000, 50
@@ -111,12 +111,13 @@ def main() -> None:
 
     # 2. whole partial_fit (erosion + homeostasis + read-out) per configuration, best of --repeats
     reps = args.repeats
-    fast = RMNClassifier.paper(n_neurons=N, k=K, homeostasis_interval=100, random_state=0, device=args.device)
+    fast = RMNClassifier.paper(n_neurons=N, k=K, homeostasis=HomeostasisParams(interval=100), random_state=0,
+                               device=args.device)
     configs = {
         "paper preset (homeostasis every sample)": RMNClassifier.paper(n_neurons=N, k=K, random_state=0,
                                                                       device=args.device),
-        "fast option (paper, homeostasis_interval=100)": fast,
-        "paper, homeostasis off": RMNClassifier.paper(n_neurons=N, k=K, homeostasis=False, random_state=0,
+        "fast option (paper, HomeostasisParams(interval=100))": fast,
+        "paper, homeostasis off": RMNClassifier.paper(n_neurons=N, k=K, homeostasis=None, random_state=0,
                                                       device=args.device),
         "defaults RMNClassifier()": RMNClassifier(random_state=0, device=args.device),
         "consolidating preset (2000 neurons)": RMNClassifier.consolidating(random_state=0,
@@ -148,8 +149,8 @@ def main() -> None:
             (H[s:s + 64] @ model.weights_[0].T).contiguous()
         breakdown["chunk GEMM (resonance at chunk start)"] = time.perf_counter() - t
         t = time.perf_counter()
-        for _ in range(n_learn // model.homeostasis_interval):
-            model._homeostasis(0)
+        for _ in range(n_learn // model.homeostasis.interval):
+            model._thermal_noise(0)
         breakdown["homeostasis (noise every 100 samples)"] = time.perf_counter() - t
         Yn = normalise(torch.as_tensor(X[:n_learn]))
         t = time.perf_counter()

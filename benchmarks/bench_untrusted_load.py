@@ -50,7 +50,10 @@ def _fields(field, **changes):
 ATTACKS = {
     "NCM n_features_in_ = 6e8": ("NearestClassMean", _state("n_features_in_", 6 * 10**8)),
     "Wuxing sizes [16, 2e8, 6, 4]": ("WuxingClassifier", _fields("wiring_", sizes=[16, 2 * 10**8, 6, 4])),
-    "Wuxing T = 1e12": ("WuxingClassifier", lambda m: m["params"].update(T=1e12)),
+    "Wuxing T = 1e12": ("WuxingClassifier", lambda m: m["params"].update(dynamics={
+        "__dataclass__": "gradfree.wuxing.params:DynamicsParams",
+        "fields": {"K1": 1.0, "K2": 0.5, "K3": 0.5, "dt": 0.2, "T": 1e12, "integrator": "euler",
+                   "clamp": True}})),
     "RMN n_neurons = 1e9": ("RMNClassifier", lambda m: m["params"].update(n_neurons=10**9)),
     "RMN k_ = [1e9]": ("RMNClassifier", _state("k_", [10**9])),
     "EMNS sizes [16, 1e9, 4]": ("EMNSMLPClassifier", _fields("state_", sizes=[16, 10**9, 4])),

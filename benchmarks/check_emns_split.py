@@ -6,7 +6,8 @@ trajectories (SHA-256 of the history, the final state and the predictions).
     python benchmarks/check_emns_split.py [--old c6296a1] [--fashion-generations 300]
 
 Each side runs in its own process with its own ``src`` on the path (the old tree is exported with
-``git archive``). Writes ``benchmarks/results/emns_split_identity.json``; exits 1 if any case differs.
+``git archive``), both in MKL's reproducible mode (``MKL_CBWR=AUTO,STRICT``, what ``import gradfree``
+sets now). Writes ``benchmarks/results/emns_split_identity.json``; exits 1 if any case differs.
 The Fashion-MNIST case runs the benchmark's own EMNS loop (``bench_emns_scale.run_emns``, the
 ``gradfree.emns.IMAGES`` configuration behind the README's 86.8 %) for ``--fashion-generations``
 generations of seed 0 and hashes the centre after each evaluation point, so the 600-s runs need not
@@ -158,7 +159,10 @@ out = digest(seen, [c[0] for c in curve])
 
 def run(src: Path, bench_dir: Path, code: str) -> str:
     prog = PRELUDE + code + "\nprint(out)\n"
-    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+    # Both sides in MKL's reproducible mode, which ``import gradfree`` has set since the old revision
+    # (docs/decisions.md, "Results identical for any thread count"): otherwise the old side's gemm
+    # rounds differently and the activity-mutation case differs in the last bits for that reason alone.
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1", "MKL_CBWR": "AUTO,STRICT"}
     res = subprocess.run([sys.executable, "-c", prog], env=env, capture_output=True, text=True, cwd=bench_dir)
     if res.returncode:
         return "ERROR: " + res.stderr.strip().splitlines()[-1]

@@ -1,4 +1,4 @@
-"""Shared fixtures: small data sets and a temporary output folder."""
+"""Shared fixtures: small data sets, one thread per test and one local Ray cluster for the Ray tests."""
 
 from __future__ import annotations
 
@@ -45,3 +45,16 @@ def blobs():
     y = np.repeat(np.arange(3), 30)
     X = (centres[y] + rng.normal(size=(90, 5))).astype(np.float32)
     return X, y
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local 2-CPU Ray cluster for every Ray test a (pytest-xdist worker) process runs: each start
+    costs seconds."""
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'gradfree[distributed]'")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    if started:
+        ray.shutdown()

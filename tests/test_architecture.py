@@ -71,3 +71,25 @@ def test_every_package_all_names_public_objects_that_exist():
         names = getattr(mod, "__all__", [])
         assert all(not n.startswith("_") for n in names), (pkg, names)
         assert all(hasattr(mod, n) for n in names), (pkg, [n for n in names if not hasattr(mod, n)])
+
+
+#: scikit-learn's largest estimators take about 23; more options are grouped by purpose
+#: (gradfree.core.groups)
+MAX_CONSTRUCTOR_PARAMETERS = 25
+
+
+def test_no_estimator_takes_more_than_25_constructor_parameters():
+    from sklearn.base import BaseEstimator
+
+    from gradfree.core.io import _ensure_registry
+
+    _ensure_registry()  # imports every estimator module
+    seen, todo = set(), [BaseEstimator]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith("gradfree."):
+                seen.add(sub)
+    assert len(seen) > 10
+    counts = {f"{c.__module__}.{c.__name__}": len(c._get_param_names()) for c in seen}
+    assert {name: n for name, n in counts.items() if n > MAX_CONSTRUCTOR_PARAMETERS} == {}

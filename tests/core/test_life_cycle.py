@@ -4,23 +4,25 @@ prologue, then the model's ``_learn`` on validated tensors."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
 from tests.core.test_estimator_contract import ESTIMATORS, _data, _make, ids
 
 from gradfree.core import GradFreeEstimator, GradFreeRegressor
-from gradfree.core.base import _legacy_learn
 
-ON_LIFE_CYCLE = [c for c in ESTIMATORS if not _legacy_learn(c)]
-# EMNS keeps its own prologue until its estimators are rewritten on the shared life cycle (their
-# module is being restructured; docs/decisions.md says how they move over).
-LEGACY = {"EMNSClassifier", "EMNSRegressor", "EMNSMLPClassifier", "EMNSMLPRegressor"}
+ON_LIFE_CYCLE = ESTIMATORS
 
 
-def test_every_estimator_but_the_named_ones_is_on_the_life_cycle():
-    assert {c.__name__ for c in ESTIMATORS if _legacy_learn(c)} <= LEGACY
-    assert len(ON_LIFE_CYCLE) >= 10
+def test_every_estimator_is_on_the_life_cycle():
+    assert {"EMNSClassifier", "EMNSRegressor", "EMNSMLPClassifier", "EMNSMLPRegressor",
+            "RMNClassifier", "WuxingClassifier"} <= {c.__name__ for c in ON_LIFE_CYCLE}
+    for cls in ON_LIFE_CYCLE:
+        params = inspect.signature(cls._learn).parameters.values()
+        assert [p.name for p in params if p.kind is p.KEYWORD_ONLY] == ["first", "whole"], cls
+        assert len(params) == 5, cls  # self, X, y (validated tensors), first, whole
 
 
 @pytest.mark.parametrize("cls", ON_LIFE_CYCLE, ids=ids)

@@ -51,6 +51,16 @@ def _edit_tensor(path: Path, key: str, change) -> None:
     _edit_json(path, lambda m: m.update(tensors_sha256=hashlib.sha256(st.read_bytes()).hexdigest()))
 
 
+def _dynamics(**changes) -> dict:
+    """WuxingClassifier's ``dynamics`` parameter as a file holds it, with ``changes``."""
+    import dataclasses
+
+    from gradfree.wuxing import DynamicsParams
+
+    fields = {**dataclasses.asdict(DynamicsParams()), **changes}
+    return {"__dataclass__": "gradfree.wuxing.params:DynamicsParams", "fields": fields}
+
+
 def _refused(path: Path, match: str | None = None) -> ModelFileError:
     with pytest.raises(ModelFileError, match=match) as info:
         load_estimator(path)
@@ -102,7 +112,7 @@ def test_edited_tensors_are_refused_by_name(genuine, tmp_path, model, tensor, ch
     ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(sizes=[16, 10**9, 4]), "sizes"),
     ("WuxingClassifier", lambda m: m["state"]["wiring_"]["fields"].update(sizes=[16, 2 * 10**8, 4]),
      "sizes"),
-    ("WuxingClassifier", lambda m: m["params"].update(T=1e12), "integration steps"),
+    ("WuxingClassifier", lambda m: m["params"].update(dynamics=_dynamics(T=1e12)), "integration steps"),
     ("NearestClassMean", _set_state("extra_", 1), "not a field"),
     ("NearestClassMean", lambda m: m.update(surprise=1), "unknown top-level"),
     ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(mutation_rate=float("nan")),
@@ -180,7 +190,7 @@ BOMB = textwrap.dedent("""
 @pytest.mark.parametrize("model, change", [
     ("NearestClassMean", _set_state("n_features_in_", 6 * 10**8)),
     ("WuxingClassifier", lambda m: m["state"]["wiring_"]["fields"].update(sizes=[16, 2 * 10**8, 6, 4])),
-    ("WuxingClassifier", lambda m: m["params"].update(T=1e12)),
+    ("WuxingClassifier", lambda m: m["params"].update(dynamics=_dynamics(T=1e12))),
     ("RMNClassifier", lambda m: m["params"].update(n_neurons=10**9)),
     ("EMNSMLPClassifier", lambda m: m["state"]["state_"]["fields"].update(sizes=[16, 10**9, 4])),
     ("MLPClassifier", lambda m: m["params"].update(hidden_layer_sizes={"__tuple__": [10**9]})),

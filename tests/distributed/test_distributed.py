@@ -13,13 +13,6 @@ from gradfree.distributed.emns_population import RayPopulation, fit_on_ray  # no
 from gradfree.emns import EMNSRegressor, StructureParams  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield ray
-    ray.shutdown()
-
-
 def _model(**kw):
     return EMNSRegressor(**{**dict(hidden_layer_sizes=(8, 5), selection="plus", population_size=8,
                                    max_evaluations=160, random_state=3), **kw})

@@ -13,16 +13,6 @@ from gradfree.distributed.emns_population import MLPRayPopulation, fit_on_ray  #
 from gradfree.emns import EMNSMLPClassifier  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield
-    if started:
-        ray.shutdown()
-
-
 def _ray_fit(kw, X, y):
     holder = {}
     remote = EMNSMLPClassifier(**kw)  # what fit_on_ray does, keeping the population to read its messages

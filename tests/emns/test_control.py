@@ -95,6 +95,35 @@ def test_continuous_actions_and_every_policy(policy):
     assert np.isfinite(ps.evaluate(episodes=2))
 
 
+@pytest.mark.parametrize("kind, hidden, discrete", [("linear", (), True), ("linear", (), False),
+                                                    ("mlp", (5, 3), False), ("mlp", (16,), True)])
+def test_a_rows_actions_do_not_depend_on_the_rows_beside_it(kind, hidden, discrete):
+    """Workers hold a share of the population, and finished episodes leave the batch: a row's
+    actions must be the same bits alone, in any batch and after rows beside it were dropped; the
+    NumPy policies agree with the torch definition (PolicySpec.act) up to rounding. (Not "emns": it
+    runs the network's torch code, whose sigmoid rounds a tensor's last elements differently;
+    docs/decisions.md.)"""
+    import torch
+
+    from gradfree.emns.control.policies import PolicySpec, to_actions
+
+    rng = np.random.default_rng(0)
+    spec = PolicySpec(kind, 17, 6, hidden)
+    params = torch.from_numpy(rng.normal(size=(7, spec.n_params)))
+    obs = rng.normal(size=(7, 17))
+    low, high = -np.ones(6), 2 * np.ones(6)
+    whole = spec.bind(params, low, high, discrete)(obs)
+    for rows in ([3], [0, 6], [1, 2, 5]):
+        np.testing.assert_array_equal(spec.bind(params[rows], low, high, discrete)(obs[rows]), whole[rows])
+    kept = spec.bind(params, low, high, discrete)
+    kept.keep(np.array([1, 4, 6]))
+    kept.keep(np.array([0, 2]))
+    np.testing.assert_array_equal(kept(obs[[1, 6]]), whole[[1, 6]])
+    out = spec.act(params, torch.from_numpy(obs))
+    ref = to_actions(out, kind, discrete, torch.from_numpy(low), torch.from_numpy(high)).numpy()
+    np.testing.assert_allclose(whole, ref, rtol=1e-12, atol=1e-12)
+
+
 def test_partial_observation_with_a_memory_window():
     ps = PolicySearch("CartPole-v1", observation_indices=(0, 2), history=2, **SMALL).fit(n_generations=2)
     assert ps.obs_stats_.mean.shape == (2,) and ps.centre_.shape == (2 * 2 * 2,)
@@ -134,7 +163,6 @@ def test_clear_errors(kwargs, match):
     kw = {"env_id": "CartPole-v1", **SMALL, **kwargs}
     with pytest.raises(ValueError, match=match):
         PolicySearch(**kw).fit()
-
 
 
 def test_docstring_example_runs():

@@ -13,16 +13,6 @@ from gradfree.emns import PolicySearch  # noqa: E402
 from .test_control import SMALL, _kill_before  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield
-    if started:
-        ray.shutdown()
-
-
 def test_ray_workers_match_in_process_even_when_one_is_killed(local_ray, monkeypatch):
     local = PolicySearch("CartPole-v1", **SMALL).fit()
     _kill_before(monkeypatch, 2)

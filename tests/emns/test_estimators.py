@@ -42,16 +42,14 @@ ORDER = {} if HAVE_NUMBA else {
     "check_methods_subset_invariance": "torch SIMD vs scalar tails differ by an ulp (no numba)"}
 
 
+# check_regressors_train / check_classifiers_train pass: the poor_score tag (emns.estimators.PoorScore)
+# skips their score thresholds, which a 64-evaluation evolution does not reach.
 def test_sklearn_checks_regressor():
-    run_sklearn_checks(EMNSRegressor(**FAST), expected_failed_checks={
-        "check_regressors_train": "a 64-evaluation evolution does not reach R^2 > 0.5 on sklearn's data",
-        **ORDER})
+    run_sklearn_checks(EMNSRegressor(**FAST), expected_failed_checks=ORDER)
 
 
 def test_sklearn_checks_classifier():
-    run_sklearn_checks(EMNSClassifier.paper(**FAST, **PLUS), expected_failed_checks={
-        "check_classifiers_train": "a 64-evaluation evolution does not reach 0.83 accuracy on the blobs",
-        **ORDER})
+    run_sklearn_checks(EMNSClassifier.paper(**FAST, **PLUS), expected_failed_checks=ORDER)
 
 
 def test_no_autograd_and_deterministic():

@@ -9,17 +9,18 @@ import pytest
 import torch
 from sklearn.metrics import mutual_info_score
 
-from gradfree.emns import make_params, mutate, regenerate
+from gradfree.emns import make_params
 from gradfree.emns.evolution import (
     EvoState,
     generation_seeds,
     new_history,
     recombine_from_seeds,
+    regenerate,
     step_population,
     step_single,
 )
 from gradfree.emns.fast import HAVE_NUMBA, fitness_numba
-from gradfree.emns.mutation import adapt_rate_preset, candidate_noise, draw_seeds, population_noise
+from gradfree.emns.mutation import adapt_rate_preset, candidate_noise, draw_seeds, mutate, population_noise
 from gradfree.emns.network import fitness, forward, init_network, n_params, unpack, unpack_masks
 from gradfree.emns.structure import form_connections, grow, mutual_information, prune
 

@@ -9,12 +9,13 @@ import torch
 
 from gradfree.core.checks import check_save_load_roundtrip
 from gradfree.data import load_digits, orthogonal_manifolds
-from gradfree.rmn import RMNClassifier, kernels
+from gradfree.rmn import HomeostasisParams, PrototypeParams, RMNClassifier, kernels
 from gradfree.rmn.layer import normalise
 
-EXT = dict(n_neurons=200, k=10, representation="code", n_prototypes=60, prototype_cap=5,
-           recruit_threshold=0.8, pull_k=1, vote_k=1, plasticity_decay=0.3, erode_k=3, center_inputs=True,
-           readout="overcomplete", homeostasis=True, homeostasis_interval=100, random_state=0)
+EXT = dict(n_neurons=200, k=10, representation="code",
+           prototypes=PrototypeParams(n=60, cap=5, recruit_threshold=0.8, pull_k=1, vote_k=1),
+           plasticity_decay=0.3, erode_k=3, center_inputs=True, readout="overcomplete",
+           homeostasis=HomeostasisParams(interval=100), random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_recruitment_respects_cap_and_lock(manifolds, backend):
     m.partial_fit(X[y < 5], y[y < 5], classes=np.arange(10))
     bound, P = m.binding_.clone(), m.prototypes_.clone()
     m.partial_fit(X[y >= 5], y[y >= 5])
-    assert m.binding_distribution().max() <= EXT["prototype_cap"]
+    assert m.binding_distribution().max() <= EXT["prototypes"].cap
     old = bound >= 0
     assert torch.equal(m.binding_[old], bound[old])
     assert torch.equal(m.prototypes_[old], P[old])

@@ -10,7 +10,7 @@ import torch
 from gradfree.baselines import SLDAClassifier
 from gradfree.core.checks import check_no_autograd, check_save_load_roundtrip, run_sklearn_checks
 from gradfree.data import load_digits, orthogonal_manifolds
-from gradfree.rmn import RMNClassifier, kernels
+from gradfree.rmn import HomeostasisParams, RMNClassifier, kernels
 
 needs_numba = pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba not installed")
 
@@ -30,8 +30,8 @@ def digits():
 
 def test_paper_preset_is_the_paper_configuration():
     m = RMNClassifier.paper()
-    assert m.homeostasis and m.homeostasis_interval == 1
-    assert (m.n_neurons, m.k, m.readout, m.n_prototypes, m.vote_k, m.representation) == \
+    assert m.homeostasis == HomeostasisParams(theta=0.01, epsilon=0.01, activity_decay=0.01, interval=1)
+    assert (m.n_neurons, m.k, m.readout, m.prototypes.n, m.prototypes.vote_k, m.representation) == \
         (1000, 0.05, "overcomplete", 100, 5, "y")
     assert not m.center_inputs and m.eta > 0
     assert RMNClassifier.paper(n_neurons=10).n_neurons == 10
@@ -41,7 +41,8 @@ def test_paper_preset_is_the_paper_configuration():
 def test_span_kernel_bookkeeping_is_exact_without_noise(manifolds):
     """epsilon = 0: the span kernel's representation must reproduce the literal rule to rounding."""
     X, y = manifolds
-    kw = dict(n_neurons=150, k=8, epsilon=0.0, shuffle=False, random_state=0)
+    kw = dict(n_neurons=150, k=8, homeostasis=HomeostasisParams(epsilon=0.0, interval=1), shuffle=False,
+              random_state=0)
     a = RMNClassifier.paper(**kw, backend="torch").fit(X, y)
     b = RMNClassifier.paper(**kw, backend="numba").fit(X, y)
     torch.testing.assert_close(a.weights_[0], b.weights_[0], atol=1e-5, rtol=0)
@@ -52,7 +53,8 @@ def test_span_kernel_bookkeeping_is_exact_without_noise(manifolds):
 def _drift(backend: str, X, y, seed: int) -> tuple[float, float]:
     """Mean cosine of each neuron with its start after 20 samples, every neuron idle (theta huge), and
     the mean winner activation over those samples."""
-    m = RMNClassifier.paper(n_neurons=300, k=5, theta=10.0, epsilon=0.02, random_state=seed, backend=backend)
+    hp = HomeostasisParams(theta=10.0, epsilon=0.02, interval=1)
+    m = RMNClassifier.paper(n_neurons=300, k=5, homeostasis=hp, random_state=seed, backend=backend)
     m.partial_fit(X[:2], y[:2], classes=np.arange(10))
     W0 = m.weights_[0].clone()
     m.partial_fit(X[100:120], y[100:120])
@@ -78,8 +80,8 @@ def test_every_sample_homeostasis_moves_only_idle_neurons(manifolds):
     m.partial_fit(X[:300], y[:300], classes=np.arange(10))
     with torch.inference_mode():
         m.activity_[0][:100] = 1.0                          # busy: above theta for the next samples
-        idle = m.activity_[0] < m.theta
-        busy = m.activity_[0] > 1.2 * m.theta              # stays above theta for 10 samples (0.99^10)
+        idle = m.activity_[0] < m.homeostasis.theta
+        busy = m.activity_[0] > 1.2 * m.homeostasis.theta  # stays above theta for 10 samples (0.99^10)
         before = m.weights_[0].clone()
     m.partial_fit(X[300:310], y[300:310])
     moved = (m.weights_[0] - before).abs().amax(dim=1) > 1e-6

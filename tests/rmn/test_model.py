@@ -13,10 +13,18 @@ from gradfree.core.checks import (
     run_sklearn_checks,
 )
 from gradfree.data import load_digits, orthogonal_manifolds
-from gradfree.rmn import RMNClassifier, dead_neurons, kernels, neuron_overlap, task_activation_frequency
+from gradfree.rmn import (
+    HomeostasisParams,
+    PrototypeParams,
+    RMNClassifier,
+    dead_neurons,
+    kernels,
+    neuron_overlap,
+    task_activation_frequency,
+)
 from gradfree.rmn.layer import normalise
 
-SMALL = dict(n_neurons=60, k=5, n_prototypes=30, vote_k=3, random_state=0)
+SMALL = dict(n_neurons=60, k=5, prototypes=PrototypeParams(n=30, vote_k=3), random_state=0)
 BACKENDS = ["torch"] + (["numba"] if kernels.HAVE_NUMBA else [])
 
 
@@ -71,7 +79,8 @@ def test_backends_agree(manifolds):
     if not kernels.HAVE_NUMBA:
         pytest.skip("numba not installed")
     X, y = manifolds
-    kw = dict(n_neurons=150, k=8, homeostasis_interval=100, random_state=0)  # same random numbers
+    # the same random numbers
+    kw = dict(n_neurons=150, k=8, homeostasis=HomeostasisParams(interval=100), random_state=0)
     a = RMNClassifier.paper(**kw, backend="torch").partial_fit(X, y)
     b = RMNClassifier.paper(**kw, backend="numba").partial_fit(X, y)
     torch.testing.assert_close(a.weights_[0], b.weights_[0], atol=1e-4, rtol=0)
@@ -85,10 +94,10 @@ def test_homeostasis_only_touches_idle_neurons(manifolds):
     m = RMNClassifier.paper(n_neurons=100, k=5, random_state=0)
     m.partial_fit(X[:50], y[:50], classes=np.arange(10))
     with torch.inference_mode():
-        m.activity_[0][:] = torch.linspace(0, 2 * m.theta, 100)
+        m.activity_[0][:] = torch.linspace(0, 2 * m.homeostasis.theta, 100)
         before = m.weights_[0].clone()
-        m._homeostasis(0)
-    idle = m.activity_[0] < m.theta
+        m._thermal_noise(0)
+    idle = m.activity_[0] < m.homeostasis.theta
     moved = (m.weights_[0] - before).abs().amax(dim=1) > 0
     assert idle.any() and (~idle).any()
     assert torch.equal(moved, idle)
@@ -113,13 +122,13 @@ def test_bound_prototype_never_updated_by_another_class(manifolds, backend):
 
 def test_prototype_cap_limits_bindings(manifolds):
     X, y = manifolds
-    m = RMNClassifier.paper(**{**SMALL, "prototype_cap": 2}).fit(X, y)
+    m = RMNClassifier.paper(**{**SMALL, "prototypes": PrototypeParams(n=30, vote_k=3, cap=2)}).fit(X, y)
     assert m.binding_distribution().max() <= 2
 
 
 def test_orthogonal_task2_leaves_task1_winners_unchanged(manifolds):
     X, y = manifolds
-    m = RMNClassifier.paper(n_neurons=400, k=20, homeostasis=False, random_state=0)
+    m = RMNClassifier.paper(n_neurons=400, k=20, homeostasis=None, random_state=0)
     X1, y1 = _task(X, y, 0)
     m.partial_fit(X1, y1, classes=np.arange(10))
     before = m.winners(X1)
@@ -184,7 +193,7 @@ def test_no_autograd(manifolds):
 
 def test_save_load_roundtrip_and_resume(manifolds, tmp_path):
     X, y = manifolds
-    m = RMNClassifier.paper(**SMALL, plasticity_decay=0.1, homeostasis_interval=7)
+    m = RMNClassifier.paper(**SMALL, plasticity_decay=0.1, homeostasis=HomeostasisParams(interval=7))
     m.partial_fit(*_task(X, y, 0), classes=np.arange(10))
     loaded = check_save_load_roundtrip(m, X, tmp_path / "rmn")
     assert torch.equal(loaded.binding_, m.binding_) and torch.equal(loaded.activity_[0], m.activity_[0])
@@ -202,7 +211,11 @@ def test_deterministic(manifolds):
 
 
 @pytest.mark.parametrize("bad", [dict(readout="x"), dict(k=0), dict(k=500), dict(representation="z"),
-                                 dict(eta=-1.0), dict(n_prototypes=0), dict(prototype_cap=0)])
+                                 dict(eta=-1.0), dict(prototypes=PrototypeParams(n=0)),
+                                 dict(prototypes=PrototypeParams(cap=0)), dict(homeostasis=True),
+                                 dict(homeostasis=HomeostasisParams(theta=-1.0)),
+                                 dict(homeostasis=HomeostasisParams(interval=0)),
+                                 dict(prototypes=PrototypeParams(lr="fast"))])
 def test_bad_parameters_raise(manifolds, bad):
     X, y = manifolds
     with pytest.raises(ValueError):

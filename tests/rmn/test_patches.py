@@ -9,7 +9,7 @@ import torch
 
 from gradfree.core.checks import check_no_autograd, check_save_load_roundtrip
 from gradfree.data import load_digits
-from gradfree.rmn import RMNClassifier, kernels
+from gradfree.rmn import HomeostasisParams, RMNClassifier, kernels
 from gradfree.rmn.patches import patch_features, zero_mean_unit
 
 needs_numba = pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba not installed")
@@ -116,7 +116,7 @@ def test_explicit_image_shape_and_channels():
     (dict(image_shape=(7, 9)), 64, "has 63 values"),
     (dict(receptive_field=9), 64, "exceeds the image size"),
     (dict(eta=0.05), 64, "one frozen layer"),
-    (dict(homeostasis=True), 64, "one frozen layer"),
+    (dict(homeostasis=HomeostasisParams()), 64, "one frozen layer"),
     (dict(n_neurons=(8, 8)), 64, "one frozen layer"),
     (dict(representation="code"), 64, "one frozen layer"),
     (dict(image_shape=(0, 8)), 64, "image_shape must be"),

@@ -13,10 +13,11 @@ from gradfree.core.checks import (
     run_sklearn_checks,
 )
 from gradfree.data import load_digits
-from gradfree.wuxing import WuxingClassifier
+from gradfree.wuxing import DynamicsParams, FixedPointParams, WuxingClassifier
 
 # tiny and fast: check_estimator fits dozens of times
-SMALL = dict(hidden_layer_sizes=(12, 6), T=4.0, dt=0.5, epochs=2, batch_size=16, random_state=0)
+SMALL = dict(hidden_layer_sizes=(12, 6), dynamics=DynamicsParams(T=4.0, dt=0.5), epochs=2, batch_size=16,
+             random_state=0)
 
 @pytest.fixture(scope="module")
 def digits():
@@ -51,7 +52,8 @@ def test_deterministic(digits):
 
 def test_learns_digits_better_than_chance(digits):
     Xtr, Xte, ytr, yte = digits
-    m = WuxingClassifier(epochs=2, batch_size=16, T=15.0, random_state=0).fit(Xtr, ytr)
+    m = WuxingClassifier(epochs=2, batch_size=16, dynamics=DynamicsParams(T=15.0), random_state=0)
+    m.fit(Xtr, ytr)
     assert m.score(Xte, yte) > 0.25  # chance is 0.1
     assert m.loss_curve_[-1] < m.loss_curve_[0]
 
@@ -68,7 +70,42 @@ def test_method1_and_mixed_move_what_they_should(digits, method):
 
 def test_bad_parameters_raise(digits):
     Xtr, _, ytr, _ = digits
-    for bad in [dict(method="sgd"), dict(wiring="dense"), dict(integrator="rk2"), dict(K1=0.4),
+    for bad in [dict(method="sgd"), dict(wiring="dense"), dict(dynamics=DynamicsParams(integrator="rk2")),
+                dict(dynamics=DynamicsParams(K1=0.4)), dict(dynamics=DynamicsParams(T=-1.0)),
+                dict(fixed_point=FixedPointParams(pid=(1.0, 0.0))),
+                dict(fixed_point=FixedPointParams(rule="k4")),
+                dict(fixed_point=FixedPointParams(pid_decay=2.0)), dict(dynamics={"T": 4.0}),
                 dict(backward="exact"), dict(fanout=0)]:
         with pytest.raises(ValueError):
             WuxingClassifier(**{**SMALL, **bad}).fit(Xtr[:20], ytr[:20])
+
+
+def test_option_groups_clone_and_set():
+    from sklearn.base import clone
+
+    m = WuxingClassifier(dynamics=DynamicsParams(T=6.0), fixed_point=FixedPointParams(rule="k123"))
+    c = clone(m).set_params(fixed_point=None)
+    assert c.dynamics == DynamicsParams(T=6.0) and c.fixed_point is None and m.fixed_point.rule == "k123"
+
+
+def test_files_saved_before_the_grouping_load(tmp_path, digits):
+    """A file whose parameters are flat (K1, ..., fp_rule: saved before the options were grouped)
+    loads with the same parameters and predictions."""
+    import dataclasses
+    import json
+
+    Xtr, _, ytr, _ = digits
+    m = WuxingClassifier(**{**SMALL, "method": "mixed", "fixed_point": FixedPointParams(rule="k123")})
+    m.fit(Xtr[:100], ytr[:100])
+    path = m.save(tmp_path / "m")
+    meta = json.loads(path.read_text())
+    p = meta["params"]
+    p.update(p.pop("dynamics")["fields"])
+    fp = p.pop("fixed_point")["fields"]
+    p.update(fp_step=fp["step"], pid=fp["pid"], pid_decay=fp["pid_decay"], fp_max=fp["max_offset"],
+             fp_rule=fp["rule"])
+    path.write_text(json.dumps(meta))
+    loaded = WuxingClassifier.load(tmp_path / "m")
+    assert loaded.get_params() == m.get_params()
+    np.testing.assert_array_equal(loaded.predict(Xtr[:50]), m.predict(Xtr[:50]))
+    assert dataclasses.asdict(loaded.fixed_point)["rule"] == "k123"

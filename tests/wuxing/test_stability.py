@@ -9,7 +9,7 @@ import torch
 from sklearn.datasets import load_digits as sk_digits
 
 from gradfree.baselines import SETMLPClassifier
-from gradfree.wuxing import MODEL1, WuxingClassifier
+from gradfree.wuxing import MODEL1, DynamicsParams, FixedPointParams, WuxingClassifier
 from gradfree.wuxing.floats import flush_denormals, flushing
 
 
@@ -51,8 +51,8 @@ def test_stabilised_update_prevents_the_traced_divergence(raw_digits):
 
 def test_trust_region_bounds_each_update(raw_digits):
     X, y = raw_digits
-    m = WuxingClassifier(hidden_layer_sizes=(20, 10), T=6.0, step=50.0, max_delta=0.01, epochs=1,
-                         random_state=0)
+    m = WuxingClassifier(hidden_layer_sizes=(20, 10), dynamics=DynamicsParams(T=6.0), step=50.0,
+                         max_delta=0.01, epochs=1, random_state=0)
     m.partial_fit(X[:32], y[:32], classes=np.arange(10))
     before = m.coef_.clone()
     m.partial_fit(X[32:64], y[32:64])  # one batch
@@ -61,7 +61,7 @@ def test_trust_region_bounds_each_update(raw_digits):
 
 def test_inputs_are_scaled_by_the_estimator(raw_digits, tmp_path):
     X, y = raw_digits
-    kw = dict(hidden_layer_sizes=(20, 10), T=6.0, epochs=1, random_state=0)
+    kw = dict(hidden_layer_sizes=(20, 10), dynamics=DynamicsParams(T=6.0), epochs=1, random_state=0)
     raw = WuxingClassifier(**kw).fit(X[:300], y[:300])
     unit = WuxingClassifier(**kw).fit(X[:300] / 16.0, y[:300])
     assert raw.x_scale_ == pytest.approx(1 / 16)
@@ -83,13 +83,15 @@ def test_float_mode_is_left_as_the_caller_set_it(raw_digits, mode):
     from gradfree.wuxing.reference import ExactGradientWuxing
 
     X, y = raw_digits
-    kw = dict(hidden_layer_sizes=(12, 6), T=3.0, epochs=1, batch_size=64, random_state=0)
+    kw = dict(hidden_layer_sizes=(12, 6), dynamics=DynamicsParams(T=3.0), epochs=1, batch_size=64,
+              random_state=0)
     torch.set_flush_denormal(mode)
     try:
         assert flushing() == mode
         WuxingClassifier(**kw).fit(X[:128], y[:128])  # numba kernel (or torch) path
         assert flushing() == mode
-        WuxingClassifier(**kw, integrator="rk4").fit(X[:64], y[:64])  # torch path
+        rk4 = DynamicsParams(T=3.0, integrator="rk4")
+        WuxingClassifier(**{**kw, "dynamics": rk4}).fit(X[:64], y[:64])  # torch path
         assert flushing() == mode
         ExactGradientWuxing(**kw).fit(X[:64], y[:64])  # autograd baseline
         assert flushing() == mode
@@ -126,11 +128,12 @@ def test_set_baseline_keeps_its_budget_and_moves_its_mask(raw_digits):
 
 def test_method1_second_reading_moves_each_parameter(raw_digits, tmp_path):
     X, y = raw_digits
-    kw = dict(hidden_layer_sizes=(20, 10), T=6.0, epochs=1, random_state=0, fp_rule="k123")
+    kw = dict(hidden_layer_sizes=(20, 10), dynamics=DynamicsParams(T=6.0), epochs=1, random_state=0,
+              fixed_point=FixedPointParams(rule="k123"))
     m = WuxingClassifier(**kw, method="fixed_point").fit(X[:200], y[:200])
     for K, K0 in ((m.K1_, 1.0), (m.K2_, 0.5), (m.K3_, 0.5)):
         assert float((K - K0).abs().max()) > 0
-        assert float((K - K0).abs().max()) <= m.fp_max * m.input_scale + 1e-6
+        assert float((K - K0).abs().max()) <= m.fixed_point.max_offset * m.input_scale + 1e-6
     assert bool((m.K1_ > m.K2_).all()) and bool((m.K3_ > 0).all())
     mixed = WuxingClassifier(**kw, method="mixed").fit(X[:200], y[:200])
     loaded = WuxingClassifier.load(mixed.save(tmp_path / "k123"))
@@ -138,4 +141,4 @@ def test_method1_second_reading_moves_each_parameter(raw_digits, tmp_path):
     loaded.partial_fit(X[200:300], y[200:300])
     np.testing.assert_array_equal(mixed.K2_.numpy(), loaded.K2_.numpy())
     with pytest.raises(ValueError):
-        WuxingClassifier(**{**kw, "fp_rule": "k4"}).fit(X[:50], y[:50])
+        WuxingClassifier(**{**kw, "fixed_point": FixedPointParams(rule="k4")}).fit(X[:50], y[:50])

@@ -28,7 +28,6 @@ Conventions (scikit-learn's, plus ours):
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from numbers import Integral
 from pathlib import Path
@@ -96,13 +95,6 @@ def check_float32_range(A: np.ndarray, name: str) -> None:
     if not largest <= limit:
         raise ValueError(f"{name} has values up to {largest:.3g} in magnitude, beyond what float32 "
                          f"arithmetic on {d} feature(s) can hold (|value| <= {limit:.3g}); rescale {name}")
-
-
-@functools.cache
-def _legacy_learn(cls: type) -> bool:
-    """Whether ``cls._learn`` still takes the raw ``(X, y, classes, whole)`` and runs its own prologue
-    (the EMNS estimators until they move to the shared life cycle; docs/decisions.md)."""
-    return "classes" in inspect.signature(cls._learn).parameters
 
 
 class GradFreeEstimator(BaseEstimator):
@@ -184,8 +176,6 @@ class GradFreeEstimator(BaseEstimator):
     def _life_cycle(self, X: Any, y: Any, classes: Any, *, whole: bool) -> Any:
         """What ``fit`` (``whole``) and ``partial_fit`` do, in this order, once per call: parameters,
         prologue (forget on ``fit``; device and random state on the first call; inputs), ``_learn``."""
-        if _legacy_learn(type(self)):  # a model not yet on this life cycle runs its own prologue
-            return self._legacy_life_cycle(X, y, classes, whole=whole)
         self._check_params()
         if whole:
             self._reset()
@@ -200,15 +190,6 @@ class GradFreeEstimator(BaseEstimator):
         finally:
             del self._in_fit
         return self._learn(Xt, yt, first=first, whole=whole)
-
-    def _legacy_life_cycle(self, X: Any, y: Any, classes: Any, *, whole: bool) -> Any:
-        if whole:
-            self._reset()
-        self._in_fit = whole
-        try:
-            return self._learn(X, y, classes, whole=whole)
-        finally:
-            del self._in_fit
 
     def _prepare(self, X: Any, y: Any, classes: Any, *, first: bool) -> tuple[torch.Tensor, Any]:
         """Validated inputs: X as a float tensor on ``device_``, y as the model learns from it."""

@@ -434,6 +434,9 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
                              "are refused)")
     tensors = _read_tensors(st_path, json_path, meta.get("tensors_sha256"), max_bytes)
     dec = _Decoder(json_path, tensors, dev)
+    upgrade = getattr(cls, "_upgrade_saved_params", None)
+    if upgrade is not None:  # options since grouped (gradfree.core.groups.regroup): a rewrite of the JSON
+        meta["params"] = upgrade(meta["params"])
     known_params = set(cls._get_param_names())  # scikit-learn reads them off the constructor's signature
     if set(meta["params"]) != known_params:
         extra, missing = set(meta["params"]) - known_params, known_params - set(meta["params"])

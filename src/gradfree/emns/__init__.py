@@ -16,29 +16,24 @@ Modules: :mod:`~gradfree.emns.params` (mutation constants), :mod:`~gradfree.emns
 :mod:`~gradfree.emns.activity` (activity mutation).
 
 Distributed populations (seed trick): every candidate's mutation is a pure function of an integer
-seed drawn from the estimator's ``rng_`` (:func:`draw_seeds`). One generation split over workers:
-the master draws ``seeds = draw_seeds(rng_, lam)``; each worker scores its share with
-``evaluate(candidates(state, seeds, params, idx)[0], state.masks, state.sizes)``
-(``gradfree.emns.fast.make_evaluator``); every worker then calls ``apply_generation(state, seeds,
-fitness, params, evaluate, ...)`` with all lam fitness values and rebuilds only the winners from their
-seeds - the same state as the in-process ``step_population``. Only seeds, fitness values and the
-mutation rate travel. ``regenerate`` / ``recombine_from_seeds`` rebuild one candidate / parent.
+seed drawn from the estimator's ``rng_`` (:func:`gradfree.emns.mutation.draw_seeds`); a worker that
+knows the seed rebuilds its candidate, so only seeds, fitness values and the mutation rate travel
+(:mod:`gradfree.emns.evolution`: ``candidates``, ``apply_generation``, ``regenerate``;
+``gradfree.distributed`` uses them).
 """
 
 from gradfree.emns.control import PolicySearch
 from gradfree.emns.engine import STRATEGIES, Strategy
 from gradfree.emns.estimators import PAPER, EMNSClassifier, EMNSRegressor
-from gradfree.emns.evolution import EvoState, apply_generation, candidates, recombine_from_seeds, regenerate
-from gradfree.emns.mutation import candidate_noise, draw_seeds, mutate
 from gradfree.emns.optimizer import EMNSOptimizer, EMNSResult
-from gradfree.emns.params import PRESETS, EMNSParams, make_params
+from gradfree.emns.params import EMNSParams, make_params
 from gradfree.emns.presets import CONTINUAL, IMAGES, IMAGES_WEIGHTS, SCALE, TUNED
 from gradfree.emns.structure import StructureParams
 from gradfree.emns.wide import EMNSMLPClassifier, EMNSMLPRegressor
 
-__all__ = ["EMNSOptimizer", "EMNSResult", "PolicySearch", "STRATEGIES", "Strategy",
-           "EMNSRegressor", "EMNSClassifier", "EMNSMLPClassifier", "EMNSMLPRegressor", "StructureParams",
-           "TUNED", "SCALE", "IMAGES", "IMAGES_WEIGHTS", "PAPER",
-           "CONTINUAL", "EMNSParams", "PRESETS", "make_params", "EvoState",
-           "candidate_noise", "draw_seeds", "mutate", "regenerate", "recombine_from_seeds", "candidates",
-           "apply_generation"]
+#: the public API: the faces (ask/tell, policy search, the estimators), what configures them (engine
+#: strategies, structural options, mutation constants) and the named configurations
+__all__ = ["EMNSOptimizer", "EMNSResult", "Strategy", "STRATEGIES", "PolicySearch",
+           "EMNSRegressor", "EMNSClassifier", "EMNSMLPClassifier", "EMNSMLPRegressor",
+           "StructureParams", "EMNSParams", "make_params",
+           "PAPER", "TUNED", "SCALE", "CONTINUAL", "IMAGES", "IMAGES_WEIGHTS"]

@@ -218,15 +218,20 @@ def init_state(x0: torch.Tensor, sigma0: float, s: Strategy) -> EngineState:
 
 
 def noise(seed: int, s: Strategy, dim: int, dtype: torch.dtype, device: torch.device,
-          binary: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+          binary: bool = False, cast: bool = True, work: dict | None = None
+          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """The generation's unit noise from its seed: value noise (P, D) (mirrored or "gradient": the
     K = P / 2 directions of the pairs, + candidates first, then -), resistance noise (P, D) or None,
-    uniforms (P, D) for bit flips or None."""
+    uniforms (P, D) for bit flips or None. Without ``cast`` the value noise stays float32 (exact in
+    any wider dtype: the caller casts it where it copies it anyway) and is drawn into ``work``."""
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     P, p = s.popsize, s.params
     half = P // 2 if (p.mirrored or s.selection == "gradient") else P
     # float32 draws (vectorised in torch, ~5x faster than float64), then the engine's dtype
-    z = torch.randn(half, dim, generator=g).to(device, dtype)
+    if cast:
+        z = torch.randn(half, dim, generator=g).to(device, dtype)
+    else:  # the same draws, into a reused buffer
+        z = torch.randn(half, dim, generator=g, out=_buffer(work, "draws", (half, dim), torch.empty(0)))
     zr = None
     if p.resistance_rate == 0 and s.selection != "gradient":
         zr = torch.randn(P, dim, generator=g).to(device, dtype)
@@ -234,22 +239,35 @@ def noise(seed: int, s: Strategy, dim: int, dtype: torch.dtype, device: torch.de
     return z, zr, u
 
 
-def candidates(st: EngineState, s: Strategy, seed: int, vartype: str
+def candidates(st: EngineState, s: Strategy, seed: int, vartype: str, work: dict | None = None
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Rows (P, D) of the generation of ``seed``, their latent values, resistances and value noise."""
+    """Rows (P, D) of the generation of ``seed``, their latent values, resistances and value noise.
+
+    ``work`` (optional) keeps the (P, D) buffers of mirrored pairs from one generation to the next:
+    at large D, allocating them afresh costs the kernel a page fault per 4 KiB (measured: more system
+    time than the arithmetic). The returned rows then live in ``work`` until the next call."""
     D, x = st.sizes[0], st.theta
-    z, zr, u = noise(seed, s, D, x.dtype, x.device, vartype == "binary")
-    mu = st.mutation_rate
+    P, mu = s.popsize, st.mutation_rate
+    # mirrored pairs without resistance noise (resistance_rate != 0) or a value clip: x +- d
+    pairs = (s.selection != "gradient" and s.params.mirrored and s.params.resistance_rate != 0
+             and not math.isfinite(s.params.value_clip))
+    z, zr, u = noise(seed, s, D, x.dtype, x.device, vartype == "binary", cast=not pairs, work=work)
     if s.selection == "gradient":
         step = mu * (1.0 - st.resistances) if s.update == "rank" else torch.full_like(x, mu)
         X = torch.cat([x + z * step, x - z * step])  # mirrored pairs, + candidates first
         return X, X, st.resistances.expand_as(X), z
-    P = s.popsize
-    if s.params.mirrored and zr is None and not math.isfinite(s.params.value_clip):
-        # sec. 2.1's rule for mirrored pairs: x +- N mu (1 - r), the product computed once per pair
-        d = z * (mu * (1.0 - st.resistances))
-        v, z = torch.cat([x + d, x - d]), torch.cat([z, -z])
-        return v.round() if vartype == "integer" else v, v, st.resistances.expand(P, D), z
+    if pairs:
+        # sec. 2.1's rule for mirrored pairs: x +- N mu (1 - r), the product computed once per pair,
+        # written in place: v[:K] = d + x, v[K:] = x - d (the values of cat([x + d, x - d]));
+        # the noise stays the K directions, :func:`tell` gathers the selected ones
+        K = P // 2
+        zf = _buffer(work, "noise", (K, D), x)
+        zf.copy_(z)  # the float32 draws in the engine's dtype (exact)
+        v = _buffer(work, "rows", (P, D), x)
+        torch.mul(zf, mu * (1.0 - st.resistances), out=v[:K])
+        torch.sub(x, v[:K], out=v[K:])
+        v[:K].add_(x)
+        return v.round() if vartype == "integer" else v, v, st.resistances.expand(P, D), zf
     if s.params.mirrored:
         z = torch.cat([z, -z])
     # the parent (D,) broadcasts against the (P, D) noise: sec. 2.1's rule for every candidate at once
@@ -267,10 +285,35 @@ def candidates(st: EngineState, s: Strategy, seed: int, vartype: str
     return (v.round() if vartype == "integer" else v), v, r, z
 
 
+def _buffer(work: dict | None, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """A tensor of ``shape`` in ``like``'s dtype and device: ``work[name]`` reused when it fits."""
+    b = None if work is None else work.get(name)
+    if b is None or b.shape != shape or b.dtype != like.dtype or b.device != like.device:
+        b = torch.empty(shape, dtype=like.dtype, device=like.device)
+        if work is not None:
+            work[name] = b
+    return b
+
+
+def _selected_noise(z: torch.Tensor, order: torch.Tensor, P: int, w: torch.Tensor, work: dict | None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The value noise of the rows ``order`` (k, D) and the weights ``w`` (k,) with the rows' signs.
+
+    When ``z`` holds only the K = P / 2 directions of mirrored pairs, row i >= K is -z[i - K]: the
+    rows are gathered unsigned and the sign moves onto the weight (exact: ``(-w) z == w (-z)``, and
+    the squares the resistances use do not see it), so no signed copy is made."""
+    if z.shape[0] == P:
+        return z.index_select(0, order), w
+    K = z.shape[0]
+    out = _buffer(work, "selected noise", (order.shape[0], z.shape[1]), z)
+    torch.index_select(z, 0, order % K, out=out)
+    return out, torch.where(order < K, w, -w)
+
+
 def tell(st: EngineState, s: Strategy, rows: tuple[torch.Tensor, ...], f: torch.Tensor,
-         rng: torch.Generator) -> None:
+         rng: torch.Generator, work: dict | None = None) -> None:
     """Update the run from the fitness ``f`` (P,) (minimised) of the generation's ``rows``
-    (:func:`candidates`' output)."""
+    (:func:`candidates`' output; ``work``: its buffers, reused)."""
     X, latent, r, z = rows
     P = f.shape[0]
     p = s.params
@@ -290,14 +333,15 @@ def tell(st: EngineState, s: Strategy, rows: tuple[torch.Tensor, ...], f: torch.
         k = s.n_selected
         order = torch.sort(f, stable=True).indices[:k]
         w = recombination_weights(k, f.device).to(st.theta.dtype)
-        zs = z[order]
-        st.theta = w @ latent[order]
+        zs, ws = _selected_noise(z, order, P, w, work)  # ws: w with the rows' signs
+        sel = _buffer(work, "selected rows", (k, latent.shape[1]), latent)
+        st.theta = w @ torch.index_select(latent, 0, order, out=sel)  # index_select: one pass
         if p.resistance_rate > 0:
             st.resistances = adapt_resistances(st.resistances[None], zs, w[:, None], p)[0]
         else:
             st.resistances = (w @ r[order]).clamp_(p.r_min, p.r_max)
         if s.rate_rule == "csa":
-            adapt_rate_csa(st, w @ zs, w, p)
+            adapt_rate_csa(st, ws @ zs, w, p)
         else:
             _adapt_rate(st, s, _delta(st.f_parent, f_best), float((f <= st.f_parent).float().mean()))
         st.f_parent = f_best

@@ -60,8 +60,8 @@ from gradfree.core.schema import RNG, saved_state, tensor
 from gradfree.emns import structure
 from gradfree.emns.evolution import (
     ALIASES,
-    RATE_RULES,
-    SELECTIONS,
+    NETWORK_RATE_RULES,
+    NETWORK_SELECTIONS,
     EvoState,
     log,
     new_history,
@@ -114,7 +114,15 @@ class InputScaling:
 
 
 class PoorScore:
-    """scikit-learn's ``poor_score`` tag: the estimator checks' fixed scores do not apply to evolution."""
+    """scikit-learn's ``poor_score`` tag: its estimator checks then skip their fixed score thresholds
+    (training accuracy 0.83, R^2 0.5). Listed before the scikit-learn mixins, whose own
+    ``__sklearn_tags__`` would reset it.
+
+    Why the paper-network estimators carry it: their defaults ((1+16) on the paper's network, 5,000
+    evaluations) reach a training R^2 of about 0.25 on the checks' regression data (one informative
+    feature of ten, noise 20) and stay below 0.83 on its blobs: a fixed evaluation budget of a
+    mutation-only search, not a broken fit (docs/decisions.md has the measurements).
+    """
 
     def _more_tags(self) -> dict:  # pragma: no cover - older scikit-learn
         return {"poor_score": True}
@@ -148,7 +156,7 @@ class StateViews:
         return self.state_.n_evaluations
 
 
-class _EMNSBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
+class _EMNSBase(InputScaling, StateViews, GradFreeEstimator):
     """Shared fit / partial_fit / evolution loop of the paper-network estimators.
 
     Parameters
@@ -186,11 +194,11 @@ class _EMNSBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
         "hidden_layer_sizes": [tuple, list],
         "constants": [StrOptions(set(PRESETS))],
         "mutation_rate": [Interval(Real, 0, None, closed="neither"), None],
-        "selection": [StrOptions({*SELECTIONS, *ALIASES})],
+        "selection": [StrOptions({*NETWORK_SELECTIONS, *ALIASES})],
         "population_size": [Interval(Integral, 1, None, closed="left")],
         "n_parents": [Interval(Integral, 1, None, closed="left")],
         "revert_prob": [Interval(Real, 0, 1, closed="both")],
-        "rate_rule": [StrOptions(set(RATE_RULES))],
+        "rate_rule": [StrOptions(set(NETWORK_RATE_RULES))],
         "success_damping": [Interval(Real, 0, None, closed="neither")],
         "max_evaluations": [Interval(Integral, 1, None, closed="left")],
         **{flag: ["boolean"] for flag in ("self_adaptive", "keep_best", "mirrored")},
@@ -256,46 +264,30 @@ class _EMNSBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
 
     # ------------------------------------------------------------------ configuration
     def _selection(self) -> str:
-        sel = ALIASES.get(self.selection, self.selection)
-        if sel not in SELECTIONS:
-            raise ValueError(f"selection must be one of {SELECTIONS} (or {sorted(ALIASES)}), "
-                             f"got {self.selection!r}")
-        return sel
+        """The selection rule, aliases resolved (the declared constraint admits both spellings)."""
+        return ALIASES.get(self.selection, self.selection)
 
-    def _check_params(self) -> EMNSParams:
-        self._validate_params()
-        if self.input_scaling not in INPUT_SCALINGS:
-            raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
-        self._selection()
+    def _check_param_rules(self) -> None:
+        """What no single declared constraint states: the hidden widths, the structural options, the
+        numba backend's availability, and the options that only make sense together."""
+        if any(int(h) < 1 for h in tuple(self.hidden_layer_sizes)):
+            raise ValueError(f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes}")
         self._structure()
-        if self.constants not in PRESETS:
-            raise ValueError(f"constants must be one of {sorted(PRESETS)}, got {self.constants!r}")
-        if self.rate_rule not in RATE_RULES:
-            raise ValueError(f"rate_rule must be one of {RATE_RULES}, got {self.rate_rule!r}")
-        if self.backend not in ("auto", "torch", "numba"):
-            raise ValueError(f"backend must be 'auto', 'torch' or 'numba', got {self.backend!r}")
         if self.backend == "numba" and not HAVE_NUMBA:
             raise ValueError("backend='numba' needs numba installed")
-        hs = tuple(self.hidden_layer_sizes)
-        if any(int(h) < 1 for h in hs):
-            raise ValueError(f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes}")
-        if int(self.restart_patience) < 0:
-            raise ValueError(f"restart_patience must be >= 0 (0 = off), got {self.restart_patience}")
-        if int(self.max_evaluations) < 1 or int(self.population_size) < 1 or int(self.n_parents) < 1:
-            raise ValueError("max_evaluations, population_size and n_parents must be >= 1")
-        if self._selection() == "comma" and self.n_parents > self.population_size:
+        sel = self._selection()
+        if sel == "comma" and self.n_parents > self.population_size:
             raise ValueError("(mu,lambda) needs n_parents <= population_size")
-        if not 0 <= int(self.recombination) <= self.population_size:
+        if self.recombination > self.population_size:
             raise ValueError("recombination must be between 0 (off) and population_size")
         if (self.rate_rule == "csa" or self.resistance_rate) and not (
-                self.recombination and self._selection() in ("plus", "comma")):
+                self.recombination and sel in ("plus", "comma")):
             raise ValueError('rate_rule="csa" and resistance_rate need a population selection with '
                              'recombination >= 1')
-        if not self.resistance_rate >= 0:
-            raise ValueError(f"resistance_rate must be >= 0 (0 = off), got {self.resistance_rate}")
-        if not 0.0 <= self.revert_prob <= 1.0:
-            raise ValueError(f"revert_prob must be in [0, 1], got {self.revert_prob}")
-        return self.params_
+        p = self.params_
+        if not p.mu_min <= p.mu_max:
+            raise ValueError(f"mu_min ({p.mu_min}) exceeds the {self.constants!r} constants' mu_max "
+                             f"({p.mu_max})")
 
     def _structure(self) -> StructureParams:
         """The structural options (``structure``; None: all off, the default tolerances)."""
@@ -320,7 +312,8 @@ class _EMNSBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
         return make_evaluator(X, Y, self._use_numba())
 
     # ------------------------------------------------------------------ learning
-    def _targets(self, yn: np.ndarray, classes: Any, reset: bool) -> torch.Tensor:
+    def _targets(self, y: torch.Tensor) -> torch.Tensor:
+        """The (N, outputs) float targets the fitness compares the outputs with."""
         raise NotImplementedError
 
     def _start(self, n_in: int, n_out: int) -> None:
@@ -332,20 +325,14 @@ class _EMNSBase(InputScaling, PoorScore, StateViews, GradFreeEstimator):
                                prune_counts=torch.zeros_like(masks), history=new_history())
 
     @no_grad_learning
-    def _learn(self, X: Any, y: Any, classes: Any, *, whole: bool) -> _EMNSBase:
-        """Evolve for ``max_evaluations`` evaluations: from a fresh network (``fit``) or from the current
-        population (``partial_fit``)."""
-        p = self._check_params()
-        first = not self._is_fitted()
+    def _learn(self, X: torch.Tensor, y: torch.Tensor, *, first: bool, whole: bool) -> _EMNSBase:
+        """Evolve for ``max_evaluations`` evaluations: from a fresh network (``first``: ``fit``, or the
+        first ``partial_fit``) or from the current population."""
+        X = self._scale_inputs(X, fit=first)
+        Y = self._targets(y)
         if first:
-            self._init_device()
-            self._init_rng()
-        Xt, yn = self._validate(X, y, reset=first)
-        Xt = self._scale_inputs(Xt, fit=first)
-        Y = self._targets(yn, classes, reset=first)
-        if first:
-            self._start(Xt.shape[1], Y.shape[1])
-        self._evolve(Xt, Y, p)
+            self._start(X.shape[1], Y.shape[1])
+        self._evolve(X, Y, self.params_)
         return self
 
     def _evolve(self, X: torch.Tensor, Y: torch.Tensor, p: EMNSParams) -> None:
@@ -466,23 +453,50 @@ PAPER: dict = dict(_base_defaults(), selection="none", constants="paper")
 class _Presets:
     @classmethod
     def paper(cls, **overrides: Any):
-        """The paper's exact configuration (:data:`PAPER`), with ``overrides``."""
+        """The paper's exact configuration (:data:`PAPER`), with ``overrides``.
+
+        >>> from gradfree.emns import EMNSRegressor
+        >>> m = EMNSRegressor.paper(max_evaluations=500)
+        >>> m.selection, m.constants, m.max_evaluations
+        ('none', 'paper', 500)
+        """
         return cls(**{**PAPER, **overrides})
 
     @classmethod
     def tuned(cls, **overrides: Any):
-        """The recombining population measured best on the reference regression (:data:`TUNED`)."""
+        """The recombining population measured best on the reference regression (:data:`TUNED`),
+        with ``overrides``.
+
+        >>> from gradfree.data import emns_regression
+        >>> from gradfree.emns import EMNSRegressor
+        >>> X, y = emns_regression(random_state=0)
+        >>> m = EMNSRegressor.tuned(max_evaluations=3000, random_state=0).fit(X, y)
+        >>> m.selection, m.recombination, m.rate_rule
+        ('comma', 8, 'csa')
+        >>> round(m.score(X, y), 2)  # training R^2
+        0.87
+        """
         return cls(**{**TUNED, **overrides})
 
 
-class EMNSRegressor(_Presets, GradFreeRegressor, _EMNSBase):
-    """Evolvable Modular Neural System regressor (Karahan 2025): fitness -MSE, mutation only.
+class EMNSRegressor(PoorScore, _Presets, GradFreeRegressor, _EMNSBase):
+    """Evolvable Modular Neural System regressor (Karahan 2025) on the paper's network: fitness -MSE,
+    mutation only. Defaults: (1+16) selection with the paper's mutation, 5,000 evaluations per call;
+    ``.paper()`` is the paper's exact rule, ``.tuned()`` TUNED. Parameters as in :class:`_EMNSBase`;
+    :mod:`gradfree.emns.estimators` says what was decided and why.
 
-    See :mod:`gradfree.emns.estimators` for the parameters' meaning and the decisions taken.
+    >>> from gradfree.data import emns_regression
+    >>> from gradfree.emns import EMNSRegressor
+    >>> X, y = emns_regression(random_state=0)  # the reference's demo regression, 3 features
+    >>> m = EMNSRegressor(random_state=0).fit(X, y)
+    >>> round(m.score(X, y), 2), m.n_evaluations_, m.layer_sizes_  # training R^2
+    (0.6, 4993, [3, 8, 4, 1])
+    >>> m.partial_fit(X, y).n_evaluations_  # the evolution continues where it stopped
+    9985
     """
 
-    def _targets(self, yn: np.ndarray, classes: Any, reset: bool) -> torch.Tensor:
-        return self._encode_targets(yn, reset=reset)
+    def _targets(self, y: torch.Tensor) -> torch.Tensor:
+        return y
 
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
@@ -490,7 +504,7 @@ class EMNSRegressor(_Presets, GradFreeRegressor, _EMNSBase):
         return self._format_prediction(self._outputs(Xt))
 
 
-class EMNSClassifier(_Presets, GradFreeClassifier, _EMNSBase):
+class EMNSClassifier(PoorScore, _Presets, GradFreeClassifier, _EMNSBase):
     """Evolvable Modular Neural System classifier on the paper's network: regresses one-hot targets
     (binary: one 0/1 output) and predicts the largest output. Defaults as :class:`EMNSRegressor`'s
     ((1+16) selection with the paper's mutation); ``.paper()`` is the paper's exact rule, ``.tuned()``
@@ -499,23 +513,20 @@ class EMNSClassifier(_Presets, GradFreeClassifier, _EMNSBase):
 
     >>> from gradfree.data import emns_classification
     >>> from gradfree.emns import EMNSClassifier
-    >>> X, y = emns_classification(random_state=0)
+    >>> X, y = emns_classification(random_state=0)  # the paper's x1 + x2 > 0
     >>> m = EMNSClassifier.tuned(max_evaluations=2000, random_state=0).fit(X, y)
-    >>> bool(m.score(X, y) > 0.6)
-    True
+    >>> round(m.score(X, y), 2), m.predict(X[:5]).tolist()
+    (0.99, [1, 1, 1, 1, 1])
     """
 
     def _has_proba(self) -> bool:
         return False
 
-    def _targets(self, yn: np.ndarray, classes: Any, reset: bool) -> torch.Tensor:
-        idx = self._encode_labels(yn, classes, reset=reset)
+    def _targets(self, y: torch.Tensor) -> torch.Tensor:
         C = len(self.classes_)
-        if C < 2 and reset:
-            raise ValueError(f"EMNSClassifier needs at least 2 classes; y has {C} class")
         if C == 2:
-            return idx.to(self.dtype).unsqueeze(1)  # (N, 1), target 0/1
-        return torch.nn.functional.one_hot(idx, C).to(self.dtype)  # (N, C)
+            return y.to(self.dtype).unsqueeze(1)  # (N, 1), target 0/1
+        return torch.nn.functional.one_hot(y, C).to(self.dtype)  # (N, C)
 
     def _scores(self, X: torch.Tensor) -> torch.Tensor:
         out = self._outputs(X)

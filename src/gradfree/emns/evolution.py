@@ -48,9 +48,13 @@ from gradfree.emns.mutation import (
 from gradfree.emns.network import n_params, n_synapses
 from gradfree.emns.params import EMNSParams
 
-SELECTIONS = ("none", "revert", "plus", "comma")
+#: selection rules of the paper network's evolution loop (``step_single`` / ``step_population``; the
+#: engine's strategies have their own, :data:`gradfree.emns.engine.SELECTIONS`), and their spellings
+NETWORK_SELECTIONS = ("none", "revert", "plus", "comma")
 ALIASES = {"(1+lambda)": "plus", "(mu+lambda)": "plus", "(mu,lambda)": "comma"}
-RATE_RULES = ("preset", "success", "csa")
+#: mutation-rate rules of the paper network's evolution loop (the engine adds ``"fixed"``:
+#: :data:`gradfree.emns.engine.RATE_RULES`)
+NETWORK_RATE_RULES = ("preset", "success", "csa")
 HIST_BINS = 20
 # evaluate(values (P, n_params), masks, sizes) -> fitness (P,) on the current training data
 Evaluate = Callable[[torch.Tensor, torch.Tensor, list], torch.Tensor]
@@ -275,7 +279,8 @@ def adapt_resistances(resistances: torch.Tensor, z: torch.Tensor, w: torch.Tenso
     s <- s * exp(c / 2 * (sum_k w_k z_k^2 - 1)) - sep-CMA-ES's rank-mu diagonal update of the variance
     (Ros & Hansen 2008) in log form, on the resistance the paper scales every mutation with.
     """
-    scale = (1.0 - resistances) * torch.exp(0.5 * p.resistance_rate * ((w * z * z).sum(0) - 1.0))
+    wz2 = (w * z).mul_(z)  # (w z) z in place: one (k, n) temporary instead of two (same values)
+    scale = (1.0 - resistances) * torch.exp(0.5 * p.resistance_rate * (wz2.sum(0) - 1.0))
     return (1.0 - scale).clamp_(p.r_min, p.r_max)
 
 

@@ -115,6 +115,7 @@ class EMNSOptimizer(BaseEstimator):
         self.fbest_ = math.inf
         self.evals_best_ = 0
         self._rows: tuple | None = None
+        self._work: dict = {}  # the engine's reusable (P, D) buffers (not saved, not pickled)
 
     # ------------------------------------------------------------------ configuration
     def _check_params(self) -> None:
@@ -172,7 +173,7 @@ class EMNSOptimizer(BaseEstimator):
             st.seed = engine.draw_seed(self.rng_)
         if self._rows is None:
             with torch.inference_mode():
-                self._rows = engine.candidates(st, self.strategy_, st.seed, self.vartype)
+                self._rows = engine.candidates(st, self.strategy_, st.seed, self.vartype, self._buffers())
             st.asked = self._rows[0]
         return self._rows[0].clone()  # outside inference mode: an ordinary tensor for the caller
 
@@ -184,12 +185,12 @@ class EMNSOptimizer(BaseEstimator):
             raise RuntimeError("tell() before ask(): call ask() for the generation's candidates first")
         if self._rows is None:  # after load: rebuild the pending generation from its seed
             with torch.inference_mode():
-                self._rows = engine.candidates(st, self.strategy_, st.seed, self.vartype)
+                self._rows = engine.candidates(st, self.strategy_, st.seed, self.vartype, self._buffers())
         asked = self._rows[0]
         Xn = np.asarray(X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
         if Xn.shape != tuple(asked.shape):
             raise ValueError(f"X must have the shape of ask()'s output {tuple(asked.shape)}, got {Xn.shape}")
-        if not np.array_equal(Xn, asked.cpu().numpy()):
+        if not self._same_rows(Xn, asked.cpu().numpy()):
             raise ValueError("X holds rows that the last ask() did not return (or in another order): "
                              "pass the candidates as ask() gave them")
         fn = np.asarray(f.detach().cpu().numpy() if isinstance(f, torch.Tensor) else f, dtype=np.float64)
@@ -205,8 +206,28 @@ class EMNSOptimizer(BaseEstimator):
             self.evals_best_ = st.n_evaluations + b + 1
         with torch.inference_mode():
             engine.tell(st, self.strategy_, self._rows, torch.as_tensor(fn, dtype=st.theta.dtype,
-                                                                        device=st.theta.device), self.rng_)
+                                                                        device=st.theta.device), self.rng_,
+                        self._buffers())
         st.seed, st.asked, self._rows = -1, None, None
+
+    def _buffers(self) -> dict:
+        """The engine's work buffers (created after a load or an unpickle, which drop them)."""
+        if getattr(self, "_work", None) is None:
+            self._work = {}
+        return self._work
+
+    def _same_rows(self, X: np.ndarray, asked: np.ndarray) -> bool:
+        """``np.array_equal`` without its (P, D) temporary (a reused buffer: see :meth:`_buffers`)."""
+        work = self._buffers()
+        eq = work.get("equal")
+        if eq is None or eq.shape != X.shape:
+            eq = work["equal"] = np.empty(X.shape, dtype=bool)
+        return bool(np.equal(X, asked, out=eq).all())
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state["_work"] = None  # buffers: rebuilt on use
+        return state
 
     # ------------------------------------------------------------------ termination and results
     def stop(self) -> dict:

@@ -70,7 +70,14 @@ PRESETS: dict[str, EMNSParams] = {
 
 
 def make_params(preset: str = "paper", **overrides: float | bool | None) -> EMNSParams:
-    """The named preset with the given fields replaced (``None`` values are ignored)."""
+    """The named mutation constants (``"paper"`` or ``"reference"``) with the given fields replaced
+    (``None`` values are ignored).
+
+    >>> from gradfree.emns import make_params
+    >>> p = make_params("reference", mutation_rate=0.05)
+    >>> p.mutation_rate, p.mu_max, p.resistance_factor
+    (0.05, 0.1, 0.02)
+    """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     changes = {k: v for k, v in overrides.items() if v is not None}

@@ -65,8 +65,9 @@ from gradfree.core.schema import HISTORY, Spec, integer, real, tensor
 from gradfree.emns.evolution import recombination_weights
 
 CENTRES = ("adam", "momentum", "recombine")
-FITNESSES = ("mse", "cross_entropy")
-SHAPINGS = ("none", "rank")
+#: the wide MLP's fitness and its shaping (policy search has its own: gradfree.emns.control.search)
+MLP_FITNESSES = ("mse", "cross_entropy")
+MLP_SHAPINGS = ("none", "rank")
 CLASS_MASKS = (None, "present", "seen")
 NOISES = ("seeded", "table")
 MUTATES = ("weights", "activities")
@@ -110,8 +111,9 @@ class ScaleParams:
     def check(self) -> ScaleParams:
         if self.population_size < 2 or self.population_size % 2:
             raise ValueError(f"population_size must be even and >= 2, got {self.population_size}")
-        if self.centre not in CENTRES or self.fitness not in FITNESSES or self.shaping not in SHAPINGS:
-            raise ValueError(f"centre in {CENTRES}, fitness in {FITNESSES}, shaping in {SHAPINGS}; "
+        if (self.centre not in CENTRES or self.fitness not in MLP_FITNESSES
+                or self.shaping not in MLP_SHAPINGS):
+            raise ValueError(f"centre in {CENTRES}, fitness in {MLP_FITNESSES}, shaping in {MLP_SHAPINGS}; "
                              f"got {self.centre!r}, {self.fitness!r}, {self.shaping!r}")
         if not (self.mutation_rate > 0 and self.learning_rate >= 0 and 0 <= self.r_max < 1
                 and self.resistance_rate >= 0 and 0 <= self.shield <= 1 and self.batch_size >= 0

@@ -39,7 +39,16 @@ class StructureParams:
     ``interval`` evaluations: growth after ``growth_patience`` evaluations without an improvement above
     ``growth_tol``, up to ``max_hidden`` neurons a layer; formation with probability
     ``connect_rate * MI / max MI``; pruning below ``prune_threshold`` for ``prune_patience`` checks.
-    ``growth_tol`` also defines an improvement for ``restart_patience``."""
+    ``growth_tol`` also defines an improvement for ``restart_patience``.
+
+    >>> from gradfree.data import emns_regression
+    >>> from gradfree.emns import EMNSRegressor, StructureParams
+    >>> X, y = emns_regression(random_state=0)
+    >>> grow = StructureParams(growth=True, growth_patience=256, interval=128)
+    >>> m = EMNSRegressor.tuned(structure=grow, max_evaluations=3000, random_state=0).fit(X, y)
+    >>> m.layer_sizes_, [e["event"] for e in m.history_["events"]]
+    ([3, 9, 4, 1], ['grow'])
+    """
 
     growth: bool = False
     connect: bool = False

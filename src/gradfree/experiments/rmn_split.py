@@ -35,7 +35,7 @@ from gradfree.continual import run_stream, task_accuracy
 from gradfree.experiments import common
 from gradfree.experiments.plots import accuracy_matrix_heatmap, figure, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, experiment
-from gradfree.rmn import RMNClassifier
+from gradfree.rmn import HomeostasisParams, PrototypeParams, RMNClassifier
 from gradfree.rmn.patches import positions
 
 DATASETS = ["digits", "fashion-mnist"]
@@ -91,15 +91,15 @@ ABLATION = {  # RMNClassifier() with one piece changed (full Fashion-MNIST, firs
     "defaults (frozen neurons, dense resonance, discriminant read-out)": {},
     "erosion on (eta 0.05)": dict(eta=0.05),
     "erosion on (eta 0.01)": dict(eta=0.01),
-    "erosion + homeostasis every 100 samples (eta 0.05)": dict(eta=0.05, homeostasis=True),
+    "erosion + homeostasis every 100 samples (eta 0.05)": dict(eta=0.05, homeostasis=HomeostasisParams()),
     "sparse k-WTA code (k 5 %) instead of the dense resonance": dict(representation="code"),
     "no centring": dict(center_inputs=False),
     "2000 neurons": dict(n_neurons=2000),
     "paper's read-out (overcomplete prototypes) on the same layer": dict(
         readout="overcomplete", representation="code"),
     "consolidating read-out on the same layer": dict(
-        readout="overcomplete", representation="code", n_prototypes=1000, prototype_cap=100,
-        recruit_threshold=0.9, pull_k=1, vote_k=1),
+        readout="overcomplete", representation="code",
+        prototypes=PrototypeParams(n=1000, cap=100, recruit_threshold=0.9, pull_k=1, vote_k=1)),
 }
 
 

@@ -32,7 +32,7 @@ from gradfree.data import digits_split, load_fashion_mnist, load_mnist
 from gradfree.experiments.epoch_units import epoch_unit
 from gradfree.experiments.plots import figure, in_order, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, Option, experiment
-from gradfree.wuxing import MODEL1, MODEL2, WuxingClassifier
+from gradfree.wuxing import MODEL1, MODEL2, FixedPointParams, WuxingClassifier
 
 DIGITS_M1 = (64, 200, 62, 20, 10)  # MODEL1 scaled to 64 inputs (fill, fanout auto = 12)
 DIGITS_M2 = (64, 250, 84, 28, 10)  # MODEL2 scaled the same way (one_out)
@@ -191,7 +191,8 @@ def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict, parts: 
             r = wx(f"fig2-{method}-s{seed}", cfg["m1"], method=method)
             res["fig2"].setdefault(method, []).append(r)
         for method in ("fixed_point", "mixed"):  # Fig. 2, method 1's second reading
-            r = wx(f"fig2-{method}-k123-s{seed}", cfg["m1"], method=method, fp_rule="k123")
+            r = wx(f"fig2-{method}-k123-s{seed}", cfg["m1"], method=method,
+                   fixed_point=FixedPointParams(rule="k123"))
             res["fig2"].setdefault(f"{method}-k123", []).append(r)
     if "paper" in parts:
         for f in cfg["fan_ins"]:  # adders, with the stabilised update (our default; the paper's diverges)

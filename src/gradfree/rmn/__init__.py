@@ -5,5 +5,7 @@ Manifold Network: A Physics-Inspired Approach to Continual Learning", 2026; docs
 
 from gradfree.rmn.analysis import dead_neurons, neuron_overlap, task_activation_frequency
 from gradfree.rmn.model import RMNClassifier
+from gradfree.rmn.params import HomeostasisParams, PrototypeParams
 
-__all__ = ["RMNClassifier", "dead_neurons", "neuron_overlap", "task_activation_frequency"]
+__all__ = ["HomeostasisParams", "PrototypeParams", "RMNClassifier", "dead_neurons", "neuron_overlap",
+           "task_activation_frequency"]

@@ -9,8 +9,9 @@ Paper: Ran Cheng, "Resonant Manifold Network: A Physics-Inspired Approach to Con
   output ``y = sum_{i in W} a_i w_i`` passed to the next layer (section 2); ``n_neurons`` may be a
   tuple for stacked layers;
 * erosion on winners ``w_i <- normalise(w_i + eta a_i x)`` (section 3);
-* homeostasis: running mean of each neuron's activation; below ``theta`` the neuron receives thermal
-  noise ``w_i <- normalise(w_i + epsilon N(0, I))``, after every sample (section 4);
+* homeostasis (``homeostasis=HomeostasisParams(...)``): running mean of each neuron's activation;
+  below ``theta`` the neuron receives thermal noise ``w_i <- normalise(w_i + epsilon N(0, I))``, after
+  every sample (section 4);
 * read-out ``"simple"``: one prototype per class, the true one rotates toward y, the others slightly
   away; read-out ``"overcomplete"`` (the paper's final version): 100 prototypes, binding lock, the
   top-5 most resonant prototypes vote.
@@ -30,12 +31,14 @@ Decisions the paper leaves open (ours, docs/decisions.md, chosen before looking 
   the chunk's end), which rotational symmetry allows (details in :mod:`gradfree.rmn.kernels`). Exact:
   the joint distribution of every resonance, winner set, activation, y and the final weights. Not
   bit-identical: the random numbers (and float rounding) differ from the torch path's.
-  ``homeostasis_interval = n > 1`` (a named option, ours) checks only every n samples: the fast path.
-* The read-out sees ``y / |y|``. Simple read-out rates: pull ``prototype_lr = 0.1``, push
-  ``push_lr = 0.01``; prototypes start as random unit vectors; class = highest cosine.
+  ``HomeostasisParams(interval=n)``, n > 1 (a named option, ours) checks only every n samples: the
+  fast path.
+* The read-out sees ``y / |y|``. Simple read-out rates (``prototypes=PrototypeParams(...)``): pull
+  ``lr = 0.1``, push ``push_lr = 0.01``; prototypes start as random unit vectors; class = highest
+  cosine.
 * Binding: for a sample of class c, the ``vote_k`` most resonant prototypes *eligible* for c (bound to
   c, or unbound) are taken in order of resonance; an unbound one is bound to c; each rotates toward y
-  with ``prototype_lr``. A prototype bound to another class is never touched (the binding lock).
+  with ``lr``. A prototype bound to another class is never touched (the binding lock).
   Prediction: the ``vote_k`` most resonant bound prototypes vote for their class with weight
   ``1 + cosine``.
 * ``fit`` is ``max_iter`` online passes (shuffled by ``rng_`` when ``shuffle``); ``partial_fit`` is one
@@ -61,14 +64,15 @@ Extensions (ours, named so they are never silent):
 * ``representation="code"``: a layer hands on its sparse code (a_i on winners, 0 elsewhere; R^n)
   instead of y (R^d); ``"resonance"``: every a_i (dense, R^n, not renormalised).
 * ``readout="discriminant"``: streaming LDA on what the last layer hands on (``shrinkage``).
-* ``prototype_cap``: at most this many prototypes bound per class (greedy binding otherwise lets the
-  first tasks take the whole pool).
+* ``PrototypeParams(cap=...)``: at most this many prototypes bound per class (greedy binding otherwise
+  lets the first tasks take the whole pool).
 * ``plasticity_decay``: every neuron has a plasticity p_i (starts at 1) that scales its erosion step
   and its thermal noise; each win multiplies it by ``1 - plasticity_decay * a_i``, so much-used
   neurons consolidate (like EMNS resistance).
-* ``recruit_threshold`` / ``pull_k``: a class binds a fresh prototype (set to y) only when none of its
-  own resonates above the threshold, else pulls its ``pull_k`` best (online nearest-prototype learning
-  instead of the paper's greedy top-k binding); ``erode_k``: only the strongest winners erode.
+* ``PrototypeParams(recruit_threshold=..., pull_k=...)``: a class binds a fresh prototype (set to y)
+  only when none of its own resonates above the threshold, else pulls its ``pull_k`` best (online
+  nearest-prototype learning instead of the paper's greedy top-k binding); ``erode_k``: only the
+  strongest winners erode.
 * ``receptive_field`` / ``pool`` / ``image_shape``: the (single) layer's neurons resonate with every
   ``p x p`` patch of an image instead of the whole input, their activations averaged over
   ``pool x pool`` blocks of positions (:mod:`gradfree.rmn.patches`); frozen, read out by the
@@ -90,6 +94,13 @@ from gradfree.core.lda import LDA_FIELDS, lda_check, lda_init, lda_scores, lda_u
 from gradfree.core.schema import RNG, Spec, integer, list_of, optional, tensor
 from gradfree.rmn import kernels
 from gradfree.rmn.layer import layer_output, normalise, resonate, vote_scores
+from gradfree.rmn.params import (
+    DEFAULT_PROTOTYPES,
+    NO_HOMEOSTASIS,
+    HomeostasisParams,
+    PrototypeParams,
+    upgrade_saved_params,
+)
 from gradfree.rmn.patches import CONTRAST_EPS, image_shape_of, patch_features, positions, zero_mean_unit
 
 CHUNK = 64  # samples per numba chunk (one GEMM each); measured in benchmarks/bench_rmn.py
@@ -111,29 +122,24 @@ class RMNClassifier(GradFreeClassifier):
         Winners per layer: a fraction of the layer (float < 1) or a count (int).
     eta : float, default 0.0
         Erosion rate (paper preset: 0.05).
-    homeostasis : bool, default False
-        Paper preset: True.
-    theta, epsilon, activity_decay, homeostasis_interval : homeostasis threshold, noise scale,
-        running-mean rate and check interval in samples (default 100, the fast option; paper preset:
-        1, after every sample as the paper states it).
+    homeostasis : HomeostasisParams or None, default None
+        Thermal noise on idle neurons (section 4): threshold ``theta``, noise scale ``epsilon``,
+        running-mean rate ``activity_decay`` and check ``interval`` in samples (default 100, the fast
+        option); None: off. Paper preset: ``HomeostasisParams(interval=1)``, after every sample as the
+        paper states it.
     readout : {"discriminant", "overcomplete", "simple"}, default "discriminant"
         Paper preset: "overcomplete".
-    n_prototypes : int, default 100
-        Overcomplete read-out size.
-    vote_k : int, default 5
-    prototype_lr, push_lr : float
-        Prototype pull rate; push rate of the simple read-out.
+    prototypes : PrototypeParams or None, default None
+        The prototype read-outs' options (None: their defaults): ``n`` prototypes (overcomplete, 100),
+        ``vote_k`` voters (5), pull rate ``lr`` (0.1), push rate ``push_lr`` of the simple read-out
+        (0.01), and our extensions ``cap`` (most prototypes one class may bind), ``recruit_threshold``
+        (bind a new prototype, set to y, only when no prototype of the class resonates above this
+        cosine; otherwise pull the class's own ``pull_k`` best; None: the paper's greedy binding) and
+        ``pull_k`` (prototypes pulled per sample; None: ``vote_k``, the paper's top-k).
     representation : {"resonance", "y", "code"}, default "resonance"
         What a layer hands on ("y" is the paper's; "code" and "resonance" are our extensions).
-    prototype_cap : int or None, default None
-        Extension: most prototypes one class may bind.
     plasticity_decay : float, default 0.0
         Extension: use-dependent consolidation of neurons.
-    pull_k : int or None, default None
-        Prototypes pulled per sample (None: ``vote_k``, the paper's top-k).
-    recruit_threshold : float or None, default None
-        Extension: bind a new prototype (set to y) only when no prototype of the class resonates above
-        this cosine; otherwise pull the class's own ``pull_k`` best. None: the paper's greedy binding.
     erode_k : int or None, default None
         Extension: only the ``erode_k`` most active winners erode (None: every winner, the paper).
     shrinkage : float in [0, 1] or "auto", default "auto"
@@ -179,21 +185,11 @@ class RMNClassifier(GradFreeClassifier):
         "n_neurons": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "k": [Interval(Real, 0, None, closed="neither")],
         "eta": [Interval(Real, 0, None, closed="left")],
-        "homeostasis": ["boolean"],
-        "theta": [Interval(Real, 0, None, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="left")],
-        "activity_decay": [Interval(Real, 0, 1, closed="both")],
-        "homeostasis_interval": [Interval(Integral, 1, None, closed="left")],
+        "homeostasis": [HomeostasisParams, None],
         "readout": [StrOptions({"discriminant", "overcomplete", "simple"})],
-        "n_prototypes": [Interval(Integral, 1, None, closed="left")],
-        "vote_k": [Interval(Integral, 1, None, closed="left")],
-        "prototype_lr": [Interval(Real, 0, None, closed="left")],
-        "push_lr": [Interval(Real, 0, None, closed="left")],
+        "prototypes": [PrototypeParams, None],
         "representation": [StrOptions({"resonance", "y", "code"})],
-        "prototype_cap": [Interval(Integral, 1, None, closed="left"), None],
         "plasticity_decay": [Interval(Real, 0, 1, closed="both")],
-        "pull_k": [Interval(Integral, 1, None, closed="left"), None],
-        "recruit_threshold": [Interval(Real, None, None, closed="neither"), None],
         "erode_k": [Interval(Integral, 1, None, closed="left"), None],
         "shrinkage": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -209,34 +205,21 @@ class RMNClassifier(GradFreeClassifier):
     }
 
     def __init__(self, n_neurons: int | tuple[int, ...] = 1000, *, k: float = 0.05, eta: float = 0.0,
-                 homeostasis: bool = False, theta: float = 0.01, epsilon: float = 0.01,
-                 activity_decay: float = 0.01, homeostasis_interval: int = 100,
-                 readout: str = "discriminant", n_prototypes: int = 100, vote_k: int = 5,
-                 prototype_lr: float = 0.1, push_lr: float = 0.01, representation: str = "resonance",
-                 prototype_cap: int | None = None, plasticity_decay: float = 0.0, pull_k: int | None = None,
-                 recruit_threshold: float | None = None, erode_k: int | None = None,
-                 shrinkage: float | str = "auto", max_iter: int = 1, shuffle: bool = True,
-                 center_inputs: bool = True, receptive_field: int | None = None, pool: int = 7,
+                 homeostasis: HomeostasisParams | None = None, readout: str = "discriminant",
+                 prototypes: PrototypeParams | None = None, representation: str = "resonance",
+                 plasticity_decay: float = 0.0, erode_k: int | None = None, shrinkage: float | str = "auto",
+                 max_iter: int = 1, shuffle: bool = True, center_inputs: bool = True,
+                 receptive_field: int | None = None, pool: int = 7,
                  contrast_eps: float = CONTRAST_EPS, image_shape: tuple[int, ...] | None = None,
                  backend: str = "auto", random_state: Any = None, device: str = "cpu") -> None:
         self.n_neurons = n_neurons
         self.k = k
         self.eta = eta
         self.homeostasis = homeostasis
-        self.theta = theta
-        self.epsilon = epsilon
-        self.activity_decay = activity_decay
-        self.homeostasis_interval = homeostasis_interval
         self.readout = readout
-        self.n_prototypes = n_prototypes
-        self.vote_k = vote_k
-        self.prototype_lr = prototype_lr
-        self.push_lr = push_lr
+        self.prototypes = prototypes
         self.representation = representation
-        self.prototype_cap = prototype_cap
         self.plasticity_decay = plasticity_decay
-        self.pull_k = pull_k
-        self.recruit_threshold = recruit_threshold
         self.erode_k = erode_k
         self.shrinkage = shrinkage
         self.max_iter = max_iter
@@ -256,17 +239,19 @@ class RMNClassifier(GradFreeClassifier):
         experiment), keyword overrides on top; every experiment that reproduces the paper uses it.
 
         1000 neurons, k = 5 %, erosion on every winner, homeostasis after every sample
-        (``homeostasis_interval=1``), y = sum a_i w_i handed on, raw inputs normalised to unit length
-        (no centring), the overcomplete read-out (100 prototypes, binding lock, top-5 vote). Values the
+        (``HomeostasisParams(interval=1)``), y = sum a_i w_i handed on, raw inputs normalised to unit
+        length (no centring), the overcomplete read-out (100 prototypes, binding lock, top-5 vote). Values the
         paper leaves open are ours (docs/decisions.md): eta 0.05, theta 0.01, epsilon 0.01, running
         mean rate 0.01, prototype rates 0.1 / 0.01.
         """
         params: dict[str, Any] = dict(
-            n_neurons=1000, k=0.05, eta=0.05, homeostasis=True, theta=0.01, epsilon=0.01,
-            activity_decay=0.01, homeostasis_interval=1, readout="overcomplete", n_prototypes=100,
-            vote_k=5, prototype_lr=0.1, push_lr=0.01, representation="y", prototype_cap=None,
-            plasticity_decay=0.0, pull_k=None, recruit_threshold=None, erode_k=None, shrinkage="auto",
-            max_iter=1, shuffle=True, center_inputs=False)
+            n_neurons=1000, k=0.05, eta=0.05,
+            homeostasis=HomeostasisParams(theta=0.01, epsilon=0.01, activity_decay=0.01, interval=1),
+            readout="overcomplete",
+            prototypes=PrototypeParams(n=100, vote_k=5, lr=0.1, push_lr=0.01, cap=None, pull_k=None,
+                                       recruit_threshold=None),
+            representation="y", plasticity_decay=0.0, erode_k=None, shrinkage="auto", max_iter=1,
+            shuffle=True, center_inputs=False)
         params.update(overrides)
         return cls(**params)
 
@@ -281,10 +266,10 @@ class RMNClassifier(GradFreeClassifier):
         no homeostasis (its noise rewrites the neurons of old tasks once they fall idle).
         ``consolidating(eta=0.0)`` freezes the neurons entirely.
         """
-        params: dict[str, Any] = dict(n_neurons=2000, eta=0.01, representation="code", n_prototypes=1000,
-                                      prototype_cap=100, recruit_threshold=0.9, pull_k=1, vote_k=1,
-                                      plasticity_decay=0.5, homeostasis=False, readout="overcomplete",
-                                      center_inputs=False)
+        params: dict[str, Any] = dict(
+            n_neurons=2000, eta=0.01, representation="code",
+            prototypes=PrototypeParams(n=1000, cap=100, recruit_threshold=0.9, pull_k=1, vote_k=1),
+            plasticity_decay=0.5, homeostasis=None, readout="overcomplete", center_inputs=False)
         params.update(overrides)
         return cls(**params)
 
@@ -301,7 +286,7 @@ class RMNClassifier(GradFreeClassifier):
         the ablation is in docs/results/rmn-split.
         Square single-channel images unless ``image_shape`` is given.
         """
-        params: dict[str, Any] = dict(n_neurons=16, receptive_field=3, pool=8, eta=0.0, homeostasis=False,
+        params: dict[str, Any] = dict(n_neurons=16, receptive_field=3, pool=8, eta=0.0, homeostasis=None,
                                       representation="resonance", readout="discriminant")
         params.update(overrides)
         return cls(**params)
@@ -372,16 +357,32 @@ class RMNClassifier(GradFreeClassifier):
             raise ValueError(f"n_neurons must be a positive int or a tuple of them, got {self.n_neurons!r}")
         return tuple(int(s) for s in sizes)
 
+    @staticmethod
+    def _upgrade_saved_params(params: dict[str, Any]) -> dict[str, Any]:
+        """A file saved before the option groups existed: its flat options moved into them."""
+        return upgrade_saved_params(params)
+
+    def _homeostasis_params(self) -> HomeostasisParams:
+        """The homeostasis constants (``homeostasis=None``: off; the running means still move)."""
+        return self.homeostasis if self.homeostasis is not None else NO_HOMEOSTASIS
+
+    def _prototype_params(self) -> PrototypeParams:
+        """The prototype read-out's options (``prototypes=None``: their defaults)."""
+        return self.prototypes if self.prototypes is not None else DEFAULT_PROTOTYPES
+
     def _check_param_rules(self) -> None:
-        """What the declared constraints cannot say: the entries of ``n_neurons`` and ``image_shape``,
-        k against the layer sizes, and what a patch layer needs."""
+        """What the declared constraints cannot say: the option groups' fields, the entries of
+        ``n_neurons`` and ``image_shape``, k against the layer sizes, and what a patch layer needs."""
+        self._homeostasis_params().check()
+        self._prototype_params().check()
         sizes = self._layer_sizes()
         if any(self._k_for(n) > n for n in sizes):
             raise ValueError(f"k={self.k} exceeds the layer size {min(sizes)}")
         if self.receptive_field is not None:
-            if len(sizes) != 1 or self.eta != 0 or self.homeostasis or self.representation != "resonance":
+            if (len(sizes) != 1 or self.eta != 0 or self.homeostasis is not None
+                    or self.representation != "resonance"):
                 raise ValueError("receptive_field needs one frozen layer: an int n_neurons, eta=0, "
-                                 "homeostasis=False and representation='resonance'")
+                                 "homeostasis=None and representation='resonance'")
             if self.image_shape is not None and (
                     len(self.image_shape) not in (2, 3)
                     or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in self.image_shape)):
@@ -426,7 +427,7 @@ class RMNClassifier(GradFreeClassifier):
         if self.readout == "discriminant":
             lda_init(self, d, C, dev)
             return
-        M = C if self.readout == "simple" else int(self.n_prototypes)
+        M = C if self.readout == "simple" else int(self._prototype_params().n)
         P = torch.randn(M, d, generator=g, device=dev, dtype=self.dtype)
         self.prototypes_ = normalise(P).contiguous()
         if self.readout == "simple":
@@ -470,10 +471,11 @@ class RMNClassifier(GradFreeClassifier):
         """Run erosion (and homeostasis at its interval) over H; return what the layer hands on."""
         W, mean = self.weights_[layer], self.activity_[layer]
         plast, k = self.plasticity_[layer], self.k_[layer]
-        B, interval = len(H), int(self.homeostasis_interval)
-        if self.eta == 0 and not self.homeostasis and self.representation == "resonance":
+        hp, on = self._homeostasis_params(), self.homeostasis is not None
+        B, interval = len(H), int(hp.interval)
+        if self.eta == 0 and not on and self.representation == "resonance":
             return (H @ W.T).clamp_min_(0)                      # frozen layer: only the resonance
-        if (self.homeostasis and interval == 1 and self.backend_ == "numba"
+        if (on and interval == 1 and self.backend_ == "numba"
                 and self._span_size(W.shape[1]) >= 1):
             return self._learn_layer_every_sample(layer, H)
         win = torch.empty(B, k, dtype=torch.long, device=self.device_)
@@ -491,17 +493,17 @@ class RMNClassifier(GradFreeClassifier):
                 A0 = (Hc @ W.T).contiguous()                    # resonance at the chunk start (m, n)
                 v = kernels.as_numpy_view
                 kernels.erode_chunk_numba(v(W), v(Hc), v(A0), k, float(self.eta), v(plast),
-                                          float(self.plasticity_decay), v(mean), float(self.activity_decay),
+                                          float(self.plasticity_decay), v(mean), float(hp.activity_decay),
                                           v(win[sl]), v(act[sl]), v(Y[sl]), self._erode_k(k))
                 if A is not None:
                     A[sl] = A0                                  # the kernel wrote back the a used
             else:
                 win[sl], act[sl], Y[sl] = kernels.erode_torch(
-                    W, H[sl], k, self.eta, plast, self.plasticity_decay, mean, self.activity_decay,
+                    W, H[sl], k, self.eta, plast, self.plasticity_decay, mean, hp.activity_decay,
                     self._erode_k(k), None if A is None else A[sl])
             pos += m
-            if self.homeostasis and (self.n_seen_ + pos) % interval == 0:
-                self._homeostasis(layer)
+            if on and (self.n_seen_ + pos) % interval == 0:
+                self._thermal_noise(layer)
         if self.representation == "y":
             return Y
         if A is not None:
@@ -521,7 +523,7 @@ class RMNClassifier(GradFreeClassifier):
         span S; noise components outside S are carried as two scalars per neuron and drawn as a vector
         only where w_i is read in full)."""
         W, mean, plast = self.weights_[layer], self.activity_[layer], self.plasticity_[layer]
-        k = self.k_[layer]
+        k, hp = self.k_[layer], self._homeostasis_params()
         B, (n, d) = len(H), W.shape
         dev, g, f32 = self.device_, self.rng_, self.dtype
         win = torch.empty(B, k, dtype=torch.long, device=dev)
@@ -556,8 +558,8 @@ class RMNClassifier(GradFreeClassifier):
             Qc = Q.contiguous()
             done, used, _ = kernels.homeostasis_chunk_numba(
                 v(C), v(alpha), v(beta), v(U), v(Qc), v(Xh), k, float(self.eta), v(plast),
-                float(self.plasticity_decay), v(mean), float(self.activity_decay), float(self.theta),
-                float(self.epsilon), v(pool), chi, v(win[pos:pos + m]), v(act[pos:pos + m]), v(yq), v(yu),
+                float(self.plasticity_decay), v(mean), float(hp.activity_decay), float(hp.theta),
+                float(hp.epsilon), v(pool), chi, v(win[pos:pos + m]), v(act[pos:pos + m]), v(yq), v(yu),
                 self._erode_k(k), v(A[pos:pos + m]))
             per_sample = max(per_sample if done == 0 else used / done, 1.0)
             spare = pool[used:]                                 # independent of everything used so far
@@ -573,19 +575,20 @@ class RMNClassifier(GradFreeClassifier):
             return A
         return layer_output(W, win, act, "code")
 
-    def _homeostasis(self, layer: int) -> None:
+    def _thermal_noise(self, layer: int) -> None:
         """Thermal noise on neurons whose running activation is below theta (section 4)."""
         W, mean, plast = self.weights_[layer], self.activity_[layer], self.plasticity_[layer]
-        idle = torch.nonzero(mean < self.theta).squeeze(1)      # (m,)
+        hp = self._homeostasis_params()
+        idle = torch.nonzero(mean < hp.theta).squeeze(1)        # (m,)
         if idle.numel() == 0:
             return
         noise = torch.randn(idle.numel(), W.shape[1], generator=self.rng_, device=self.device_,
                             dtype=self.dtype)
         if self.backend_ == "numba":                            # same rule, in place without gather/scatter
             v = kernels.as_numpy_view
-            kernels.thermal_noise_numba(v(W), v(idle), v(noise), float(self.epsilon), v(plast))
+            kernels.thermal_noise_numba(v(W), v(idle), v(noise), float(hp.epsilon), v(plast))
         else:
-            W[idle] = normalise(W[idle] + self.epsilon * plast[idle, None] * noise)  # w += eps N(0, I)
+            W[idle] = normalise(W[idle] + hp.epsilon * plast[idle, None] * noise)    # w += eps N(0, I)
 
     def _hand_on(self, H: torch.Tensor) -> torch.Tensor:
         """y and the sparse code are renormalised between layers (the paper's unit inputs); the dense
@@ -596,23 +599,24 @@ class RMNClassifier(GradFreeClassifier):
         if self.readout == "discriminant":
             lda_update(self, Yn, c)
             return
-        P, lr = self.prototypes_, float(self.prototype_lr)
+        pp = self._prototype_params()
+        P, lr = self.prototypes_, float(pp.lr)
         if self.backend_ == "numba":
             v = kernels.as_numpy_view
             Yc, cn = Yn.contiguous(), c.contiguous()
             if self.readout == "simple":
-                kernels.readout_simple_numba(v(P), v(Yc), v(cn), lr, float(self.push_lr))
-            elif self.recruit_threshold is not None:
+                kernels.readout_simple_numba(v(P), v(Yc), v(cn), lr, float(pp.push_lr))
+            elif pp.recruit_threshold is not None:
                 kernels.readout_recruit_numba(v(P), v(self.binding_), v(self.bound_counts_), v(Yc), v(cn), lr,
-                                              self._pull_k(), self._cap(), float(self.recruit_threshold))
+                                              self._pull_k(), self._cap(), float(pp.recruit_threshold))
             else:
                 kernels.readout_bind_numba(v(P), v(self.binding_), v(self.bound_counts_), v(Yc), v(cn), lr,
                                            self._pull_k(), self._cap())
         elif self.readout == "simple":
-            kernels.readout_simple_torch(P, Yn, c, lr, float(self.push_lr))
-        elif self.recruit_threshold is not None:
+            kernels.readout_simple_torch(P, Yn, c, lr, float(pp.push_lr))
+        elif pp.recruit_threshold is not None:
             kernels.readout_recruit_torch(P, self.binding_, self.bound_counts_, Yn, c, lr, self._pull_k(),
-                                          self._cap(), float(self.recruit_threshold))
+                                          self._cap(), float(pp.recruit_threshold))
         else:
             kernels.readout_bind_torch(P, self.binding_, self.bound_counts_, Yn, c, lr, self._pull_k(),
                                        self._cap())
@@ -621,10 +625,12 @@ class RMNClassifier(GradFreeClassifier):
         return k if self.erode_k is None else min(int(self.erode_k), k)
 
     def _pull_k(self) -> int:
-        return int(self.vote_k if self.pull_k is None else self.pull_k)
+        pp = self._prototype_params()
+        return int(pp.vote_k if pp.pull_k is None else pp.pull_k)
 
     def _cap(self) -> int:
-        return int(self.prototype_cap) if self.prototype_cap is not None else int(self.prototypes_.shape[0])
+        cap = self._prototype_params().cap
+        return int(cap) if cap is not None else int(self.prototypes_.shape[0])
 
     # ------------------------------------------------------------------ inference
     def _patch_resonance(self, X: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -672,8 +678,8 @@ class RMNClassifier(GradFreeClassifier):
             elif self.readout == "simple":
                 out.append(H @ self.prototypes_.double().T)     # cosine to each class prototype
             else:
-                out.append(vote_scores(self.prototypes_.double(), self.binding_, H, int(self.vote_k),
-                                       len(self.classes_)))
+                out.append(vote_scores(self.prototypes_.double(), self.binding_, H,
+                                       int(self._prototype_params().vote_k), len(self.classes_)))
         return torch.cat(out)
 
     @no_grad_learning

@@ -15,11 +15,11 @@ causal quantity is
     G_K = sum_j (1/T ∫ E_{j-1} dt) * (1/T ∫ D̂_j dt / error_scale),
 expressed for the offset b = (B0 - B_ref) / input_scale (dB0/dK1 = 1/K3, so G_b = K3 s G_K), limited
 by the same atan, averaged over the batch, and applied as a PID controller across batches:
-    b <- clip(b + fp_step * (kp P + ki I + kd (P - P_prev)), -fp_max, fp_max),   K1 = K1_0 + K3 s b,
+    b <- clip(b + step * (kp P + ki I + kd (P - P_prev)), -max_offset, max_offset),   K1 = K1_0 + K3 s b,
 with P = mean_batch atan(G_b kt)/kt and I a leaky sum of P (decay ``pid_decay``). This first reading is
-``fp_rule="offset"`` (the default).
+``FixedPointParams(rule="offset")`` (the default; :mod:`gradfree.wuxing.params`).
 
-**Second reading** (``fp_rule="k123"``), from what we could find of the cited method's published
+**Second reading** (``rule="k123"``), from what we could find of the cited method's published
 versions: "A Neural Network Training Method Based on Distributed PID Control" (arXiv:2411.14468;
 Symmetry 17(7):1129, 2025) has each neuron adjust its own parameters from local comparisons of the
 forward and backward signals passing through it, and reports that one update rule applied to all of
@@ -27,8 +27,8 @@ K1, K2 and K3 is unstable because the three are strongly coupled, hence a separa
 present paper (Sec. 3) calls its coefficient adjustment the "improved differential control" of that
 PID scheme. We found no equations of that text (only its abstract and summaries), so: each of K1, K2,
 K3 gets its own causal quantity, the product of the forward factor it multiplies in eq. 2.3 with the
-backward signal (:func:`fp_directions_k123`), its own PID state, and its own bound ``fp_max`` (units of
-``input_scale``; K3 stays > 0 and K1 > K2, so the fixed point of eq. 2.2 stays positive). With
+backward signal (:func:`fp_directions_k123`), its own PID state, and its own bound ``max_offset``
+(units of ``input_scale``; K3 stays > 0 and K1 > K2, so the fixed point of eq. 2.2 stays positive). With
 ``method="mixed"`` BSP on C acts as the D part, as the paper says.
 """
 
@@ -81,7 +81,7 @@ def fp_direction(st: NetState, K3: torch.Tensor, b_ref: float, spec: RunSpec, kt
 
 def fp_directions_k123(st: NetState, b_ref: float, spec: RunSpec, kt: float
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Method 1, second reading (``fp_rule="k123"``): one causal quantity per neuron parameter, (N,) each.
+    """Method 1, second reading (``rule="k123"``): one causal quantity per neuron parameter, (N,) each.
 
     K1, K2 and K3 enter eq. 2.3 as K1 E_{j-1}, -K2 E_j and -K3 E_j E_{j-2}, so, with Ē the time-averaged
     element values and D̂ the backward signal (both as in eq. 3.3),

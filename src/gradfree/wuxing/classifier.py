@@ -9,8 +9,8 @@ Decisions the paper leaves open (docs/decisions.md, Wuxing): wiring and read-out
 (:mod:`gradfree.wuxing.wiring`), signal scales and normalisation of G1 (:mod:`gradfree.wuxing.bsp`),
 coefficients initialised uniform in [-c_init, c_init] (divided by sqrt(fan_in) with adders). Values the
 paper does not give (input_scale 0.05, step 5, c_init 1.5, c_max 1.5, kt 1, batch 32, 20 epochs,
-fp_max 0.1) were chosen on digits. Mixed method: method 2's step is 25 % of method 1's, as in the
-paper (``step`` is method 2's step; ``fp_step`` defaults to ``step / 0.25``).
+max_offset 0.1) were chosen on digits. Mixed method: method 2's step is 25 % of method 1's, as in the
+paper (``step`` is method 2's step; method 1's, ``FixedPointParams.step``, defaults to ``step / 0.25``).
 
 **The defaults are not the paper's configuration** (that is :meth:`WuxingClassifier.paper`); they are
 what learns best on raw data among our named options (scikit-learn's digits, pixels 0-16, 70/30 split,
@@ -50,10 +50,16 @@ from gradfree.core.schema import LOSS_CURVE, RNG, integer, real, saved_state, te
 from gradfree.wuxing.bsp import PIDState, bsp_direction, fp_direction, fp_directions_k123, pid_update
 from gradfree.wuxing.dynamics import fixed_point
 from gradfree.wuxing.network import NetState, RunSpec, backward_run, forward_run
+from gradfree.wuxing.params import (
+    DEFAULT_DYNAMICS,
+    DEFAULT_FIXED_POINT,
+    DynamicsParams,
+    FixedPointParams,
+    upgrade_saved_params,
+)
 from gradfree.wuxing.wiring import MODES, Wiring, build_wiring
 
 METHODS = ("bsp", "fixed_point", "mixed")
-FP_RULES = ("offset", "k123")
 SCALINGS = ("max", "none")
 #: the most integration steps (T / dt) a loaded model may ask for: its load-time check runs one forward pass
 MAX_LOAD_STEPS = 20_000
@@ -74,22 +80,24 @@ class WuxingClassifier(GradFreeClassifier):
         Adders: connections summed per input interface (1 = the paper's MODEL1/2; default 3).
     element_aware : bool
         Beyond the paper (default on): choose each neuron's input/output split by steady-state gain.
-    K1, K2, K3 : float
-        Initial neuron parameters (paper: 1, 0.5, 0.5 -> B0 = 1).
+    dynamics : DynamicsParams or None
+        The neuron's ODE and its integration (None: the defaults): initial neuron parameters ``K1``,
+        ``K2``, ``K3`` (paper: 1, 0.5, 0.5 -> B0 = 1), step ``dt`` (0.2), duration ``T`` (30),
+        ``integrator`` ("euler" | "rk4") and ``clamp`` (positivity E >= 0, on).
     input_scale, error_scale : float
         Signal scales of the pixels and of the injected error (``None``: = input_scale).
-    dt, T, integrator, clamp : integration step, duration, "euler" | "rk4", positivity E >= 0.
     method : {"bsp", "fixed_point", "mixed"}
         Method 2 (the paper's BSP on C), method 1 (fixed points through K1, our reading), both.
-    step, fp_step : learning steps of method 2 and method 1 (fp_step None: step / 0.25).
+    step : learning step of method 2 (method 1's defaults to step / 0.25).
     kt : float
         atan limiter of eq. 3.4.
     c_init, c_max : initial coefficient range and clip bound of C.
-    pid, pid_decay, fp_max : PID gains (kp, ki, kd), leak of I, bound on a neuron's fixed-point offset
-        |B0 - B_ref| in units of input_scale (method 1).
-    fp_rule : {"offset", "k123"}
-        Method 1's reading: the fixed point moved through K1 (first reading) or a separate rule for
-        each of K1, K2, K3 (second reading, from the cited PID paper; :mod:`gradfree.wuxing.bsp`).
+    fixed_point : FixedPointParams or None
+        Method 1's options (None: the defaults): its ``step`` (None: ``step / 0.25``), PID gains ``pid``
+        (kp, ki, kd) = (1, 0, 0), leak ``pid_decay`` of I (0.9), bound ``max_offset`` on a neuron's
+        fixed-point offset |B0 - B_ref| in units of input_scale (0.1), and ``rule``: ``"offset"`` (the
+        fixed point moved through K1, first reading) or ``"k123"`` (a separate rule for each of K1, K2,
+        K3, second reading, from the cited PID paper; :mod:`gradfree.wuxing.bsp`).
     backward : {"rest", "linearised"}
         Backward system at B0 (eq. 2.5, the paper's) or linearised around each sample's forward end
         state (ours, the default: part of the stabilised update, see below).
@@ -116,19 +124,14 @@ class WuxingClassifier(GradFreeClassifier):
         "wiring": [StrOptions(set(MODES))],
         "fanout": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "fan_in": [Interval(Integral, 1, None, closed="left")],
-        **{flag: ["boolean"] for flag in ("element_aware", "clamp", "shuffle")},
-        **{k: [Real] for k in ("K1", "K2", "K3")},
-        **{pos: [Interval(Real, 0, None, closed="neither")] for pos in ("input_scale", "dt", "T", "kt",
-                                                                         "c_max")},
-        **{nonneg: [Interval(Real, 0, None, closed="left")] for nonneg in ("step", "c_init", "fp_max")},
+        **{flag: ["boolean"] for flag in ("element_aware", "shuffle")},
+        "dynamics": [DynamicsParams, None],
+        **{pos: [Interval(Real, 0, None, closed="neither")] for pos in ("input_scale", "kt", "c_max")},
+        **{nonneg: [Interval(Real, 0, None, closed="left")] for nonneg in ("step", "c_init")},
         "error_scale": [Interval(Real, 0, None, closed="neither"), None],
-        "fp_step": [Interval(Real, 0, None, closed="left"), None],
         "max_delta": [Interval(Real, 0, None, closed="neither"), None],
-        "integrator": [StrOptions({"euler", "rk4"})],
         "method": [StrOptions(set(METHODS))],
-        "pid": [tuple, list],
-        "pid_decay": [Interval(Real, 0, 1, closed="both")],
-        "fp_rule": [StrOptions(set(FP_RULES))],
+        "fixed_point": [FixedPointParams, None],
         "backward": [StrOptions({"rest", "linearised"})],
         "scale_inputs": [StrOptions(set(SCALINGS))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -139,39 +142,26 @@ class WuxingClassifier(GradFreeClassifier):
 
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (200, 62, 20), *, wiring: str = "fill",
                  fanout: int | str = "auto", fan_in: int = 3, element_aware: bool = True,
-                 K1: float = 1.0, K2: float = 0.5, K3: float = 0.5, input_scale: float = 0.05,
-                 error_scale: float | None = None, dt: float = 0.2, T: float = 30.0,
-                 integrator: str = "euler", clamp: bool = True, method: str = "bsp", step: float = 5.0,
-                 fp_step: float | None = None, kt: float = 1.0, c_init: float = 1.5, c_max: float = 1.5,
-                 pid: tuple[float, float, float] = (1.0, 0.0, 0.0), pid_decay: float = 0.9,
-                 fp_max: float = 0.1, fp_rule: str = "offset", backward: str = "linearised",
-                 max_delta: float | None = 0.1,
-                 scale_inputs: str = "max", batch_size: int = 32, epochs: int = 20,
-                 shuffle: bool = True, random_state: Any = None, device: str = "cpu") -> None:
+                 dynamics: DynamicsParams | None = None, input_scale: float = 0.05,
+                 error_scale: float | None = None, method: str = "bsp", step: float = 5.0, kt: float = 1.0,
+                 c_init: float = 1.5, c_max: float = 1.5, fixed_point: FixedPointParams | None = None,
+                 backward: str = "linearised", max_delta: float | None = 0.1, scale_inputs: str = "max",
+                 batch_size: int = 32, epochs: int = 20, shuffle: bool = True, random_state: Any = None,
+                 device: str = "cpu") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.wiring = wiring
         self.fanout = fanout
         self.fan_in = fan_in
         self.element_aware = element_aware
-        self.K1 = K1
-        self.K2 = K2
-        self.K3 = K3
+        self.dynamics = dynamics
         self.input_scale = input_scale
         self.error_scale = error_scale
-        self.dt = dt
-        self.T = T
-        self.integrator = integrator
-        self.clamp = clamp
         self.method = method
         self.step = step
-        self.fp_step = fp_step
         self.kt = kt
         self.c_init = c_init
         self.c_max = c_max
-        self.pid = pid
-        self.pid_decay = pid_decay
-        self.fp_max = fp_max
-        self.fp_rule = fp_rule
+        self.fixed_point = fixed_point
         self.backward = backward
         self.max_delta = max_delta
         self.scale_inputs = scale_inputs
@@ -234,34 +224,48 @@ class WuxingClassifier(GradFreeClassifier):
         if self._spec().steps > MAX_LOAD_STEPS:
             raise ValueError(f"T / dt = {self._spec().steps} integration steps per run, more than the "
                              f"{MAX_LOAD_STEPS} a loaded model may take")
-        if (self.fp_rule == "k123") != hasattr(self, "pid_state_k2_") or \
+        dyn, fp = self._dynamics(), self._fixed_point()
+        if (fp.rule == "k123") != hasattr(self, "pid_state_k2_") or \
                 hasattr(self, "pid_state_k2_") != hasattr(self, "pid_state_k3_"):
-            raise ValueError("pid_state_k2_ / pid_state_k3_ are stored exactly when fp_rule='k123'")
+            raise ValueError("pid_state_k2_ / pid_state_k3_ are stored exactly when fixed_point.rule='k123'")
         bound = max(float(self.c_max), float(self.c_init))
         if float(self.coef_.abs().max()) > bound * (1 + 1e-6):
             raise ValueError(f"coef_ holds coefficients beyond c_max = {bound} (training clips to it)")
         if not bool(((self.K1_ > self.K2_) & (self.K3_ > 0)).all()):
             raise ValueError("K1_ > K2_ and K3_ > 0 must hold for every neuron (a positive fixed point)")
-        # method 1 moves K1 by at most K3 * input_scale * fp_max (offset rule) and each K by at most
-        # input_scale * fp_max (k123 rule) away from the parameters; anything further was not trained
-        step = float(self.fp_max) * float(self.input_scale)
-        lim = step * max(1.0, abs(float(self.K3)) + step) * (1 + 1e-5) + 1e-6
-        pairs = (("K1_", self.K1_, self.K1), ("K2_", self.K2_, self.K2), ("K3_", self.K3_, self.K3))
+        # method 1 moves K1 by at most K3 * input_scale * max_offset (offset rule) and each K by at most
+        # input_scale * max_offset (k123 rule) away from the parameters; anything further was not trained
+        step = float(fp.max_offset) * float(self.input_scale)
+        lim = step * max(1.0, abs(float(dyn.K3)) + step) * (1 + 1e-5) + 1e-6
+        pairs = (("K1_", self.K1_, dyn.K1), ("K2_", self.K2_, dyn.K2), ("K3_", self.K3_, dyn.K3))
         for name, K, K0 in pairs:
             if float((K.double() - float(K0)).abs().max()) > lim:
                 raise ValueError(f"{name} lies further than {lim:.3g} from {name[:-1]} = {K0}: method 1 "
                                  "never moves it that far")
 
     # ------------------------------------------------------------------ set-up
+    @staticmethod
+    def _upgrade_saved_params(params: dict[str, Any]) -> dict[str, Any]:
+        """A file saved before the option groups existed: its flat options moved into them."""
+        return upgrade_saved_params(params)
+
+    def _dynamics(self) -> DynamicsParams:
+        """The neuron's ODE and its integration (``dynamics=None``: their defaults)."""
+        return self.dynamics if self.dynamics is not None else DEFAULT_DYNAMICS
+
+    def _fixed_point(self) -> FixedPointParams:
+        """Method 1's options (``fixed_point=None``: their defaults)."""
+        return self.fixed_point if self.fixed_point is not None else DEFAULT_FIXED_POINT
+
     def _check_param_rules(self) -> None:
-        """The fixed point needs K3 > 0 and K1 > K2 (eq. 2.3)."""
-        if not (self.K3 > 0 and self.K1 > self.K2):
-            raise ValueError(f"need K3 > 0 and K1 > K2 for a positive fixed point; got K1={self.K1}, "
-                             f"K2={self.K2}, K3={self.K3}")
+        """The option groups' fields, and a positive fixed point: K3 > 0 and K1 > K2 (eq. 2.3)."""
+        self._dynamics().check()
+        self._fixed_point().check()
 
     def _spec(self) -> RunSpec:
         es = self.input_scale if self.error_scale is None else self.error_scale
-        return RunSpec(dt=float(self.dt), T=float(self.T), integrator=self.integrator, clamp=bool(self.clamp),
+        dyn = self._dynamics()
+        return RunSpec(dt=float(dyn.dt), T=float(dyn.T), integrator=dyn.integrator, clamp=bool(dyn.clamp),
                        input_scale=float(self.input_scale), error_scale=float(es), backward=self.backward)
 
     def _init_model(self, n_in: int, n_out: int) -> None:
@@ -275,11 +279,12 @@ class WuxingClassifier(GradFreeClassifier):
         # connection coefficients C, (M,); with adders the sum of fan_in inputs keeps the same spread
         self.coef_ = (2 * u - 1) * (float(self.c_init) / float(self.fan_in) ** 0.5)
         full = lambda v: torch.full((N,), float(v), dtype=self.dtype, device=self.device_)  # noqa: E731
-        self.K1_, self.K2_, self.K3_ = full(self.K1), full(self.K2), full(self.K3)
-        self.b_ref_ = float(fixed_point(torch.tensor(self.K1), torch.tensor(self.K2), torch.tensor(self.K3)))
+        dyn = self._dynamics()
+        self.K1_, self.K2_, self.K3_ = full(dyn.K1), full(dyn.K2), full(dyn.K3)
+        self.b_ref_ = float(fixed_point(torch.tensor(dyn.K1), torch.tensor(dyn.K2), torch.tensor(dyn.K3)))
         z = lambda: PIDState(integral=torch.zeros_like(self.K1_), prev=torch.zeros_like(self.K1_))  # noqa: E731
         self.pid_state_ = z()
-        if self.fp_rule == "k123":  # one controller per parameter
+        if self._fixed_point().rule == "k123":  # one controller per parameter
             self.pid_state_k2_, self.pid_state_k3_ = z(), z()
         self.n_iter_ = 0
         self.loss_curve_: list[float] = []
@@ -353,34 +358,37 @@ class WuxingClassifier(GradFreeClassifier):
         err = target - st.y  # (B, n_out)
         K = (self.K1_, self.K2_, self.K3_)
         backward_run(self.wiring_, self.coef_, K, self.b_ref_, st, err, spec)
-        fp_step = self.step / 0.25 if self.fp_step is None else self.fp_step
+        fp = self._fixed_point()
+        fp_step = self.step / 0.25 if fp.step is None else fp.step
         if self.method in ("bsp", "mixed"):
             dc = bsp_direction(self.wiring_, X, st, spec, float(self.kt)).mul_(float(self.step))
             if self.max_delta is not None:  # trust region of the stabilised update
                 dc.clamp_(-float(self.max_delta), float(self.max_delta))
             self.coef_.add_(dc).clamp_(-float(self.c_max), float(self.c_max))
-        if self.method in ("fixed_point", "mixed") and self.fp_rule == "k123":
+        if self.method in ("fixed_point", "mixed") and fp.rule == "k123":
             self._k123_update(st, spec, float(fp_step))
         elif self.method in ("fixed_point", "mixed"):
             P = fp_direction(st, self.K3_, self.b_ref_, spec, float(self.kt))
-            kp, ki, kd = (float(v) for v in self.pid)
-            db = pid_update(P, self.pid_state_, kp, ki, kd, float(self.pid_decay))  # offset, units of s
+            kp, ki, kd = (float(v) for v in fp.pid)
+            db = pid_update(P, self.pid_state_, kp, ki, kd, float(fp.pid_decay))  # offset, units of s
             span = self.K3_ * spec.input_scale  # dK1 per unit offset
             self.K1_.addcmul_(span, db, value=float(fp_step))
-            lim = span * float(self.fp_max)
-            self.K1_.copy_(torch.maximum(torch.minimum(self.K1_, self.K1 + lim), self.K1 - lim))
+            lim = span * float(fp.max_offset)
+            K1 = self._dynamics().K1
+            self.K1_.copy_(torch.maximum(torch.minimum(self.K1_, K1 + lim), K1 - lim))
         self.n_iter_ += 1
         return float(0.5 * (err * err).sum(dim=1).mean())
 
     def _k123_update(self, st: NetState, spec: RunSpec, fp_step: float) -> None:
         """Method 1, second reading: K1, K2, K3 each by its own causal quantity and PID state."""
-        kp, ki, kd = (float(v) for v in self.pid)
+        fp, dyn = self._fixed_point(), self._dynamics()
+        kp, ki, kd = (float(v) for v in fp.pid)
         P1, P2, P3 = fp_directions_k123(st, self.b_ref_, spec, float(self.kt))
         states = (self.pid_state_, self.pid_state_k2_, self.pid_state_k3_)
-        lim = float(self.fp_max) * spec.input_scale
-        for K, K0, P, state in zip((self.K1_, self.K2_, self.K3_), (self.K1, self.K2, self.K3),
+        lim = float(fp.max_offset) * spec.input_scale
+        for K, K0, P, state in zip((self.K1_, self.K2_, self.K3_), (dyn.K1, dyn.K2, dyn.K3),
                                    (P1, P2, P3), states):
-            d = pid_update(P, state, kp, ki, kd, float(self.pid_decay))
+            d = pid_update(P, state, kp, ki, kd, float(fp.pid_decay))
             K.add_(d, alpha=fp_step * spec.input_scale).clamp_(float(K0) - lim, float(K0) + lim)
 
     # ------------------------------------------------------------------ inference

@@ -17,12 +17,18 @@ output clipped to the bounds (``"linear"``, as ARS) or squashed into them by tan
 Rows are computed by elementwise products and sums over the last axis, so a row's output does not
 depend on which other rows share its batch: a worker holding a share of the population computes the
 same bits as the driver holding all of it.
+
+The rollout loop evaluates the policy once per time step for a handful of rows, where a framework
+call costs more than the arithmetic: :meth:`PolicySpec.bind` gives a :class:`BoundPolicy` that holds
+the rows' weights as NumPy arrays, split per layer once per batch of episodes, and drops the rows of
+finished episodes only when one ends (``"linear"`` and ``"mlp"`` run in NumPy, ``"emns"`` in torch).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from gradfree.emns import network
@@ -90,6 +96,77 @@ class PolicySpec:
                                          network.unpack_masks(ones, self.sizes)):
             x = network._layer(x, W, B, G, A, H, mask)
         return x[:, 0, :]
+
+
+    def bind(self, params: torch.Tensor, low: np.ndarray | None = None, high: np.ndarray | None = None,
+             discrete: bool = False) -> BoundPolicy:
+        """The policies of the rows of ``params`` (n, D), ready to map observations to actions."""
+        return BoundPolicy(self, params, low, high, discrete)
+
+
+class BoundPolicy:
+    """The policies of n parameter rows for a batch of episodes: ``policy(obs (m, n_in))`` returns the
+    actions (m, ...) of the m rows still kept (:meth:`keep` drops the others), as NumPy arrays.
+
+    For ``"linear"`` and ``"mlp"`` each layer's weights (n, k, m) and biases (n, k) are NumPy views of
+    ``params`` made once, so a call is a few NumPy operations on small arrays (measured in
+    ``benchmarks/bench_emns_control.py``: a torch call per operation cost more than the arithmetic).
+    """
+
+    def __init__(self, spec: PolicySpec, params: torch.Tensor, low: np.ndarray | None,
+                 high: np.ndarray | None, discrete: bool) -> None:
+        self.spec, self.discrete, self.low, self.high = spec, discrete, low, high
+        self._half_range = None if low is None else 0.5 * (high - low)
+        n = params.shape[0]
+        if spec.kind == "emns":
+            self.params, self.layers = params, None
+            return
+        P = np.ascontiguousarray(params.detach().cpu().numpy(), dtype=np.float64)
+        s, o, layers = spec.sizes, 0, []
+        for i in range(len(s) - 1):
+            m, k = s[i], s[i + 1]
+            W = P[:, o:o + k * m].reshape(n, k, m)
+            b = P[:, o + k * m:o + k * m + k] if spec.kind == "mlp" else None
+            o += k * m + (k if spec.kind == "mlp" else 0)
+            layers.append((W, b))
+        self.layers = layers
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only ``rows`` (indices into the current rows, in order)."""
+        if self.layers is None:
+            self.params = self.params[torch.from_numpy(rows)]
+        else:
+            self.layers = [(W[rows], None if b is None else b[rows]) for W, b in self.layers]
+
+    def outputs(self, obs: np.ndarray) -> np.ndarray:
+        """Raw outputs (m, n_out) for observations (m, n_in) (``"linear"``, ``"mlp"``)."""
+        x, last = obs, len(self.layers) - 1
+        for i, (W, b) in enumerate(self.layers):
+            x = np.einsum("nkj,nj->nk", W, x)  # (m, k, j) . (m, j) -> (m, k)
+            if b is not None:
+                x += b
+            if i < last:
+                x = np.tanh(x)
+        return x
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Actions for observations (m, n_in): the argmax (discrete), clipped (linear) or squashed."""
+        if self.layers is None:  # "emns": the network's torch code, actions mapped in torch
+            with torch.inference_mode():
+                out = self.spec.act(self.params, torch.from_numpy(obs))
+                low, high = (None, None) if self.discrete else map(torch.from_numpy, (self.low, self.high))
+                return to_actions(out, "emns", self.discrete, low, high).numpy()
+        out = self.outputs(obs)
+        if self.discrete:
+            return out.argmax(-1)
+        if self.spec.kind == "linear":  # clip (np.clip's wrapper costs more than these two ufuncs)
+            return np.minimum(np.maximum(out, self.low, out=out), self.high, out=out)
+        # low + (tanh(out) + 1) * 0.5 * (high - low), in place (the 0.5 folded into the range: exact)
+        t = np.tanh(out, out=out)
+        t += 1.0
+        t *= self._half_range
+        t += self.low
+        return t
 
 
 def to_actions(out: torch.Tensor, kind: str, discrete: bool, low: torch.Tensor | None,

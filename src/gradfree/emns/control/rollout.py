@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gradfree.emns.control.policies import PolicySpec, to_actions
+from gradfree.emns.control.policies import PolicySpec
 
 
 def require_gymnasium():
@@ -64,8 +64,8 @@ class Rollouts:
 
     def __init__(self, task: TaskSpec) -> None:
         self.task, self.envs = task, []
-        self._low = torch.tensor(task.low, dtype=torch.float64) if task.low else None
-        self._high = torch.tensor(task.high, dtype=torch.float64) if task.high else None
+        self._low = np.array(task.low, dtype=np.float64) if task.low else None
+        self._high = np.array(task.high, dtype=np.float64) if task.high else None
 
     def _pool(self, n: int) -> list:
         while len(self.envs) < n:
@@ -82,43 +82,46 @@ class Rollouts:
         envs = self._pool(n)
         o, k = t.n_obs, t.history
         sel = None if t.obs_indices is None else list(t.obs_indices)
-        cur = [env.reset(seed=int(s))[0] for env, s in zip(envs, seeds)]  # latest observation per episode
-        hist = np.zeros((n, k * o)) if k > 1 else None
-        ret = [0.0] * n
-        steps = [0] * n
-        seen, who = [], []  # the observations each iteration fed the policy, and whose they were
+        policy = t.policy.bind(params, self._low, self._high, t.discrete)
+        # the live episodes, in order: their step methods, latest observations and candidates
+        steps = [env.step for env in envs]
+        obs = [env.reset(seed=int(s))[0] for env, s in zip(envs, seeds)]
         alive = np.arange(n)
-        live = list(range(n))
-        with torch.inference_mode():
-            while live:
-                x = np.array([cur[i] for i in live], dtype=np.float64).reshape(len(live), -1)
-                if sel is not None:
-                    x = x[:, sel]
-                seen.append(x)
-                who.append(alive)
-                z = (x - mean) / std
+        hist = np.zeros((n, k * o)) if k > 1 else None
+        seen, who, rewards = [], [], []  # per time step: the observations fed to the policy, whose, rewards
+        while steps:
+            x = np.concatenate(obs, dtype=np.float64).reshape(len(obs), -1)  # flat Box observations
+            if sel is not None:
+                x = x[:, sel]
+            seen.append(x)
+            who.append(alive)
+            z = (x - mean) / std
+            if hist is not None:
+                z = hist = np.concatenate([hist[:, o:], z], axis=1)
+            obs, ended = [], []
+            for j, (step, a) in enumerate(zip(steps, policy(z))):
+                ob, r, term, trunc, _ = step(a)
+                obs.append(ob)
+                rewards.append(r)
+                if term or trunc:
+                    ended.append(j)
+            if ended:  # drop the finished episodes (rare: at most n times per call)
+                for j in reversed(ended):
+                    del steps[j], obs[j]
+                keep = np.delete(np.arange(alive.size), ended)
+                alive = alive[keep]
+                policy.keep(keep)
                 if hist is not None:
-                    z = hist[alive] = np.concatenate([hist[alive][:, o:], z], axis=1)
-                out = t.policy.act(params if len(live) == n else params[alive], torch.from_numpy(z))
-                act = to_actions(out, t.policy.kind, t.discrete, self._low, self._high).numpy()
-                still = []
-                for j, i in enumerate(live):
-                    ob, r, term, trunc, _ = envs[i].step(act[j])
-                    ret[i] += r
-                    steps[i] += 1
-                    cur[i] = ob
-                    if not (term or trunc):
-                        still.append(i)
-                if len(still) != len(live):
-                    live = still
-                    alive = np.asarray(live, dtype=np.int64)
+                    hist = hist[keep]
         X, ids = np.concatenate(seen), np.concatenate(who)
+        # per candidate, in time order (bincount adds in input order, as a running sum would)
+        ret_a = np.bincount(ids, np.asarray(rewards, dtype=np.float64), minlength=n)
+        steps_a = np.bincount(ids, minlength=n)
         stats = np.empty((n, 2 * o + 1))
-        for c in range(o):  # per candidate, in time order (bincount adds in input order)
+        for c in range(o):
             stats[:, c] = np.bincount(ids, X[:, c], minlength=n)
             stats[:, o + c] = np.bincount(ids, X[:, c] * X[:, c], minlength=n)
-        stats[:, -1] = np.bincount(ids, minlength=n)
-        ret_a, steps_a = np.asarray(ret), np.asarray(steps, dtype=np.int64)
+        stats[:, -1] = steps_a
         return ret_a, ret_a - t.reward_shift * steps_a, steps_a, stats
 
     def close(self) -> None:
