@@ -23,19 +23,46 @@ def _check(R: np.ndarray) -> np.ndarray:
 
 
 def average_accuracy(R: np.ndarray) -> float:
-    """Mean accuracy over all tasks after the last one was learned."""
+    """Mean accuracy over all tasks after the last one was learned.
+
+    Examples
+    --------
+    >>> R = [[0.9, 0.1, 0.0],       # R[t, u]: accuracy on task u after training task t
+    ...      [0.7, 0.8, 0.1],
+    ...      [0.6, 0.7, 0.9]]
+    >>> round(average_accuracy(R), 3)                       # mean of the last row
+    0.733
+    """
     return float(_check(R)[-1].mean())
 
 
 def forgetting(R: np.ndarray) -> np.ndarray:
-    """Per-task forgetting for tasks 1..T-1 (length T-1)."""
+    """Per-task forgetting for tasks 1..T-1 (length T-1).
+
+    Examples
+    --------
+    >>> R = [[0.9, 0.1, 0.0],
+    ...      [0.7, 0.8, 0.1],
+    ...      [0.6, 0.7, 0.9]]
+    >>> forgetting(R).round(3).tolist()                     # best before the last task minus the end
+    [0.3, 0.1]
+    """
     R = _check(R)
     T = R.shape[0]
     return np.array([R[u:T - 1, u].max() - R[T - 1, u] for u in range(T - 1)])
 
 
 def backward_transfer(R: np.ndarray) -> float:
-    """BWT: mean change on old tasks from just after learning them to the end (negative = forgetting)."""
+    """BWT: mean change on old tasks from just after learning them to the end (negative = forgetting).
+
+    Examples
+    --------
+    >>> R = [[0.9, 0.1, 0.0],
+    ...      [0.7, 0.8, 0.1],
+    ...      [0.6, 0.7, 0.9]]
+    >>> round(backward_transfer(R), 3)                      # ((0.6 - 0.9) + (0.7 - 0.8)) / 2
+    -0.2
+    """
     R = _check(R)
     T = R.shape[0]
     if T == 1:

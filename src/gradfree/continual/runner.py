@@ -38,7 +38,15 @@ SCENARIOS = ("class", "task")
 
 @dataclass
 class ContinualResult:
-    """Accuracy matrix of a stream run and the metrics derived from it."""
+    """Accuracy matrix of a stream run and the metrics derived from it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> result = ContinualResult(np.array([[0.9, 0.0], [0.6, 0.8]]), task_names=["T1", "T2"])
+    >>> round(result.average_accuracy, 3), result.forgetting.round(3).tolist(), round(result.bwt, 3)
+    (0.7, [0.3], -0.3)
+    """
 
     R: np.ndarray
     task_names: list[str]
@@ -102,7 +110,21 @@ def _valid_rows(rows: Any, n_tasks: int) -> bool:
 
 
 def task_accuracy(model: Any, task: Task, scenario: str = "class") -> float:
-    """Accuracy of ``model`` on one task under the given scenario."""
+    """Accuracy of ``model`` on one task under the given scenario.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from gradfree.baselines import NearestClassMean
+    >>> from gradfree.continual import class_incremental
+    >>> X, y = load_digits(return_X_y=True)
+    >>> tasks = class_incremental(X, y)
+    >>> model = NearestClassMean().fit(X, y)
+    >>> round(task_accuracy(model, tasks[1]), 3)                   # predict among all 10 classes
+    0.889
+    >>> round(task_accuracy(model, tasks[1], scenario="task"), 3)  # only among the task's classes 2, 3
+    0.967
+    """
     if scenario == "class":
         return float(np.mean(model.predict(task.X) == task.y))
     scores = np.asarray(model.decision_function(task.X))

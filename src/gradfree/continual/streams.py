@@ -11,7 +11,15 @@ from gradfree.core.base import to_numpy
 
 @dataclass(frozen=True)
 class Task:
-    """One task of a stream: its samples, the classes it holds, and a name for reports."""
+    """One task of a stream: its samples, the classes it holds, and a name for reports.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> task = Task(X=np.zeros((4, 2)), y=np.array([0, 1, 1, 0]), classes=(0, 1), name="T1 [0, 1]")
+    >>> len(task), task.classes
+    (4, (0, 1))
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -23,7 +31,13 @@ class Task:
 
 
 def default_groups(labels: np.ndarray, n_tasks: int) -> list[list]:
-    """Sorted labels cut into ``n_tasks`` consecutive groups of (nearly) equal size."""
+    """Sorted labels cut into ``n_tasks`` consecutive groups of (nearly) equal size.
+
+    Examples
+    --------
+    >>> default_groups([3, 1, 0, 2, 4, 1], n_tasks=2)      # 5 distinct labels: groups of 3 and 2
+    [[0, 1, 2], [3, 4]]
+    """
     labels = np.unique(labels)
     if not 1 <= n_tasks <= len(labels):
         raise ValueError(f"n_tasks must be in 1..{len(labels)} (the number of classes), got {n_tasks}")
@@ -65,5 +79,13 @@ def class_incremental(X, y, n_tasks: int = 5, groups=None) -> list[Task]:
 
 
 def task_incremental(X, y, n_tasks: int = 5, groups=None) -> list[Task]:
-    """Same split as :func:`class_incremental`; evaluate with ``run_stream(..., scenario="task")``."""
+    """Same split as :func:`class_incremental`; evaluate with ``run_stream(..., scenario="task")``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tasks = task_incremental(np.zeros((60, 3)), np.arange(60) % 6, n_tasks=3)
+    >>> [t.classes for t in tasks]
+    [(0, 1), (2, 3), (4, 5)]
+    """
     return class_incremental(X, y, n_tasks=n_tasks, groups=groups)

@@ -50,7 +50,18 @@ E = TypeVar("E", bound="GradFreeEstimator")
 
 
 def no_grad_learning(method: F) -> F:
-    """Run ``method`` under ``torch.inference_mode()``: learning rules here are local and explicit."""
+    """Run ``method`` under ``torch.inference_mode()``: learning rules here are local and explicit.
+
+    Examples
+    --------
+    >>> import torch
+    >>> @no_grad_learning
+    ... def hebbian_step(w, x):
+    ...     return w + 0.1 * torch.outer(x, x), torch.is_inference_mode_enabled()
+    >>> w, no_autograd = hebbian_step(torch.zeros(2, 2, requires_grad=True), torch.ones(2))
+    >>> no_autograd, w.requires_grad
+    (True, False)
+    """
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -61,7 +72,16 @@ def no_grad_learning(method: F) -> F:
 
 
 def to_numpy(X: Any) -> Any:
-    """Torch tensors become NumPy arrays (on the CPU); anything else passes through unchanged."""
+    """Torch tensors become NumPy arrays (on the CPU); anything else passes through unchanged.
+
+    Examples
+    --------
+    >>> import torch
+    >>> to_numpy(torch.arange(3))
+    array([0, 1, 2])
+    >>> to_numpy([1, 2])
+    [1, 2]
+    """
     if isinstance(X, torch.Tensor):
         return X.detach().cpu().numpy()
     return X
@@ -98,7 +118,22 @@ def check_float32_range(A: np.ndarray, name: str) -> None:
 
 
 class GradFreeEstimator(BaseEstimator):
-    """Shared machinery: validation, device, seeding, save/load. Subclasses implement the learning."""
+    """Shared machinery: validation, device, seeding, save/load. Subclasses implement the learning.
+
+    Examples
+    --------
+    Every model checks its input the same way and keeps its tensors on ``device_``:
+
+    >>> from gradfree.baselines import NearestClassMean
+    >>> NearestClassMean().fit([[0.0, 1.0], [float("nan"), 0.0]], [0, 1])   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Input X contains NaN...
+    >>> NearestClassMean().fit([[0.0, 1.0], [1.0, 0.0]], [0, 1]).device_
+    device(type='cpu')
+
+    See :class:`GradFreeClassifier` and :class:`GradFreeRegressor` for how to write a model.
+    """
 
     #: dtype of model tensors
     dtype = torch.float32
@@ -223,6 +258,29 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
     set, as in scikit-learn. Models whose capacity can grow (``_can_grow_classes = True``, e.g.
     nearest class mean) also accept labels never seen before; they are appended to ``classes_`` and
     ``_grow_classes(n_new)`` is called so the model can make room.
+
+    Examples
+    --------
+    A model implements ``_learn`` (on validated tensors, labels as indices into ``classes_``) and
+    ``_scores``; ``fit``, ``partial_fit``, ``predict``, ``score`` and validation come from here:
+
+    >>> import torch
+    >>> class ClassMean(GradFreeClassifier):
+    ...     def __init__(self, *, device="cpu"):
+    ...         self.device = device
+    ...     @no_grad_learning
+    ...     def _learn(self, X, y, *, first, whole):
+    ...         if first:
+    ...             self.sums_ = X.new_zeros(len(self.classes_), X.shape[1])
+    ...             self.counts_ = X.new_zeros(len(self.classes_))
+    ...         self.sums_.index_add_(0, y, X)                 # a local, explicit rule: no autograd
+    ...         self.counts_ += torch.bincount(y, minlength=len(self.classes_))
+    ...         return self
+    ...     def _scores(self, X):
+    ...         return -torch.cdist(X, self.sums_ / self.counts_.clamp_min(1)[:, None])
+    >>> X, y = [[0.0, 0.0], [0.1, 0.0], [1.0, 1.0], [0.9, 1.0]], ["a", "a", "b", "b"]
+    >>> ClassMean().fit(X, y).predict([[0.2, 0.1], [0.8, 0.7]])
+    array(['a', 'b'], dtype='<U1')
     """
 
     _can_grow_classes = False
@@ -333,7 +391,30 @@ class GradFreeClassifier(ClassifierMixin, GradFreeEstimator):
 
 
 class GradFreeRegressor(RegressorMixin, GradFreeEstimator):
-    """Regressor conventions: 1-D or 2-D targets, ``score`` is R^2 (scikit-learn's)."""
+    """Regressor conventions: 1-D or 2-D targets, ``score`` is R^2 (scikit-learn's).
+
+    Examples
+    --------
+    A model implements ``_learn`` (targets arrive as an (N, outputs) tensor) and ``predict``;
+    ``_format_prediction`` gives back the shape of the ``y`` it was fitted on:
+
+    >>> class MeanRegressor(GradFreeRegressor):
+    ...     def __init__(self, *, device="cpu"):
+    ...         self.device = device
+    ...     @no_grad_learning
+    ...     def _learn(self, X, y, *, first, whole):
+    ...         if first:
+    ...             self.sum_, self.n_ = y.new_zeros(y.shape[1]), 0
+    ...         self.sum_ += y.sum(0)
+    ...         self.n_ += len(y)
+    ...         return self
+    ...     def predict(self, X):
+    ...         X = self._validate(X, reset=False)
+    ...         return self._format_prediction((self.sum_ / self.n_).expand(len(X), -1))
+    >>> model = MeanRegressor().partial_fit([[0.0], [1.0]], [1.0, 3.0]).partial_fit([[2.0]], [8.0])
+    >>> model.predict([[5.0], [6.0]])
+    array([4., 4.])
+    """
 
     _saved_fields = {"n_outputs_": integer(1, dim="out"), "y_was_1d_": Spec("bool")}
 

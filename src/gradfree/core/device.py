@@ -13,6 +13,17 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     ``"auto"`` (or ``None``) picks CUDA when it is available, else the CPU. Asking for ``"cuda"`` on a
     machine without it is an error rather than a silent fallback, so a benchmark never reports CPU
     numbers under a GPU label.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("auto").type in ("cpu", "cuda")      # CUDA where there is one
+    True
+    >>> resolve_device("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device must be one of ('cpu', 'cuda', 'auto') (or 'cuda:N'), got 'tpu'
     """
     if isinstance(device, torch.device):
         device = str(device)

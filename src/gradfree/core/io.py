@@ -144,6 +144,19 @@ def save_estimator(estimator: Any, path: str | Path, *, root: str | Path | None 
     Each file is written to a fresh temporary and renamed into place, never through a link at the
     target; given ``root`` (a run folder) nothing is written outside it (:mod:`gradfree.core.files`).
     The tensors go first, so an interrupted save leaves no JSON that points at missing tensors.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from gradfree.baselines import NearestClassMean
+    >>> model = NearestClassMean().fit([[0.0, 0.0], [1.0, 1.0]], [0, 1])
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> save_estimator(model, Path(tmp.name) / "ncm").name
+    'ncm.json'
+    >>> sorted(p.name for p in Path(tmp.name).iterdir())
+    ['ncm.json', 'ncm.safetensors']
+    >>> tmp.cleanup()
     """
     json_path, st_path = _split_path(path)
     tensors: dict[str, torch.Tensor] = {}
@@ -399,6 +412,24 @@ def load_estimator(path: str | Path, device: str | torch.device | None = None,
     (:mod:`gradfree.core.schema`) before the model is rebuilt. Raises ``FileNotFoundError`` for a missing
     file, ``ValueError`` for a ``device`` this machine lacks and :class:`ModelFileError` (a
     ``ValueError``) naming the file and the field for anything wrong inside one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn.datasets import load_digits
+    >>> from gradfree.baselines import NearestClassMean
+    >>> X, y = load_digits(return_X_y=True)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = save_estimator(NearestClassMean().fit(X, y), Path(tmp.name) / "ncm")
+    >>> model = load_estimator(path, expected=NearestClassMean)    # refuses a file of another class
+    >>> type(model).__name__, round(model.score(X, y), 3)
+    ('NearestClassMean', 0.905)
+    >>> load_estimator(Path(tmp.name) / "missing")               # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no saved model at .../missing.json
+    >>> tmp.cleanup()
     """
     json_path, st_path = _split_path(path)
     dev = requested_device(device)

@@ -36,7 +36,17 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Parse IDX bytes (already decompressed). ``name`` is used in error messages."""
+    """Parse IDX bytes (already decompressed). ``name`` is used in error messages.
+
+    Examples
+    --------
+    >>> parse_idx(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 8, 9]))   # uint8, 1 dimension of size 3
+    array([7, 8, 9], dtype=uint8)
+    >>> parse_idx(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7]), name="labels.idx")
+    Traceback (most recent call last):
+    ...
+    ValueError: labels.idx: file truncated: shape (3,) of uint8 needs 11 bytes, found 9
+    """
     if len(data) < 4:
         raise ValueError(f"{name}: too short for an IDX header ({len(data)} bytes)")
     if data[0] != 0 or data[1] != 0:
@@ -63,7 +73,16 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (``.gz`` or raw; detected from the content) into a NumPy array."""
+    """Read an IDX file (``.gz`` or raw; detected from the content) into a NumPy array.
+
+    Examples
+    --------
+    With Debian's ``dataset-fashion-mnist`` installed:
+
+    >>> labels = read_idx("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
+    >>> labels.shape, labels.dtype, labels[:5].tolist()
+    ((10000,), dtype('uint8'), [9, 2, 1, 1, 6])
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")

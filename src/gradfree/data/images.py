@@ -37,7 +37,14 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 8x8 digits (1797 samples, 64 features scaled to [0, 1], 10 classes)."""
+    """scikit-learn's 8x8 digits (1797 samples, 64 features scaled to [0, 1], 10 classes).
+
+    Examples
+    --------
+    >>> X, y = load_digits()
+    >>> X.shape, X.dtype, float(X.max()), y[:5].tolist()
+    ((1797, 64), dtype('float32'), 1.0, [0, 1, 2, 3, 4])
+    """
     from sklearn.datasets import load_digits as _load
 
     X, y = _load(return_X_y=True)
@@ -46,7 +53,14 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def digits_split(seed: int, test_size: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The digits split every experiment and the bench use: stratified, ``test_size`` held out, drawn
-    from ``seed``. Returns ``(X_train, X_test, y_train, y_test)``, pixels in [0, 1]."""
+    from ``seed``. Returns ``(X_train, X_test, y_train, y_test)``, pixels in [0, 1].
+
+    Examples
+    --------
+    >>> X_train, X_test, y_train, y_test = digits_split(seed=0)
+    >>> X_train.shape, X_test.shape, y_train[:5].tolist()
+    ((1257, 64), (540, 64), [6, 4, 4, 3, 2])
+    """
     from sklearn.model_selection import train_test_split
 
     X, y = load_digits()
@@ -92,7 +106,16 @@ def _load_idx_pair(name: str, split: str, dirs: list[Path], hint: str) -> tuple[
 
 def load_fashion_mnist(split: str = "train", data_dir: str | Path | None = None,
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Fashion-MNIST (60,000 train / 10,000 test, 784 features in [0, 1], 10 classes)."""
+    """Fashion-MNIST (60,000 train / 10,000 test, 784 features in [0, 1], 10 classes).
+
+    Examples
+    --------
+    With Debian's ``dataset-fashion-mnist`` installed (or the IDX files in ``data_dir``):
+
+    >>> X, y = load_fashion_mnist("test")
+    >>> X.shape, X.dtype, y[:5].tolist()
+    ((10000, 784), dtype('float32'), [9, 2, 1, 1, 6])
+    """
     dirs = _candidate_dirs("fashion-mnist", data_dir, (FASHION_MNIST_DEBIAN_DIR,))
     hint = ("Install Debian's package (`apt-get install dataset-fashion-mnist`) or put the four IDX files "
             "(train-images-idx3-ubyte.gz, ...) in one of those directories, or pass data_dir=.")
@@ -119,7 +142,31 @@ def _sha256(path: Path) -> str:
 
 def load_mnist(split: str = "train", data_dir: str | Path | None = None, download: bool = False,
                ) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST (60,000 / 10,000, 784 features in [0, 1]) from IDX files, optionally downloaded first."""
+    """MNIST (60,000 / 10,000, 784 features in [0, 1]) from IDX files, optionally downloaded first.
+
+    Examples
+    --------
+    Files are looked for in ``data_dir`` (here a folder holding a 3-image stand-in test split);
+    ``load_mnist(download=True)`` fetches the real ones on a machine that is online.
+
+    >>> import gzip, tempfile
+    >>> import numpy as np
+    >>> from pathlib import Path
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> def write_idx(name, a):          # IDX: 0, 0, type code 0x08 (uint8), ndim, big-endian sizes
+    ...     header = bytes([0, 0, 0x08, a.ndim]) + np.array(a.shape, ">u4").tobytes()
+    ...     (Path(tmp.name) / name).write_bytes(gzip.compress(header + a.tobytes()))
+    >>> write_idx("t10k-images-idx3-ubyte.gz", np.full((3, 28, 28), 255, np.uint8))
+    >>> write_idx("t10k-labels-idx1-ubyte.gz", np.array([7, 2, 1], np.uint8))
+    >>> X, y = load_mnist("test", data_dir=tmp.name)
+    >>> X.shape, float(X.max()), y.tolist()
+    ((3, 784), 1.0, [7, 2, 1])
+    >>> load_mnist("train", data_dir=tmp.name)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gradfree.data.images.DatasetNotFoundError: MNIST (train) not found: missing train-images-idx3-ubyte.gz...
+    >>> tmp.cleanup()
+    """
     dirs = _candidate_dirs("mnist", data_dir)
     if download and _find(f"{_PREFIX.get(split, 'train')}-images-idx3-ubyte", dirs) is None:
         _download_mnist(dirs[0] if data_dir is not None else Path.home() / ".cache" / "gradfree" / "mnist")

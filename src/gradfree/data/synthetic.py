@@ -59,7 +59,14 @@ def _inputs(rng: np.random.RandomState, n_samples: int, n_features: int) -> np.n
 
 def emns_regression(n_samples: int = 200, noise: float = 0.1, random_state=None,
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """The reference demo: ``y = 0.5 tanh(sin x0 + 0.5 cos x1 + 0.2 tanh x2) + noise``, 3 features."""
+    """The reference demo: ``y = 0.5 tanh(sin x0 + 0.5 cos x1 + 0.2 tanh x2) + noise``, 3 features.
+
+    Examples
+    --------
+    >>> X, y = emns_regression(n_samples=5, random_state=0)
+    >>> X.shape, y.round(3).tolist()
+    ((5, 3), [0.494, 0.375, 0.409, 0.427, 0.341])
+    """
     rng = check_random_state(random_state)
     X = _inputs(rng, n_samples, 3)
     y = 0.5 * np.tanh(np.sin(X[:, 0]) + 0.5 * np.cos(X[:, 1]) + 0.2 * np.tanh(X[:, 2]))
@@ -69,7 +76,15 @@ def emns_regression(n_samples: int = 200, noise: float = 0.1, random_state=None,
 
 def emns_sine_regression(n_samples: int = 200, noise: float = 0.0, random_state=None,
                          ) -> tuple[np.ndarray, np.ndarray]:
-    """The paper's regression (section 8.3): ``y = sin(x1) + 0.5 cos(x2)``, 2 features."""
+    """The paper's regression (section 8.3): ``y = sin(x1) + 0.5 cos(x2)``, 2 features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y = emns_sine_regression(n_samples=100, random_state=0)        # noise=0: y is exact
+    >>> X.shape, bool(np.allclose(y, np.sin(X[:, 0]) + 0.5 * np.cos(X[:, 1])))
+    ((100, 2), True)
+    """
     rng = check_random_state(random_state)
     X = _inputs(rng, n_samples, 2)
     y = np.sin(X[:, 0]) + 0.5 * np.cos(X[:, 1]) + noise * rng.standard_normal(n_samples)
@@ -77,14 +92,28 @@ def emns_sine_regression(n_samples: int = 200, noise: float = 0.0, random_state=
 
 
 def emns_classification(n_samples: int = 200, random_state=None) -> tuple[np.ndarray, np.ndarray]:
-    """The reference's binary task: label ``x1 + x2 > 0``, 2 features."""
+    """The reference's binary task: label ``x1 + x2 > 0``, 2 features.
+
+    Examples
+    --------
+    >>> X, y = emns_classification(n_samples=100, random_state=0)
+    >>> X.shape, sorted(set(y.tolist())), bool((y == (X[:, 0] + X[:, 1] > 0)).all())
+    ((100, 2), [0, 1], True)
+    """
     rng = check_random_state(random_state)
     X = _inputs(rng, n_samples, 2)
     return X.astype(np.float32), (X[:, 0] + X[:, 1] > 0).astype(np.int64)
 
 
 def emns_continual_tasks(n_samples: int = 200, random_state=None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The reference's continual pair: task 1 ``0.5 tanh(sin x1)``, task 2 ``0.5 tanh(cos x2)``."""
+    """The reference's continual pair: task 1 ``0.5 tanh(sin x1)``, task 2 ``0.5 tanh(cos x2)``.
+
+    Examples
+    --------
+    >>> tasks = emns_continual_tasks(n_samples=50, random_state=0)       # [(X1, y1), (X2, y2)]
+    >>> [(X.shape, y.shape) for X, y in tasks]
+    [((50, 2), (50,)), ((50, 2), (50,))]
+    """
     rng = check_random_state(random_state)
     X1, X2 = _inputs(rng, n_samples, 2), _inputs(rng, n_samples, 2)
     return [(X1.astype(np.float32), 0.5 * np.tanh(np.sin(X1[:, 0]))),

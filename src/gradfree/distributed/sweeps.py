@@ -25,7 +25,21 @@ def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None =
                           out: str | Path | None = None, device: str = "cpu", options: dict | None = None,
                           address: str | None = None, progress: bool = True, max_retries: int = 3,
                           threads: int = 1) -> Path:
-    """Spread the units of experiment ``name`` over a Ray cluster by seed; return the output folder."""
+    """Spread the units of experiment ``name`` over a Ray cluster by seed; return the output folder.
+
+    Examples
+    --------
+    The same folder as ``run_experiment(name, ...)`` writes (the results do not depend on the
+    cluster), with each seed's units computed by a task of its own and those of ``ctx.first_seeds``
+    by one more:
+
+    >>> from gradfree.experiments import get_experiment
+    >>> get_experiment("ncm-split").default_seeds           # seeds=None: seeds 0, 1, 2, one per task
+    3
+    >>> out = run_experiment_on_ray("ncm-split", quick=True, progress=False)   # doctest: +SKIP
+    >>> (out / "results.json").exists(), (out / "report.md").exists()          # doctest: +SKIP
+    (True, True)
+    """
     options = dict(options or {})
     get_experiment(name).check_options(options, quick=quick)  # usage errors before a cluster starts
     seeds_ = seed_list(name, seeds)

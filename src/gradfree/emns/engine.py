@@ -60,7 +60,17 @@ HISTORY = 1000  # generations of best values kept for tolfun
 @saveable
 @dataclass(frozen=True)
 class Strategy:
-    """One EMNS configuration of the engine (frozen; :data:`STRATEGIES` names the project's)."""
+    """One EMNS configuration of the engine (frozen; :data:`STRATEGIES` names the project's).
+
+    Examples
+    --------
+    >>> from gradfree.emns import STRATEGIES
+    >>> sorted(STRATEGIES)                    # the names EMNSOptimizer(strategy=...) accepts
+    ['activity', 'blackbox', 'paper', 'plus', 'reference', 'scale', 'tuned']
+    >>> paper = STRATEGIES["paper"]           # one mutant per step, no selection (sec. 2)
+    >>> paper.selection, paper.popsize, paper.rate_rule, paper.params.mutation_rate
+    ('none', 1, 'preset', 0.5)
+    """
 
     name: str
     params: EMNSParams  # mutation constants: preset, bounds, mirrored, resistance_rate

@@ -29,6 +29,18 @@ from gradfree.emns.engine import STRATEGIES, VARTYPES
 #: What ``EMNSOptimizer.result`` holds (pycma's ``CMAEvolutionStrategyResult`` fields).
 EMNSResult = namedtuple("EMNSResult", ["xbest", "fbest", "evals_best", "evaluations", "iterations",
                                        "xfavorite", "stds", "stop"])
+EMNSResult.__doc__ = """What :attr:`EMNSOptimizer.result` holds: best point and value, when it was found,
+counts of evaluations and iterations, the current mean and step sizes, and why the run stopped.
+
+Examples
+--------
+>>> import numpy as np
+>>> opt = EMNSOptimizer(np.ones(3), 0.5, random_state=0, maxfevals=200)
+>>> _ = opt.optimize(lambda x: float((x ** 2).sum()))
+>>> result = opt.result
+>>> result.evaluations, result.stop, bool(result.fbest < 0.01)
+(200, {'maxfevals': 200}, True)
+"""
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 

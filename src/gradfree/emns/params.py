@@ -28,7 +28,16 @@ from gradfree.core.schema import Spec, real
 @saveable
 @dataclass(frozen=True)
 class EMNSParams:
-    """Everything the mutation step and the mutation-rate rule need; immutable, so it can be shared."""
+    """Everything the mutation step and the mutation-rate rule need; immutable, so it can be shared.
+
+    Examples
+    --------
+    >>> params = EMNSParams()                                     # the paper's constants (sec. 2.3)
+    >>> params.mutation_rate, params.alpha, params.beta, params.gamma
+    (0.5, 0.995, 1.05, 0.999)
+    >>> make_params("paper", mu_max=2.0).mu_max                    # a preset with fields replaced
+    2.0
+    """
 
     mutation_rate: float = 0.5  # mu_0 (sec. 2.3)
     alpha: float = 0.995  # mu factor when performance improved (sec. 2.3)

@@ -117,7 +117,27 @@ def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[O
                report: Callable[[dict, dict], str],
                figures: Callable[[dict, dict], list[tuple[str, Any]]]) -> Callable:
     """Decorator registering ``fn(ctx) -> dict`` as experiment ``name`` (``options``: its ``--set`` keys;
-    ``report`` / ``figures``: its presentation steps, functions of the results and the config alone)."""
+    ``report`` / ``figures``: its presentation steps, functions of the results and the config alone).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from gradfree.experiments.cli_runner import run_experiment
+    >>> @experiment("doc-squares", "Squares of the seeds (an example)", default_seeds=2,
+    ...             report=lambda results, config: f"Squares: {results['squares']}\\n",
+    ...             figures=lambda results, config: [])
+    ... def run(ctx):
+    ...     return {"squares": [ctx.unit(f"seed{s}", lambda s=s: s * s) for s in ctx.seeds]}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> out = run_experiment("doc-squares", out=tmp.name, progress=False)   # what `gradfree run` does
+    >>> json.loads((out / "results.json").read_text())["results"]
+    {'squares': [0, 1]}
+    >>> sorted(p.name for p in out.iterdir())
+    ['checkpoints', 'config.json', 'report.md', 'results.json', 'run_info.json']
+    >>> (out / "report.md").read_text().splitlines()[-1]
+    'Squares: [0, 1]'
+    >>> tmp.cleanup()
+    """
 
     def register(fn: Callable[[ExperimentContext], dict]) -> Callable[[ExperimentContext], dict]:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
@@ -137,13 +157,31 @@ def _discover() -> None:
 
 
 def all_experiments() -> dict[str, Experiment]:
-    """Every registered experiment, by name (sorted)."""
+    """Every registered experiment, by name (sorted).
+
+    Examples
+    --------
+    >>> experiments = all_experiments()         # imports every module of gradfree.experiments
+    >>> "ncm-split" in experiments, list(experiments) == sorted(experiments)
+    (True, True)
+    """
     _discover()
     return dict(sorted(_REGISTRY.items()))
 
 
 def get_experiment(name: str) -> Experiment:
-    """The experiment called ``name``; a ``KeyError`` lists the known names."""
+    """The experiment called ``name``; a ``KeyError`` lists the known names.
+
+    Examples
+    --------
+    >>> exp = get_experiment("ncm-split")
+    >>> exp.name, exp.default_seeds
+    ('ncm-split', 3)
+    >>> get_experiment("ncm-spilt")                                 # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown experiment 'ncm-spilt'; known: ..."
+    """
     exps = all_experiments()
     if name not in exps:
         raise KeyError(f"unknown experiment {name!r}; known: {', '.join(exps)}")
@@ -152,7 +190,20 @@ def get_experiment(name: str) -> Experiment:
 
 @dataclass
 class ExperimentContext:
-    """What an experiment's ``run`` sees: options, seeds, output folder, checkpointed units, progress."""
+    """What an experiment's ``run`` sees: options, seeds, output folder, checkpointed units, progress.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> ctx = ExperimentContext(Path(tmp.name), show_progress=False)
+    >>> ctx.unit("square-3", lambda: {"value": 3 * 3})
+    {'value': 9}
+    >>> ctx.unit("square-3", lambda: {"value": -1})      # read back from out/checkpoints, not recomputed
+    {'value': 9}
+    >>> ctx.close()
+    >>> tmp.cleanup()
+    """
 
     out: Path
     quick: bool = False
@@ -256,6 +307,21 @@ def saved_units(out: str | Path, ids: Iterable[str] | None = None) -> dict[str, 
 
     Records are read like a resumed run reads them (bounded, checksummed, checked); a damaged one is
     left out (with a warning), so whoever asked computes it again.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> a, b = tempfile.TemporaryDirectory(), tempfile.TemporaryDirectory()
+    >>> ctx = ExperimentContext(Path(a.name), show_progress=False)
+    >>> ctx.unit("square-3", lambda: 9)
+    9
+    >>> ctx.close()
+    >>> units = saved_units(a.name)
+    >>> sorted(units), units["square-3"]["result"]
+    (['square-3'], 9)
+    >>> store_units(b.name, units)                  # another folder now holds the unit, done
+    ['square-3']
+    >>> a.cleanup(); b.cleanup()
     """
     folder = Path(out) / "checkpoints"
     if ids is None:

@@ -20,7 +20,20 @@ import numpy as np
 
 
 def task_activation_frequency(model: Any, task_X: Sequence[Any], layer: int = 0) -> np.ndarray:
-    """(T, n) fraction of task t's samples on which neuron i wins."""
+    """(T, n) fraction of task t's samples on which neuron i wins.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from gradfree.continual import class_incremental
+    >>> from gradfree.rmn import RMNClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> tasks = class_incremental(X[:600], y[:600], n_tasks=2)         # digits 0-4, then 5-9
+    >>> model = RMNClassifier(n_neurons=50, random_state=0).fit(X[:600], y[:600])
+    >>> freq = task_activation_frequency(model, [task.X for task in tasks])
+    >>> freq.shape, freq.sum(axis=1).round(6).tolist()    # each sample: k = 5 % of 50 -> 2 winners
+    ((2, 50), [2.0, 2.0])
+    """
     n = model.weights_[layer].shape[0]
     rows = []
     for X in task_X:
@@ -30,7 +43,18 @@ def task_activation_frequency(model: Any, task_X: Sequence[Any], layer: int = 0)
 
 
 def neuron_overlap(freq: np.ndarray) -> dict[str, Any]:
-    """Jaccard overlaps of the tasks' winner sets from a (T, n) activation-frequency matrix."""
+    """Jaccard overlaps of the tasks' winner sets from a (T, n) activation-frequency matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> freq = np.array([[0.5, 0.5, 0.0, 0.0],      # task 1 uses neurons 0, 1
+    ...                  [0.0, 0.4, 0.6, 0.0],      # task 2 uses neurons 1, 2
+    ...                  [0.0, 0.0, 0.0, 1.0]])     # task 3 uses neuron 3 only
+    >>> overlap = neuron_overlap(freq)
+    >>> overlap["adjacent"], round(overlap["mean"], 3), overlap["set_sizes"]
+    ([0.3333333333333333, 0.0], 0.111, [2, 2, 1])
+    """
     sets = freq > 0
     T = len(sets)
 

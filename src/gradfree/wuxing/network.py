@@ -29,7 +29,13 @@ from gradfree.wuxing.wiring import Wiring
 @saveable
 @dataclass(frozen=True)
 class RunSpec:
-    """How to integrate: step ``dt``, duration ``T``, integrator, positivity, signal scales."""
+    """How to integrate: step ``dt``, duration ``T``, integrator, positivity, signal scales.
+
+    Examples
+    --------
+    >>> RunSpec().steps, RunSpec(dt=0.1, T=5.0).steps          # integration steps: T / dt
+    (150, 50)
+    """
 
     dt: float = 0.2
     T: float = 30.0

@@ -61,6 +61,12 @@ class Wiring:
     ``pix_src`` (Mp,) pixel index and ``pix_dst`` (Mp,) state row of the pixel connections;
     ``src`` / ``dst`` (Mh,) state rows of the neuron-to-neuron connections; ``out_rows`` (n_out,) the
     state rows that are read; ``pair_counts`` connections per adjacent layer pair.
+
+    Examples
+    --------
+    >>> wiring = build_wiring((16, 8, 4))                  # 16 inputs, 8 hidden and 4 output neurons
+    >>> wiring.n_neurons, wiring.pair_counts, round(wiring.link_ratio, 3)
+    (12, [32, 8], 0.25)
     """
 
     sizes: list[int]
@@ -120,7 +126,13 @@ class Wiring:
 
 
 def steady_gain(K1: float = 1.0, K2: float = 0.5, K3: float = 0.5) -> torch.Tensor:
-    """Steady-state gain by offset ``(out - in) mod 5`` of one neuron linearised at B0 (float64, (5,))."""
+    """Steady-state gain by offset ``(out - in) mod 5`` of one neuron linearised at B0 (float64, (5,)).
+
+    Examples
+    --------
+    >>> steady_gain().round(decimals=3).tolist()        # K1=1, K2=K3=0.5: strongest one element on
+    [0.78, 0.878, 0.488, 0.049, -0.195]
+    """
     b0 = (K1 - K2) / K3
     S = torch.roll(torch.eye(5, dtype=torch.float64), 1, 0)  # (S x)_j = x_{j-1}
     A = K1 * S - (K2 + K3 * b0) * torch.eye(5, dtype=torch.float64) - K3 * b0 * S @ S
@@ -166,6 +178,17 @@ def build_wiring(sizes: tuple[int, ...] | list[int], mode: str = "fill", fanout:
     """Random one-to-one interface wiring for layer ``sizes`` = (inputs, hidden..., outputs).
 
     Sources beyond a layer's 4 input interfaces per neuron are left unconnected.
+
+    Examples
+    --------
+    >>> import torch
+    >>> wiring = build_wiring((16, 8, 4), generator=torch.Generator().manual_seed(0))
+    >>> wiring.pix_src.shape, wiring.src.shape, wiring.out_rows.shape   # pixel links, hidden links, reads
+    (torch.Size([32]), torch.Size([8]), torch.Size([4]))
+    >>> build_wiring((16, 8, 4), mode="sparse")                          # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be one of (...), got 'sparse'
     """
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:

@@ -23,7 +23,15 @@ CLASSIFICATION_KINDS = ("continual", "supervised", "classification")
 
 @dataclass(frozen=True)
 class Setting:
-    """What a factory knows when it builds a model for one (suite, seed)."""
+    """What a factory knows when it builds a model for one (suite, seed).
+
+    Examples
+    --------
+    >>> setting = Setting(suite="digits", kind="supervised", quick=True, seed=0, device="cpu",
+    ...                   n_features=64, n_classes=10)
+    >>> MODELS["ncm"].make(setting)
+    NearestClassMean()
+    """
 
     suite: str
     kind: str
@@ -45,6 +53,15 @@ class ModelEntry:
     reason, for anything beyond the generic rules. ``too_slow`` / ``too_slow_quick``: suites left out
     of every run / of ``--quick`` runs because one unit would take far longer than the bench's budget
     (``slow_why`` says how long).
+
+    Examples
+    --------
+    >>> from gradfree.baselines import NearestClassMean
+    >>> entry = ModelEntry("my-ncm", "nearest class mean, cosine", lambda s: NearestClassMean("cosine"))
+    >>> entry.reason("digits"), entry.reason("emns-regression")     # None: it runs that suite
+    (None, 'classifier: no real-valued output')
+    >>> MODELS["mlp-seq"].reason("digits")
+    'outside a task stream it is mlp-joint'
     """
 
     name: str

@@ -33,7 +33,16 @@ from gradfree.continual import class_incremental, run_stream, task_accuracy
 
 @dataclass(frozen=True)
 class Suite:
-    """One suite: ``kind`` is continual | supervised | regression | classification."""
+    """One suite: ``kind`` is continual | supervised | regression | classification.
+
+    Examples
+    --------
+    >>> suite = SUITES["digits"]
+    >>> suite.kind, suite.main_metric, suite.higher_is_better
+    ('supervised', 'accuracy', True)
+    >>> {name: array.shape for name, array in suite.load(0, True).items()}   # load(seed, quick)
+    {'Xtr': (1257, 64), 'ytr': (1257,), 'Xte': (540, 64), 'yte': (540,)}
+    """
 
     name: str
     group: str  # continual | supervised | small
