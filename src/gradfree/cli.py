@@ -1,4 +1,4 @@
-"""Command line: ``gradfree list``, ``gradfree run NAME``, ``gradfree bench``."""
+"""Command line: ``gradfree list``, ``gradfree run NAME``, ``gradfree bench``, ``gradfree report DIR``."""
 
 from __future__ import annotations
 

@@ -47,8 +47,10 @@ def test_csv_has_one_row_per_model_suite_seed_metric(bench_out):
 
 def test_markdown_figures_and_json(bench_out):
     md = (bench_out / "report.md").read_text()
-    assert "Duration: " in md and "machine:" in md and "±" in md
-    assert "*n/a: classifier: no real-valued output*" in md
+    assert "±" in md and "*n/a: classifier: no real-valued output*" in md
+    assert "Duration: " not in md and "wall s" not in md  # measurements: timings.md, not the report
+    timings = (bench_out / "timings.md").read_text()
+    assert "Duration: " in timings and "machine:" in timings and "| wall s | CPU s | peak MiB |" in timings
     assert (bench_out / "accuracy_matrices_split-manifolds.png").stat().st_size > 0
     assert (bench_out / "accuracy_vs_time.png").stat().st_size > 0
     meta = json.loads((bench_out / "bench.json").read_text())["meta"]
@@ -125,7 +127,8 @@ def test_killed_bench_resumes_to_identical_results(tmp_path):
     assert run(tmp_path / "b").returncode == 0
     a, b = (json.loads((tmp_path / p / "bench.json").read_text()) for p in "ab")
     assert a["meta"]["units_resumed"] == 2 and b["meta"]["units_resumed"] == 0
-    assert "resumed from checkpoints" in (tmp_path / "a" / "report.md").read_text()
+    assert "resumed from checkpoints" in (tmp_path / "a" / "timings.md").read_text()
+    assert (tmp_path / "a" / "report.md").read_text() == (tmp_path / "b" / "report.md").read_text()
     assert (tmp_path / "a" / "results.json").read_text() == (tmp_path / "b" / "results.json").read_text()
 
 

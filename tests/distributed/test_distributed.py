@@ -115,6 +115,21 @@ def test_seed_sweep_on_ray_matches_local(local_ray, tmp_path):
     assert (remote / "results.json").read_text() == (local / "results.json").read_text()
 
 
+@pytest.mark.slow  # two quick rmn-split runs: ~50 s of CPU each
+def test_rmn_split_quick_on_ray_matches_local(local_ray, tmp_path):
+    """rmn-split --quick runs all its units on the first seed (``ctx.first_seeds``): under Ray one task
+    computes them once, the per-seed tasks compute nothing, and results.json equals a local run's."""
+    from gradfree.distributed import run_experiment_on_ray
+    from gradfree.experiments.cli_runner import run_experiment
+    from gradfree.experiments.registry import saved_units
+
+    local = run_experiment("rmn-split", quick=True, seeds=2, out=tmp_path / "local", progress=False)
+    remote = run_experiment_on_ray("rmn-split", quick=True, seeds=2, out=tmp_path / "ray", progress=False)
+    assert (remote / "results.json").read_bytes() == (local / "results.json").read_bytes()
+    assert set(saved_units(remote)) == set(saved_units(local))
+    assert not any(i.endswith("seed1") for i in saved_units(remote))  # no unit of the second seed
+
+
 def test_bench_on_ray_matches_local(local_ray, tmp_path):
     from gradfree.cli import main
 

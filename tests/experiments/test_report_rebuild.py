@@ -20,3 +20,18 @@ def test_gradfree_report_rebuilds_report_and_figures_byte_identically(tmp_path, 
 def test_report_of_a_folder_without_results_is_a_usage_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "results.json" in capsys.readouterr().err
+
+
+def test_report_of_damaged_results_names_the_file_and_field(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "results.json"
+    for config, results, field in [
+            ({"experiment": "ncm-split", "quick": True, "device": "cpu", "options": {}, "seeds": "0"}, {},
+             "config.seeds"),
+            ({"experiment": "ncm-split", "quick": True, "device": "cpu", "options": {}, "seeds": [0]},
+             {"digits": 3}, "'results'")]:
+        path.write_text(json.dumps({"config": config, "results": results}))
+        assert main(["report", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert str(path) in err and field in err

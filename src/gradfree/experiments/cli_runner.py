@@ -12,7 +12,13 @@ from gradfree.core.device import resolve_device
 from gradfree.core.files import write_bytes_atomic
 from gradfree.core.io import read_json
 from gradfree.experiments.common import torch_threads
-from gradfree.experiments.registry import Experiment, ExperimentContext, get_experiment
+from gradfree.experiments.registry import (
+    Experiment,
+    ExperimentContext,
+    get_experiment,
+    saved_units,
+    store_units,
+)
 
 
 def default_out(name: str, quick: bool) -> Path:
@@ -35,24 +41,18 @@ def _header(exp: Experiment, config: dict) -> str:
             f"device: {config['device']}. Command: `{command}`.\n")
 
 
-def render(out: Path, exp: Experiment, config: dict, results: dict,
-           ctx: ExperimentContext | None = None) -> None:
-    """Write report.md and the figures: from ``exp.report`` / ``exp.figures`` (functions of the results
-    and the config alone) where the experiment has them, else from what it wrote through ``ctx``."""
-    import io
+def render(out: Path, exp: Experiment, config: dict, results: dict) -> None:
+    """Write report.md and the figures from ``exp.report`` / ``exp.figures``: functions of the results
+    and the config alone, so a run and ``gradfree report`` write the same bytes."""
+    from gradfree.experiments.plots import png_bytes
 
-    import matplotlib.pyplot as plt
-
-    names = list(ctx.figures) if ctx is not None else []
-    for fname, fig in (exp.figures(results, config) if exp.figures else []):
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-        plt.close(fig)
-        write_bytes_atomic(out / f"{fname}.png", buf.getvalue(), root=out)
+    names = []
+    for fname, fig in exp.figures(results, config):
+        write_bytes_atomic(out / f"{fname}.png", png_bytes(fig), root=out)
         names.append(f"{fname}.png")
-    body = exp.report(results, config) if exp.report else "\n".join(ctx.report_parts if ctx else [])
     figs = "".join(f"\n![{f}]({f})\n" for f in names)
-    write_text_atomic(out / "report.md", _header(exp, config) + "\n" + body + figs, root=out)
+    write_text_atomic(out / "report.md", _header(exp, config) + "\n" + exp.report(results, config) + figs,
+                      root=out)
 
 
 RESULTS_MAX_BYTES = 256 * 2**20
@@ -69,11 +69,49 @@ def rebuild_report(out: str | Path) -> Path:
             and isinstance(saved.get("results"), dict)):
         raise ValueError(f"{path}: fields 'config' and 'results' must be objects")
     config = saved["config"]
-    exp = get_experiment(str(config.get("experiment")))
-    if exp.report is None:
-        raise ValueError(f"{exp.name} writes its report while it runs; rerun it to rebuild the report")
-    render(out, exp, config, saved["results"])
+    checks = {"experiment": lambda v: isinstance(v, str), "quick": lambda v: isinstance(v, bool),
+              "device": lambda v: isinstance(v, str),
+              "seeds": lambda v: isinstance(v, list) and all(type(x) is int for x in v),
+              "options": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values())}
+    for key, ok in checks.items():
+        if not ok(config.get(key)):
+            raise ValueError(f"{path}: field 'config.{key}' is missing or of the wrong type")
+    exp = get_experiment(config["experiment"])
+    try:
+        render(out, exp, config, saved["results"])
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{path}: field 'results' is not what {exp.name} writes "
+                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
     return out
+
+
+def compute_units(name: str, *, quick: bool, seeds: list[int], all_seeds: list[int], shared: bool,
+                  device: str = "cpu", options: dict | None = None, threads: int = 1,
+                  done: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Compute a part of a run's units in a scratch folder and return the records of those computed.
+
+    The experiment runs with ``seeds`` as its per-seed seeds, ``all_seeds`` as the run's, and
+    ``shared`` saying whether this part computes the units of ``ctx.first_seeds``; ``done`` (records
+    from :func:`~gradfree.experiments.registry.saved_units`) are found done rather than recomputed.
+    Nothing is reported or drawn: the run that gathers the records (:func:`run_experiment` on a folder
+    holding them, via :func:`~gradfree.experiments.registry.store_units`) does that. The Ray sweep runs
+    one such part per seed and one for the shared units.
+    """
+    import tempfile
+
+    exp = get_experiment(name)
+    parsed = exp.check_options(dict(options or {}), quick=quick)
+    with tempfile.TemporaryDirectory() as tmp:
+        store_units(tmp, dict(done or {}))
+        ctx = ExperimentContext(out=Path(tmp), quick=quick, seeds=list(seeds), all_seeds=list(all_seeds),
+                                shared=shared, device=device, show_progress=False, options=parsed,
+                                title=name)
+        try:
+            with torch_threads(int(threads)):
+                exp.fn(ctx)
+        finally:
+            ctx.close()
+        return saved_units(tmp, ctx.computed)
 
 
 def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | None = None,
@@ -117,7 +155,7 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
         write_json_atomic(out / "results.json", {"config": config, "results": results}, root=out)
         # rendered from what results.json holds (keys sorted), exactly as `gradfree report` will
         results = json.loads(json.dumps(results, sort_keys=True))
-        render(out, exp, config, results, ctx)
+        render(out, exp, config, results)
         write_json_atomic(out / "run_info.json", root=out, obj={
             "wall_seconds_this_process": time.perf_counter() - start, "unit_seconds": ctx.timings,
             **({"unit_stats": ctx.stats} if ctx.stats else {}),

@@ -38,7 +38,7 @@ from gradfree.continual import run_stream
 from gradfree.data import emns_continual_tasks
 from gradfree.emns import CONTINUAL, TUNED, EMNSMLPClassifier, EMNSMLPRegressor, EMNSRegressor
 from gradfree.experiments import common
-from gradfree.experiments.plots import accuracy_matrix_heatmap, figure, markdown_table, mean_sd
+from gradfree.experiments.plots import accuracy_matrix_heatmap, figure, in_order, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, experiment
 
 OFF = "EMNS continual, shield 0 (off)"
@@ -148,70 +148,56 @@ def run_pair(name: str, seed: int, quick: bool, device: str = "cpu") -> dict:
     }
 
 
-@experiment("emns-continual", "EMNS's 'minimal catastrophic forgetting' claim: the resistance shield on "
-            "class-incremental split digits and on the demo continual pair (with its lower bound)",
-            default_seeds=3)
-def run(ctx: ExperimentContext) -> dict:
-    with common.torch_threads(1):
-        return _run(ctx)
-
-
-def _run(ctx: ExperimentContext) -> dict:
-    seeds = ctx.seeds[:1] if ctx.quick else ctx.seeds
-    ctx.expect(len(seeds) * (len(DIGITS_ROWS) + len(PAIR_ROWS)))
-    results: dict = {"seeds": seeds, "digits_evaluations_per_task": digits_budget(ctx.quick),
-                     "pair_evaluations_per_task": pair_budget(ctx.quick), "digits": {}, "pair": {}}
-    for name in ctx.progress(list(DIGITS_ROWS), desc="split digits"):
-        results["digits"][name] = [ctx.unit(f"digits-{name}-seed{s}", lambda n=name, s=s: run_digits(
-            n, s, ctx.quick, ctx.device)) for s in seeds]
-    for name in ctx.progress(list(PAIR_ROWS), desc="demo pair"):
-        results["pair"][name] = [ctx.unit(f"pair-{name}-seed{s}", lambda n=name, s=s: run_pair(
-            n, s, ctx.quick, ctx.device)) for s in seeds]
-    _figures(ctx, results)
-    _report(ctx, results)
-    return results
-
-
 def _avg(runs: list[dict], key: str) -> float:
     return float(np.mean([r[key] for r in runs]))
 
 
-def _figures(ctx: ExperimentContext, results: dict) -> None:
-    rows = list(results["digits"])
+def _ordered(results: dict) -> tuple[dict, dict]:
+    """Parts A and B in the rows' order (results.json stores its keys sorted)."""
+    return in_order(results["digits"], DIGITS_ROWS), in_order(results["pair"], PAIR_ROWS)
+
+
+def figures(results: dict, config: dict) -> list:
+    """The accuracy matrices of part A and the retention figure (A's task 1, B's MSEs), from the results."""
+    digits, pair = _ordered(results)
+    rows = list(digits)
     fig, axes = figure(len(rows), 1, size=(3.4, 3.1))
     for j, name in enumerate(rows):
-        accuracy_matrix_heatmap(axes[0, j], np.mean([r["R"] for r in results["digits"][name]], axis=0),
+        accuracy_matrix_heatmap(axes[0, j], np.mean([r["R"] for r in digits[name]], axis=0),
                                 name.replace("EMNS continual, ", "").replace(" (", "\n("))
     fig.tight_layout()
-    ctx.savefig(fig, "accuracy_matrices")
+    out = [("accuracy_matrices", fig)]
 
     fig, axes = figure(2, 1, size=(5.2, 3.8))
     ax = axes[0, 0]
     for name in rows:
-        R = np.mean([r["R"] for r in results["digits"][name]], axis=0)
+        R = np.mean([r["R"] for r in digits[name]], axis=0)
         ax.plot(range(1, R.shape[0] + 1), 100 * R[:, 0], marker="o",
                 label=name.replace("EMNS continual, ", ""))
     ax.set(xlabel="after task", ylabel="task-1 test accuracy (%)", title="split digits: task 1 retained",
            ylim=(-2, 102))
     ax.legend(fontsize=6)
     ax = axes[0, 1]
-    names = list(results["pair"])
+    names = list(pair)
     keys = [("task1_mse_after_task1", "task 1 after 1"), ("task1_mse_after_task2", "task 1 after 2"),
             ("task2_mse_after_task2", "task 2 after 2"), ("task2_mse_alone", "task 2 alone")]
     x = np.arange(len(names))
     for i, (k, lab) in enumerate(keys):
-        ax.bar(x + (i - 1.5) * 0.2, [_avg(results["pair"][n], k) for n in names], 0.2, label=lab)
-    D = np.mean([r["D_task1_inputs"] for r in results["pair"][names[0]]])
+        ax.bar(x + (i - 1.5) * 0.2, [_avg(pair[n], k) for n in names], 0.2, label=lab)
+    D = np.mean([r["D_task1_inputs"] for r in pair[names[0]]])
     ax.axhline(D / 4, color="k", ls="--", lw=1, label="D/4: both tasks' MSE at g = (f1+f2)/2")
     ax.set(yscale="log", ylabel="held-out MSE", title="demo continual pair")
     ax.set_xticks(x, ["paper+TUNED", "MLP s0", "MLP s1", "MLP s1 q.5"][:len(names)], fontsize=7)
     ax.legend(fontsize=6)
     fig.tight_layout()
-    ctx.savefig(fig, "retention")
+    return [*out, ("retention", fig)]
 
 
-def _report(ctx: ExperimentContext, results: dict) -> None:
-    seeds, dig, pair = results["seeds"], results["digits"], results["pair"]
+def report(results: dict, config: dict) -> str:
+    """Parts A and B and the verdict (computed from the numbers), from the results alone."""
+    seeds = results["seeds"]
+    dig, pair = _ordered(results)
+    parts = []
     rows = []
     for name, runs in dig.items():
         emns = "floor_mean" in runs[0]
@@ -223,7 +209,7 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
                      f"{100 * _avg(runs, 'frozen_fraction'):.0f} %" if emns else "-"])
     for name, value in BENCH_REFERENCE.items():
         rows.append([name, value, "-", "-", "-", "-", "-", "-"])
-    ctx.report(
+    parts.append(
         "## A. Split digits, class-incremental 5 x 2, no replay, no task id "
         f"(seeds {seeds}, mean ± sd, %)\n\n"
         f"EMNS rows: `EMNSMLPClassifier.continual(...)`, {results['digits_evaluations_per_task']:,} "
@@ -246,7 +232,7 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
     any_runs = next(iter(pair.values()))
     D, Dp = _avg(any_runs, "D_task1_inputs"), _avg(any_runs, "D_pooled")
     c1, c2 = _avg(any_runs, "task1_constant_mse"), _avg(any_runs, "task2_constant_mse")
-    ctx.report(
+    parts.append(
         f"## B. The demo continual pair (held-out draws, seeds {seeds}, mean over seeds)\n\n"
         f"{results['pair_evaluations_per_task']:,} evaluations per task (emns-demos uses 10,000). "
         "'task 2 alone': the same configuration trained on task 2 only (task 2's floor at this budget; "
@@ -259,11 +245,12 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
         f"task 2 at {c2:.4f}. Without a task id a model is one function g of x, so on the same inputs "
         f"MSE1 + MSE2 >= D / 2 = {D / 2:.4f} (each at D / 4 = {D / 4:.4f} for g = (f1 + f2) / 2), and "
         "sqrt(MSE1) >= sqrt(D) - sqrt(MSE2).\n")
-    ctx.report(_verdict(results))
+    parts.append(_verdict(results))
+    return "\n".join(p.rstrip() + "\n" for p in parts)
 
 
 def _verdict(results: dict) -> str:
-    dig, pair = results["digits"], results["pair"]
+    dig, pair = _ordered(results)
     acc = {n: 100 * _avg(r, "average_accuracy") for n, r in dig.items()}
     sd = {n: 100 * float(np.std([x["average_accuracy"] for x in r])) for n, r in dig.items()}
     shields = [n for n in dig if "shield" in n and n not in (OFF, NO_MASK)]
@@ -331,3 +318,26 @@ def _verdict(results: dict) -> str:
            "property of the pair, not of the resistances." if min(need.values()) > c2 else
            ": the bound alone does not rule the 2x goal out here."))
     return "\n".join(parts) + "\n"
+
+
+@experiment("emns-continual", "EMNS's 'minimal catastrophic forgetting' claim: the resistance shield on "
+            "class-incremental split digits and on the demo continual pair (with its lower bound)",
+            default_seeds=3, report=report, figures=figures)
+def run(ctx: ExperimentContext) -> dict:
+    """One checkpointed unit per (row, seed); returns the results only."""
+    with common.torch_threads(1):
+        return _run(ctx)
+
+
+def _run(ctx: ExperimentContext) -> dict:
+    seeds = ctx.first_seeds(1) if ctx.quick else ctx.seeds
+    ctx.expect(len(seeds) * (len(DIGITS_ROWS) + len(PAIR_ROWS)))
+    results: dict = {"seeds": seeds, "digits_evaluations_per_task": digits_budget(ctx.quick),
+                     "pair_evaluations_per_task": pair_budget(ctx.quick), "digits": {}, "pair": {}}
+    for name in ctx.progress(list(DIGITS_ROWS), desc="split digits"):
+        results["digits"][name] = [ctx.unit(f"digits-{name}-seed{s}", lambda n=name, s=s: run_digits(
+            n, s, ctx.quick, ctx.device)) for s in seeds]
+    for name in ctx.progress(list(PAIR_ROWS), desc="demo pair"):
+        results["pair"][name] = [ctx.unit(f"pair-{name}-seed{s}", lambda n=name, s=s: run_pair(
+            n, s, ctx.quick, ctx.device)) for s in seeds]
+    return results

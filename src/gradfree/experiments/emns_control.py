@@ -280,40 +280,20 @@ OPTIONS = (Option("tasks", str, "tasks to run", choices=tuple(TASKS), many=True)
            Option("budget", int, "env steps per run (default: 5,000,000; --quick 4,000)", low=1000))
 
 
-@experiment("emns-control", "EMNS policy search on gymnasium control tasks beside ARS V2-t, EvoTorch "
-            "PGPE/SNES and NEAT (same env-step budget and policy class)", default_seeds=3, options=OPTIONS)
-def run(ctx: ExperimentContext) -> dict:
-    with common.torch_threads(1):
-        return _run(ctx)
-
-
-def _run(ctx: ExperimentContext) -> dict:
-    opts = {o.name: o.parse(v) if isinstance(v := ctx.options[o.name], str) else v
-            for o in OPTIONS if o.name in ctx.options}  # the runner may hand them parsed already
-    tasks = opts.get("tasks", list(QUICK_TASKS if ctx.quick else TASKS))
-    methods = [m for m in opts.get("methods", METHODS) if _installed(m)]
-    plan = [(t, m) for t in tasks for m in methods if m != "neat" or t in NEAT_TASKS]
-    ctx.expect(len(plan) * len(ctx.seeds))
-    results: dict = {"emns": EMNS, "eval_episodes": EVAL_EPISODES, "runs": {}, "budgets": {}}
-    workdir = ctx.checkpoint_dir("neat-configs")
-    for task, method in plan:
-        budget = opts.get("budget", 4_000 if ctx.quick else TASKS[task][2])
-        results["budgets"][task] = budget
-        for seed in ctx.seeds:
-            key = f"{task}-{method}-b{budget}-seed{seed}"
-            results["runs"][key] = ctx.unit(key, lambda t=task, m=method, b=budget, s=seed:
-                                            run_unit(t, m, b, s, workdir))
-    _figures(ctx, results, tasks, methods)
-    _report(ctx, results, tasks, methods)
-    return results
-
-
 def _runs(results: dict, task: str, method: str) -> list[dict]:
     b = results["budgets"].get(task)
     return [v for k, v in results["runs"].items() if k.startswith(f"{task}-{method}-b{b}-seed")]
 
 
-def _figures(ctx: ExperimentContext, results: dict, tasks: list[str], methods: list[str]) -> None:
+def _ran(results: dict) -> tuple[list[str], list[str]]:
+    """The tasks and methods the results hold, in the tables' order."""
+    tasks = [t for t in TASKS if t in results["budgets"]]
+    return tasks, [m for m in METHODS if any(_runs(results, t, m) for t in tasks)]
+
+
+def figures(results: dict, config: dict) -> list:
+    """Return of the centre policy against env steps and against training time, per task."""
+    tasks, methods = _ran(results)
     fig, axes = figure(2, len(tasks), size=(4.6, 3.2))
     for row, task in enumerate(tasks):
         for method in methods:
@@ -331,17 +311,19 @@ def _figures(ctx: ExperimentContext, results: dict, tasks: list[str], methods: l
         axes[row, 0].axhline(TASKS[task][3], color="grey", lw=0.8, ls="--")
         axes[row, 0].legend(fontsize=7)
     fig.tight_layout()
-    ctx.savefig(fig, "curves")
+    return [("curves", fig)]
 
 
-def _report(ctx: ExperimentContext, results: dict, tasks: list[str], methods: list[str]) -> None:
-    ctx.report(f"# EMNS on control tasks\n\nSeeds {ctx.seeds}; every method has the task's env-step "
-               f"budget and a linear policy on normalised observations (NEAT: its own topologies); "
-               f"returns are the mean of {EVAL_EPISODES} fresh episodes of the final policy, mean ± sd "
-               "over seeds (min-max band in the figure). Wall times are training only, one core of a "
-               "shared machine. Episodes to threshold: training episodes spent when an evaluation "
-               "first reached the threshold (evaluations at 1,000 env steps, doubling, and every tenth of "
-               "the budget, so this is an upper bound at that resolution).\n")
+def report(results: dict, config: dict) -> str:
+    """The table of final returns and episodes to threshold, from the results alone."""
+    tasks, methods = _ran(results)
+    intro = (f"# EMNS on control tasks\n\nSeeds {config['seeds']}; every method has the task's env-step "
+             "budget and a linear policy on normalised observations (NEAT: its own topologies); returns are "
+             f"the mean of {results['eval_episodes']} fresh episodes of the final policy, mean ± sd over "
+             "seeds (min-max band in the figure). Wall times are training only, one core of a shared "
+             "machine. Episodes to threshold: training episodes spent when an evaluation first reached the "
+             "threshold (evaluations at 1,000 env steps, doubling, and every tenth of the budget, so this "
+             "is an upper bound at that resolution).\n")
     rows = []
     for task in tasks:
         for method in methods:
@@ -357,5 +339,32 @@ def _report(ctx: ExperimentContext, results: dict, tasks: list[str], methods: li
                          f"{sum(f >= thr for f in final)}/{len(runs)}",
                          f"{np.mean(hits):,.0f} ({len(hits)}/{len(runs)})" if hits else "never",
                          f"{np.mean([r['seconds'] for r in runs]):.1f}"])
-    ctx.report(markdown_table(["task", "method", "env steps", "final return", "≥ threshold",
-                               "episodes to threshold", "train s"], rows))
+    return intro + "\n" + markdown_table(["task", "method", "env steps", "final return", "≥ threshold",
+                                           "episodes to threshold", "train s"], rows)
+
+
+@experiment("emns-control", "EMNS policy search on gymnasium control tasks beside ARS V2-t, EvoTorch "
+            "PGPE/SNES and NEAT (same env-step budget and policy class)", default_seeds=3, options=OPTIONS,
+            report=report, figures=figures)
+def run(ctx: ExperimentContext) -> dict:
+    """One checkpointed unit per (task, method, seed); returns the results only."""
+    with common.torch_threads(1):
+        return _run(ctx)
+
+
+def _run(ctx: ExperimentContext) -> dict:
+    opts = ctx.options  # parsed values
+    tasks = opts.get("tasks", list(QUICK_TASKS if ctx.quick else TASKS))
+    methods = [m for m in opts.get("methods", METHODS) if _installed(m)]
+    plan = [(t, m) for t in tasks for m in methods if m != "neat" or t in NEAT_TASKS]
+    ctx.expect(len(plan) * len(ctx.seeds))
+    results: dict = {"emns": EMNS, "eval_episodes": EVAL_EPISODES, "runs": {}, "budgets": {}}
+    workdir = ctx.checkpoint_dir("neat-configs")
+    for task, method in plan:
+        budget = opts.get("budget", 4_000 if ctx.quick else TASKS[task][2])
+        results["budgets"][task] = budget
+        for seed in ctx.seeds:
+            key = f"{task}-{method}-b{budget}-seed{seed}"
+            results["runs"][key] = ctx.unit(key, lambda t=task, m=method, b=budget, s=seed:
+                                            run_unit(t, m, b, s, workdir))
+    return results

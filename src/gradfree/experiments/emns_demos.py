@@ -30,7 +30,7 @@ from gradfree.data import emns_classification, emns_continual_tasks, emns_regres
 from gradfree.emns import TUNED, EMNSClassifier, EMNSRegressor, StructureParams
 from gradfree.emns.metrics import adaptation_speed, modularity, resistance_entropy, stability_index
 from gradfree.experiments import common
-from gradfree.experiments.plots import figure, markdown_table
+from gradfree.experiments.plots import figure, in_order, markdown_table
 from gradfree.experiments.registry import ExperimentContext, experiment
 
 POP = dict(selection="plus", population_size=8, rate_rule="success", self_adaptive=True, mu_min=0.01,
@@ -155,36 +155,18 @@ def learns(demo: str, r: dict) -> bool:
     return r["test_r2"] > 0.5
 
 
-@experiment("emns-demos", "EMNS: the paper's and the reference's demos under each selection strategy "
-            "(held-out scores, paper metrics, growth and pruning)", default_seeds=3)
-def run(ctx: ExperimentContext) -> dict:
-    with common.torch_threads(1):
-        return _run(ctx)
-
-
-def _run(ctx: ExperimentContext) -> dict:
-    budget = 400 if ctx.quick else 10_000
-    plan = [(d, s, kw) for d in DEMOS for s, kw in STRATEGIES.items()]
-    plan += [("regression", s, kw) for s, kw in STRUCTURE.items()]
-    settings = {k: _as_json(kw) for k, kw in {**STRATEGIES, **STRUCTURE}.items()}
-    results: dict = {"budget": budget, "strategies": settings, "runs": {}}
-    for demo, strat, kw in ctx.progress(plan, desc="emns demos"):
-        for seed in ctx.seeds:
-            key = f"{demo}-{strat}-seed{seed}"
-            kw_dev = dict(kw, device=ctx.device)
-            results["runs"][key] = ctx.unit(key, lambda d=demo, k=kw_dev, s=seed, kk=key:
-                                            run_unit(d, k, s, budget, ctx, kk))
-    _figures(ctx, results)
-    _report(ctx, results)
-    return results
-
-
 def _runs(results: dict, demo: str, strat: str) -> list[dict]:
     return [v for k, v in results["runs"].items() if k.startswith(f"{demo}-{strat}-seed")]
 
 
-def _figures(ctx: ExperimentContext, results: dict) -> None:
-    strategies = list(results["strategies"])
+def _strategies(results: dict) -> list[str]:
+    return list(in_order(results["strategies"], [*STRATEGIES, *STRUCTURE]))
+
+
+def figures(results: dict, config: dict) -> list:
+    """Per demo: each strategy's training curve and mutation rate (first seed), and the resistance
+    distribution over time (recombine, first seed), from the results."""
+    strategies, out = _strategies(results), []
     for demo in DEMOS:
         fig, axes = figure(3, 1, size=(4.6, 3.4))
         for strat in strategies:
@@ -205,7 +187,8 @@ def _figures(ctx: ExperimentContext, results: dict) -> None:
                           extent=(ev[0], ev[-1] if ev[-1] > ev[0] else ev[0] + 1, 0, 1))
         axes[0, 2].set(xlabel="evaluations", ylabel="resistance",
                        title="resistance distribution (recombine, seed 0)")
-        ctx.savefig(fig, f"{demo}_curves")
+        out.append((f"{demo}_curves", fig))
+    return out
 
 
 def _fmt(values: list[float], pct: bool = False, digits: int = 4) -> str:
@@ -217,16 +200,19 @@ def _fmt(values: list[float], pct: bool = False, digits: int = 4) -> str:
     return f"{v.mean():.{d}f} ± {v.std():.{d}f}"
 
 
-def _report(ctx: ExperimentContext, results: dict) -> None:
-    n = len(ctx.seeds)
-    ctx.report(f"# EMNS demos\n\nBudget {results['budget']} evaluations per run, {n} seed(s); mean ± sd over "
-               "seeds. Held-out data are fresh draws of the same generator. Timings (evaluations/s) are "
-               "in run_info.json (unit_seconds), measured on a shared machine.\n")
+def report(results: dict, config: dict) -> str:
+    """Which strategies learn, growth and pruning, and one table per demo, from the results alone."""
+    n, parts = len(config["seeds"]), []
+    parts.append(f"Budget {results['budget']} evaluations per run, {n} seed(s); mean ± sd "
+                 "over seeds. Held-out data are fresh draws of the same generator. Timings are measured, so "
+                 "they are not in results.json or this report: run_info.json's unit_seconds holds each "
+                 "run's seconds, evaluations/s and parameter mutations/s (`<unit>/evaluations_per_s`, "
+                 "`<unit>/mutations_per_s`), on the machine it ran on.\n")
     verdict = []
     for strat in STRATEGIES:
         runs = {demo: _runs(results, demo, strat) for demo in DEMOS}
         verdict.append([strat] + [f"{sum(learns(d, r) for r in rs)}/{len(rs)}" for d, rs in runs.items()])
-    ctx.report("## Which selection strategies learn (runs that learn / runs)\n\n" + markdown_table(
+    parts.append("## Which selection strategies learn (runs that learn / runs)\n\n" + markdown_table(
         ["strategy", *DEMOS], verdict) + "\nCriteria: held-out R² > 0.5 (regressions, both continual tasks "
         "right after training on them), held-out accuracy > 75 % (classification). Retention of the "
         "continual pair is the task-1 MSE after task 2 in the table below.\n")
@@ -241,13 +227,13 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
             before, after = ([r[key] for r in rs] for rs in (base, runs))
             return f"{_fmt(before, digits=digits)} -> {_fmt(after, digits=digits)}"
 
-        ctx.report(f"**{strat}** on the reference regression: parameters {change('n_params')}, active "
+        parts.append(f"**{strat}** on the reference regression: parameters {change('n_params')}, active "
                    f"synapses {change('active_synapses')}, held-out MSE {change('test_mse', 4)}; events over "
                    f"{len(runs)} runs: {ev['grow']} growths, {ev['connect']} formations, "
                    f"{ev['prune']} prunings.\n")
     for demo in DEMOS:
         rows = []
-        for strat in results["strategies"]:
+        for strat in _strategies(results):
             runs = _runs(results, demo, strat)
             if not runs:
                 continue
@@ -270,16 +256,34 @@ def _report(ctx: ExperimentContext, results: dict) -> None:
                          _fmt([r["mutation_rate_final"] for r in runs], digits=4),
                          _fmt([r["n_params"] for r in runs], digits=0),
                          _fmt([r["active_synapses"] for r in runs], digits=0)])
-        rates = [(ctx.timings.get(f"{k}/evaluations_per_s"), ctx.timings.get(f"{k}/mutations_per_s"))
-                 for k in results["runs"] if k.startswith(f"{demo}-")]
-        rates = [r for r in rates if r[0] is not None]
-        if rates:
-            ev, mu = np.mean(rates, axis=0)
-            ctx.report(f"Hardware efficiency ({demo}, this run, shared CPU): {ev:,.0f} evaluations/s, "
-                       f"{mu:,.0f} parameter mutations/s (mean over runs).\n")
         score_name = {"classification": "test accuracy", "continual": "test MSE: T1 after T1 -> after T2; T2",
                       }.get(demo, "test MSE")
-        ctx.report(f"## {demo}\n\nReference: {REFERENCE[demo]}.\n\n" + markdown_table(
+        parts.append(f"## {demo}\n\nReference: {REFERENCE[demo]}.\n\n" + markdown_table(
             ["strategy", "learns", score_name, "train MSE (final)", "train MSE (best)", "adaptation speed",
              "stability index", "modularity Q", "resistance entropy (bits)", "final mu", "params",
              "active synapses"], rows))
+    return "\n".join(p.rstrip() + "\n" for p in parts)
+
+
+@experiment("emns-demos", "EMNS: the paper's and the reference's demos under each selection strategy "
+            "(held-out scores, paper metrics, growth and pruning)", default_seeds=3, report=report,
+            figures=figures)
+def run(ctx: ExperimentContext) -> dict:
+    """One checkpointed unit per (demo, strategy, seed); returns the results only."""
+    with common.torch_threads(1):
+        return _run(ctx)
+
+
+def _run(ctx: ExperimentContext) -> dict:
+    budget = 400 if ctx.quick else 10_000
+    plan = [(d, s, kw) for d in DEMOS for s, kw in STRATEGIES.items()]
+    plan += [("regression", s, kw) for s, kw in STRUCTURE.items()]
+    settings = {k: _as_json(kw) for k, kw in {**STRATEGIES, **STRUCTURE}.items()}
+    results: dict = {"budget": budget, "strategies": settings, "runs": {}}
+    for demo, strat, kw in ctx.progress(plan, desc="emns demos"):
+        for seed in ctx.seeds:
+            key = f"{demo}-{strat}-seed{seed}"
+            kw_dev = dict(kw, device=ctx.device)
+            results["runs"][key] = ctx.unit(key, lambda d=demo, k=kw_dev, s=seed, kk=key:
+                                            run_unit(d, k, s, budget, ctx, kk))
+    return results

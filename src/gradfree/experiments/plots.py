@@ -1,4 +1,4 @@
-"""Figure helpers shared by experiments (matplotlib, headless)."""
+"""Figure and table helpers shared by experiments' report and figure steps (matplotlib, headless)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,20 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def in_order(d: dict, names: Sequence[str]) -> dict:
+    """``d`` with the keys of ``names`` first, in that order, then any others sorted: results.json stores
+    its keys sorted, so a report step restores the order its rows were computed in."""
+    return {n: d[n] for n in [*names, *sorted(set(d) - set(names), key=str)] if n in d}
+
+
+def png_bytes(fig) -> bytes:
+    """``fig`` as PNG bytes (110 dpi, tight box, no time stamp or software tag, so the same figure gives
+    the same bytes), and close it."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,25 +1,32 @@
 """Experiment registry and the context an experiment runs in.
 
-An experiment is a function ``run(ctx) -> dict`` in its own module under ``gradfree.experiments``,
-registered with :func:`experiment`. Modules are discovered on first use, so adding an experiment is
-adding a file. The context gives it:
+An experiment is three steps in its own module under ``gradfree.experiments``, registered with
+:func:`experiment`: ``run(ctx) -> results`` computes (the runner writes ``results.json``), and
+``report(results, config) -> markdown`` and ``figures(results, config) -> [(name, figure)]`` present:
+pure functions of what ``results.json`` holds, so ``gradfree report DIR`` rebuilds report.md and the
+figures byte for byte. Modules are discovered on first use, so adding an experiment is adding a file.
+The context gives ``run``:
 
 * ``ctx.quick`` / ``ctx.seeds`` / ``ctx.device`` / ``ctx.out``;
+* ``ctx.first_seeds(n)`` - the seeds of a part that runs on the run's first ``n`` seeds only (a quick
+  mode's single seed, an ablation on the first seed). Declared there rather than as ``ctx.seeds[:n]``,
+  such units are computed once when a run is spread over Ray (``ctx.seeds`` is then one task's seed);
 * ``ctx.unit(key, fn)`` - a checkpointed unit of work: its JSON result is stored under
   ``out/checkpoints/`` and a resumed run returns it without recomputing;
 * ``ctx.checkpoint_dir(key)`` - a folder for finer checkpoints (e.g. ``run_stream``'s);
 * one progress bar for the whole run: it ticks once per unit (computed or resumed), ``ctx.expect(n)``
   gives it a total, ``ctx.progress(iterable, desc)`` names the stage it is in, and the runner keeps it
   open through the figures and the report;
-* ``ctx.savefig(fig, name)``; ``ctx.report(md)``;
-  ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible;
+* ``ctx.timing(key, seconds)`` - wall times, kept out of ``results.json`` so it is reproducible;
   ``ctx.stats[key]`` - other per-unit measurements (e.g. throughput), also kept for ``run_info.json``.
+
+The units a run folder holds are read and written with :func:`saved_units` / :func:`store_units`
+(the one place that knows where they lie), e.g. by the Ray sweep that moves them between machines.
 """
 
 from __future__ import annotations
 
 import importlib
-import io
 import pkgutil
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +38,7 @@ from tqdm.auto import tqdm
 
 from gradfree.continual.runner import rederive
 from gradfree.core.checkpoint import checkpoint_written, read_checkpoint, write_checkpoint
-from gradfree.core.files import safe_mkdir, write_bytes_atomic
+from gradfree.core.files import safe_mkdir
 
 
 @dataclass(frozen=True)
@@ -84,9 +91,9 @@ class Experiment:
     default_seeds: int = 3
     options: tuple[Option, ...] = ()
     #: pure steps (results, config) -> markdown / [(name, figure)]: ``gradfree report DIR`` rebuilds
-    #: report.md and the figures from results.json alone. Experiments without them write through ctx.
-    report: Callable[[dict, dict], str] | None = None
-    figures: Callable[[dict, dict], list[tuple[str, Any]]] | None = None
+    #: report.md and the figures from results.json alone
+    report: Callable[[dict, dict], str] = lambda results, config: ""
+    figures: Callable[[dict, dict], list[tuple[str, Any]]] = lambda results, config: []
 
     def check_options(self, given: dict[str, str], quick: bool = False) -> dict[str, Any]:
         """Parse ``--set`` values against the declared options; unknown names, and options the chosen
@@ -106,17 +113,19 @@ class Experiment:
 _REGISTRY: dict[str, Experiment] = {}
 
 
-def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[Option, ...] = (),
-               report: Callable[[dict, dict], str] | None = None,
-               figures: Callable[[dict, dict], list[tuple[str, Any]]] | None = None) -> Callable:
+def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[Option, ...] = (), *,
+               report: Callable[[dict, dict], str],
+               figures: Callable[[dict, dict], list[tuple[str, Any]]]) -> Callable:
     """Decorator registering ``fn(ctx) -> dict`` as experiment ``name`` (``options``: its ``--set`` keys;
-    ``report`` / ``figures``: its pure presentation steps, functions of the results and the config).
+    ``report`` / ``figures``: its presentation steps, functions of the results and the config alone).
 
     Examples
     --------
     >>> import json, tempfile
     >>> from gradfree.experiments.cli_runner import run_experiment
-    >>> @experiment("doc-squares", "Squares of the seeds (an example)", default_seeds=2)
+    >>> @experiment("doc-squares", "Squares of the seeds (an example)", default_seeds=2,
+    ...             report=lambda results, config: f"Squares: {results['squares']}\\n",
+    ...             figures=lambda results, config: [])
     ... def run(ctx):
     ...     return {"squares": [ctx.unit(f"seed{s}", lambda s=s: s * s) for s in ctx.seeds]}
     >>> tmp = tempfile.TemporaryDirectory()
@@ -125,6 +134,8 @@ def experiment(name: str, summary: str, default_seeds: int = 3, options: tuple[O
     {'squares': [0, 1]}
     >>> sorted(p.name for p in out.iterdir())
     ['checkpoints', 'config.json', 'report.md', 'results.json', 'run_info.json']
+    >>> (out / "report.md").read_text().splitlines()[-1]
+    'Squares: [0, 1]'
     >>> tmp.cleanup()
     """
 
@@ -179,7 +190,7 @@ def get_experiment(name: str) -> Experiment:
 
 @dataclass
 class ExperimentContext:
-    """What an experiment sees: options, output folder, checkpointed units, figures and report.
+    """What an experiment's ``run`` sees: options, seeds, output folder, checkpointed units, progress.
 
     Examples
     --------
@@ -197,18 +208,22 @@ class ExperimentContext:
     out: Path
     quick: bool = False
     seeds: list[int] = field(default_factory=lambda: [0])
+    #: the whole run's seeds (default: ``seeds``) and whether this process computes the units of
+    #: :meth:`first_seeds` (a run on one machine: always; spread over Ray: one task of its own)
+    all_seeds: list[int] | None = None
+    shared: bool = True
     device: str = "cpu"
     show_progress: bool = True
     options: dict[str, Any] = field(default_factory=dict)
-    report_parts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, dict] = field(default_factory=dict)  # per-unit measurements for run_info.json
-    figures: list[str] = field(default_factory=list)
     title: str = "run"
     n_resumed: int = 0
+    computed: list[str] = field(default_factory=list)  # ids of the units this process computed
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
+        self.all_seeds = list(self.seeds if self.all_seeds is None else self.all_seeds)
         self.out.mkdir(parents=True, exist_ok=True)
         self.bar = tqdm(desc=self.title, unit="unit", disable=not self.show_progress, total=None)
 
@@ -225,6 +240,11 @@ class ExperimentContext:
         self.stage("done")
         self.bar.close()
 
+    def first_seeds(self, n: int = 1) -> list[int]:
+        """The run's first ``n`` seeds, for a part that runs on those only; ``[]`` in a process that
+        computes only per-seed units (a Ray task of one seed). Use it instead of ``ctx.seeds[:n]``."""
+        return list(self.all_seeds[:n]) if self.shared else []
+
     def checkpoint_dir(self, key: str) -> Path:
         """A folder for a unit's own checkpoints, made inside ``out`` without following any link."""
         return safe_mkdir(self.out / "checkpoints" / _safe(key), root=self.out)
@@ -237,10 +257,8 @@ class ExperimentContext:
         """
         import json
 
-        path = self.out / "checkpoints" / f"{_safe(key)}.json"
-        saved = read_checkpoint(path, lambda d: isinstance(d, dict) and "result" in d
-                                and isinstance(d.get("seconds", 0.0), (int, float))
-                                and rederive(d["result"]) is not None)
+        path = _unit_path(self.out, _safe(key))
+        saved = read_checkpoint(path, _valid_unit)
         if saved is not None:  # resumed: keep the time the unit took when it was computed
             self.timings.setdefault(key, float(saved.get("seconds", 0.0)))
             self.n_resumed += 1
@@ -255,6 +273,7 @@ class ExperimentContext:
             return json.loads(json.dumps(result, sort_keys=True))
         write_checkpoint(path, {"result": result, "seconds": self.timings[key]}, root=self.out)
         checkpoint_written()
+        self.computed.append(_safe(key))
         self.bar.update(1)
         # Round-trip through JSON so a fresh and a resumed run hand the experiment identical values.
         return json.loads(json.dumps(result, sort_keys=True))
@@ -265,24 +284,65 @@ class ExperimentContext:
             self.stage(f"{desc}: {item}" if desc else str(item))
             yield item
 
-    def savefig(self, fig: Any, name: str) -> Path:
-        import matplotlib.pyplot as plt
-
-        self.stage(f"figure {name}")
-        path = self.out / f"{name}.png"
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        write_bytes_atomic(path, buf.getvalue(), root=self.out)
-        self.figures.append(path.name)
-        return path
-
-    def report(self, markdown: str) -> None:
-        self.report_parts.append(markdown.rstrip() + "\n")
-
     def timing(self, key: str, seconds: float) -> None:
         self.timings[key] = float(seconds)
 
 
 def _safe(key: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in key)
+
+
+def _unit_path(out: Path, unit_id: str) -> Path:
+    return Path(out) / "checkpoints" / f"{unit_id}.json"
+
+
+def _valid_unit(d: Any) -> bool:
+    """A unit record: its result and the seconds it took (a malformed accuracy matrix: ValueError)."""
+    return (isinstance(d, dict) and "result" in d and isinstance(d.get("seconds", 0.0), (int, float))
+            and rederive(d["result"]) is not None)
+
+
+def saved_units(out: str | Path, ids: Iterable[str] | None = None) -> dict[str, dict]:
+    """The finished units a run folder holds (all, or those among ``ids``): unit id -> its record.
+
+    Records are read like a resumed run reads them (bounded, checksummed, checked); a damaged one is
+    left out (with a warning), so whoever asked computes it again.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> a, b = tempfile.TemporaryDirectory(), tempfile.TemporaryDirectory()
+    >>> ctx = ExperimentContext(Path(a.name), show_progress=False)
+    >>> ctx.unit("square-3", lambda: 9)
+    9
+    >>> ctx.close()
+    >>> units = saved_units(a.name)
+    >>> sorted(units), units["square-3"]["result"]
+    (['square-3'], 9)
+    >>> store_units(b.name, units)                  # another folder now holds the unit, done
+    ['square-3']
+    >>> a.cleanup(); b.cleanup()
+    """
+    folder = Path(out) / "checkpoints"
+    if ids is None:
+        ids = sorted(p.name[:-5] for p in folder.glob("*.json")) if folder.is_dir() else []
+    found = {i: read_checkpoint(_unit_path(Path(out), i), _valid_unit) for i in ids if _safe(i) == i}
+    return {i: rec for i, rec in found.items() if rec is not None}
+
+
+def store_units(out: str | Path, units: dict[str, dict]) -> list[str]:
+    """Write unit records (from :func:`saved_units` of another folder) into run folder ``out``, so a run
+    there finds them done; records already there are kept. Returns the ids written."""
+    written = []
+    for unit_id, record in units.items():
+        try:
+            ok = _safe(unit_id) == unit_id and _valid_unit(record)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"unit {unit_id!r}: not a unit record")
+        path = _unit_path(Path(out), unit_id)
+        if read_checkpoint(path, _valid_unit) is None:
+            write_checkpoint(path, record, root=out)
+            written.append(unit_id)
+    return written

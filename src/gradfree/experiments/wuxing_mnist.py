@@ -30,7 +30,7 @@ import numpy as np
 
 from gradfree.data import digits_split, load_fashion_mnist, load_mnist
 from gradfree.experiments.epoch_units import epoch_unit
-from gradfree.experiments.plots import figure, markdown_table, mean_sd
+from gradfree.experiments.plots import figure, in_order, markdown_table, mean_sd
 from gradfree.experiments.registry import ExperimentContext, Option, experiment
 from gradfree.wuxing import MODEL1, MODEL2, FixedPointParams, WuxingClassifier
 
@@ -39,6 +39,13 @@ DIGITS_M2 = (64, 250, 84, 28, 10)  # MODEL2 scaled the same way (one_out)
 MLP_LINK_RATIOS = [1.0, 0.3, 0.1, 0.05, 0.03, 0.01, 0.005]
 #: the stabilised update (our default): backward system linearised around the forward state + trust region
 STABILISED = {"backward": "linearised", "max_delta": 0.1}
+#: the runs beyond the paper (options against plain BSP; None: the exact-gradient baseline)
+BEYOND = {"bsp": {}, "element_aware": {"element_aware": True}, "linearised": {"backward": "linearised"},
+          "adders3": {"fan_in": 3}, "stabilised": STABILISED, "default": {"default": True},
+          "exact_gradient": None}
+#: the curves of Fig. 2 and of the goal comparison, in the order of the tables and legends
+FIG2 = ("fixed_point", "bsp", "mixed", "fixed_point-k123", "mixed-k123")  # method 1, 2, mixed
+GOAL = ("sparse-mlp", "set-mlp", "wuxing-goal", "logistic-regression")
 PAPER = {
     "fig2": "both methods train MODEL1; mixing them improves accuracy further; accuracy plateaus "
             "(no numbers given, curves only)",
@@ -75,14 +82,14 @@ def _config(ctx: ExperimentContext) -> dict:
     data_dir = opt.get("data_dir") or os.environ.get("GRADFREE_MNIST_DIR")
     if ctx.quick:
         return dict(data="digits", data_dir=None, epochs=3, n_train=None, n_test=None, m1=DIGITS_M1,
-                    digits_train=int(opt.get("digits_train", 500)),
-                    digits_test=int(opt.get("digits_test", 300)),
+                    digits_train=opt.get("digits_train", 500),
+                    digits_test=opt.get("digits_test", 300),
                     m2=DIGITS_M2, fan_ins=[1, 3], mlp_epochs=10, beyond_scales=[0.05],
-                    beyond_epochs=int(opt.get("beyond_epochs", 3)))
+                    beyond_epochs=opt.get("beyond_epochs", 3))
     return dict(data="mnist" if data_dir else "fashion-mnist", data_dir=data_dir,
-                epochs=int(opt.get("epochs", 5)), n_train=int(opt.get("n_train", 10_000)),
-                n_test=int(opt.get("n_test", 2_000)), m1=MODEL1, m2=MODEL2, fan_ins=[1, 2, 4],
-                mlp_epochs=int(opt.get("mlp_epochs", 5)), beyond_epochs=int(opt.get("beyond_epochs", 20)),
+                epochs=opt.get("epochs", 5), n_train=opt.get("n_train", 10_000),
+                n_test=opt.get("n_test", 2_000), m1=MODEL1, m2=MODEL2, fan_ins=[1, 2, 4],
+                mlp_epochs=opt.get("mlp_epochs", 5), beyond_epochs=opt.get("beyond_epochs", 20),
                 beyond_scales=[0.05, 1.0])
 
 
@@ -137,13 +144,15 @@ def _wuxing(sizes, seed: int, device: str, **kw) -> WuxingClassifier:
                        low=1),
                 Option("parts", str, "which parts to run (fig24: Fig. 2 and Fig. 4 of the paper part only; "
                        "fig3: its backprop MLPs only)", choices=("paper", "fig24", "fig3", "beyond", "goal"),
-                       many=True)))
+                       many=True)),
+            report=lambda results, config: report(results, config),
+            figures=lambda results, config: figures(results, config))
 def run(ctx: ExperimentContext) -> dict:
+    """Every curve a unit checkpointed after each epoch; returns the results only."""
     cfg = _config(ctx)
     res: dict = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
                  "fig2": {}, "fig3": {}, "fig4": {}, "adders": {}, "beyond": {}, "notes": []}
-    parts = ctx.options.get("parts", "paper,beyond,goal")
-    parts = parts.split(",") if isinstance(parts, str) else list(parts)
+    parts = ctx.options.get("parts", ["paper", "beyond", "goal"])  # parsed: a list
     for seed in ctx.progress(ctx.seeds, desc="seeds"):
         if {"paper", "fig24", "fig3"} & set(parts):
             _paper_runs(ctx, cfg, seed, res, set(parts))
@@ -151,8 +160,6 @@ def run(ctx: ExperimentContext) -> dict:
             _beyond(ctx, cfg, seed, res)
         if "goal" in parts:
             _goal(ctx, cfg, seed, res)
-    _figures(ctx, res)
-    _report(ctx, cfg, res)
     return res
 
 
@@ -216,7 +223,7 @@ def _goal(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
     from gradfree.wuxing import build_wiring
 
     Xtr, Xte, ytr, yte = _data(ctx, seed, cfg)
-    E = int(ctx.options.get("goal_epochs", cfg["epochs"]))
+    E = ctx.options.get("goal_epochs", cfg["epochs"])
     proto = WuxingClassifier.goal()
     if cfg["data"] == "digits":  # quick: MODEL2 scaled to 64 inputs
         proto.set_params(hidden_layer_sizes=DIGITS_M2[1:-1], fanout="auto")
@@ -226,7 +233,7 @@ def _goal(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
                device=ctx.device)
     models = {"wuxing-goal": lambda: clone(proto).set_params(random_state=seed, device=ctx.device),
               "sparse-mlp": lambda: SparseMLPClassifier(**mlp), "set-mlp": lambda: SETMLPClassifier(**mlp)}
-    Em = int(ctx.options.get("goal_mlp_epochs", E))
+    Em = ctx.options.get("goal_mlp_epochs", E)
     epochs = {"wuxing-goal": E, "sparse-mlp": Em, "set-mlp": Em}
     for name in ("sparse-mlp", "set-mlp", "wuxing-goal"):  # the long run last
         r = _curve(ctx, f"goal-{name}-s{seed}", models[name], lambda: (Xtr, ytr, Xte, yte), epochs[name],
@@ -251,9 +258,7 @@ def _beyond(ctx: ExperimentContext, cfg: dict, seed: int, res: dict) -> None:
     from gradfree.wuxing.reference import ExactGradientWuxing
 
     d = _digits(seed, cfg)
-    variants = {"bsp": {}, "element_aware": {"element_aware": True}, "linearised": {"backward": "linearised"},
-                "adders3": {"fan_in": 3}, "stabilised": STABILISED, "default": {"default": True},
-                "exact_gradient": None}
+    variants = dict(BEYOND)
     if ctx.quick:  # under a minute: the single options are covered by "stabilised" and "default"
         keep = ("bsp", "stabilised", "default", "exact_gradient")
         variants = {k: v for k, v in variants.items() if k in keep}
@@ -297,8 +302,25 @@ def _plot_curves(ax, groups: dict, key: str, title: str) -> None:
     ax.legend(fontsize=7)
 
 
-def _figures(ctx: ExperimentContext, res: dict) -> None:
-    if res.get("goal"):
+def _ordered(res: dict) -> dict:
+    """The parts of the results in the order the runs were made (results.json stores its keys sorted)."""
+    scales = res["config"].get("beyond_scales") or []
+    return {
+        "goal": in_order(res.get("goal") or {}, GOAL),
+        "fig2": in_order(res["fig2"], FIG2),
+        "fig3": in_order(res["fig3"], [str(lr) for lr in MLP_LINK_RATIOS]),
+        "fig4": in_order(res["fig4"], ("MODEL1", "MODEL2")),
+        "adders": {f: res["adders"][f] for f in sorted(res["adders"], key=float)},
+        "beyond": in_order(res["beyond"], [f"{n}@{sc}" for sc in scales for n in BEYOND]),
+        "alignment": in_order(res.get("alignment") or {}, [str(sc) for sc in scales]),
+        "notes": res["notes"],
+    }
+
+
+def figures(results: dict, config: dict) -> list:
+    """The goal's curves, the paper's figures (2, 3, 4, adders) and the runs beyond the paper."""
+    res, out = _ordered(results), []
+    if res["goal"]:
         fig, ax = figure(1)
         curves = {k: v for k, v in res["goal"].items() if "test" in v[0]}
         lr = next(iter(res["goal"].values()))[0].get("link_ratio", 0.0)
@@ -308,35 +330,34 @@ def _figures(ctx: ExperimentContext, res: dict) -> None:
                 ax[0, 0].axhline(np.mean([r["final_test"] for r in runs]) * 100, ls="--", c="gray", lw=1,
                                  label=name)
         ax[0, 0].legend(fontsize=7)
-        ctx.savefig(fig, "wuxing_goal")
-    if not res["fig2"] and not res["fig3"]:
-        if res["beyond"]:
-            fig, ax = figure(1)
-            _plot_curves(ax[0, 0], res["beyond"], "test", "Beyond the paper (digits)")
-            ctx.savefig(fig, "wuxing_beyond")
-        return
-    panels = [(res["fig2"], "test", "Fig. 2: MODEL1, method 1 / 2 / mixed")] if res["fig2"] else []
-    if res["fig3"]:
-        panels.append(({f"LR {float(k) * 100:g} %": v for k, v in res["fig3"].items()}, "train",
-                       "Fig. 3: sparse backprop MLP (MODEL1 sizes)"))
-    if res["fig4"]:
-        panels.append((res["fig4"], "test", "Fig. 4: MODEL1 vs MODEL2 (BSP)"))
-    if res["adders"]:
-        panels.append(({f"fan-in {f}": res["adders"][f] for f in sorted(res["adders"], key=int)}, "test",
-                       "Adders (MODEL1, stabilised BSP)"))
-    fig, ax = figure(len(panels))
-    for i, (groups, key, title) in enumerate(panels):
-        _plot_curves(ax[0, i], groups, key, title)
-    ctx.savefig(fig, "wuxing_figures")
+        out.append(("wuxing_goal", fig))
+    if res["fig2"] or res["fig3"]:
+        panels = [(res["fig2"], "test", "Fig. 2: MODEL1, method 1 / 2 / mixed")] if res["fig2"] else []
+        if res["fig3"]:
+            panels.append(({f"LR {float(k) * 100:g} %": v for k, v in res["fig3"].items()}, "train",
+                           "Fig. 3: sparse backprop MLP (MODEL1 sizes)"))
+        if res["fig4"]:
+            panels.append((res["fig4"], "test", "Fig. 4: MODEL1 vs MODEL2 (BSP)"))
+        if res["adders"]:
+            panels.append(({f"fan-in {f}": v for f, v in res["adders"].items()}, "test",
+                           "Adders (MODEL1, stabilised BSP)"))
+        fig, ax = figure(len(panels))
+        for i, (groups, key, title) in enumerate(panels):
+            _plot_curves(ax[0, i], groups, key, title)
+        out.append(("wuxing_figures", fig))
     if res["beyond"]:
         fig, ax = figure(1)
         _plot_curves(ax[0, 0], res["beyond"], "test", "Beyond the paper (digits)")
-        ctx.savefig(fig, "wuxing_beyond")
+        out.append(("wuxing_beyond", fig))
+    return out
 
 
-def _report(ctx: ExperimentContext, cfg: dict, res: dict) -> None:
-    seeds = ", ".join(map(str, ctx.seeds))
-    if res.get("goal"):
+def report(results: dict, config: dict) -> str:
+    """The goal's table, the paper's figures' table, the runs beyond the paper, the alignment with the
+    gradient and the paper's statements, from the results alone."""
+    res, cfg, parts = _ordered(results), results["config"], []
+    seeds = ", ".join(map(str, config["seeds"]))
+    if res["goal"]:
         rows = []
         for name, runs in res["goal"].items():
             t = [r["final_test"] for r in runs]
@@ -344,15 +365,15 @@ def _report(ctx: ExperimentContext, cfg: dict, res: dict) -> None:
             lr = f"{runs[0]['link_ratio'] * 100:.3f}" if "link_ratio" in runs[0] else "100 (dense)"
             epochs = str(len(runs[0]["test"])) if "test" in runs[0] else "lbfgs"
             rows.append([name, lr, epochs, mean_sd(t), best])
-        ctx.report(f"## Goal: ``WuxingClassifier.goal()`` against backprop at the same link ratio and sizes "
-                   f"({cfg['data']}, {cfg['n_train'] or 'digits'} train / {cfg['n_test'] or ''} test, "
-                   f"seeds {seeds})\n\n"
-                   + markdown_table(["model", "link ratio (%)", "epochs", "final test accuracy (%)",
-                                     "best epoch (%)"], rows))
+        data = f"{cfg['data']}, {cfg['n_train'] or 'digits'} train / {cfg['n_test'] or ''} test"
+        parts.append("## Goal: ``WuxingClassifier.goal()`` against backprop at the same link ratio and "
+                     f"sizes ({data}, seeds {seeds})\n\n"
+                     + markdown_table(["model", "link ratio (%)", "epochs", "final test accuracy (%)",
+                                       "best epoch (%)"], rows))
     if res["fig2"] or res["fig3"]:
         rows = []
-        parts = (("Fig. 2", res["fig2"]), ("Fig. 4", res["fig4"]), ("adders (fan-in)", res["adders"]))
-        for fig, groups in parts:
+        groups_of = (("Fig. 2", res["fig2"]), ("Fig. 4", res["fig4"]), ("adders (fan-in)", res["adders"]))
+        for fig, groups in groups_of:
             for name, runs in groups.items():
                 acc = mean_sd([r["final_test"] for r in runs])
                 rows.append([fig, name, f"{runs[0]['link_ratio'] * 100:.3f}", acc])
@@ -362,22 +383,24 @@ def _report(ctx: ExperimentContext, cfg: dict, res: dict) -> None:
                          mean_sd([r["final_test"] for r in runs]) + f" (train {train})"])
         sub = f", {cfg['n_train']} train / {cfg['n_test']} test images" if cfg["n_train"] else ""
         mlp = f", MLPs {cfg['mlp_epochs']} epochs" if res["fig3"] else ""
-        ctx.report(f"## Wuxing network on {cfg['data']} (seeds {seeds}; {cfg['epochs']} epochs{mlp}{sub})\n\n"
-                   + markdown_table(["figure", "run", "link ratio (%)", "final test accuracy (%)"], rows))
+        parts.append(f"## Wuxing network on {cfg['data']} (seeds {seeds}; {cfg['epochs']} epochs{mlp}"
+                     f"{sub})\n\n"
+                     + markdown_table(["figure", "run", "link ratio (%)", "final test accuracy (%)"], rows))
     if res["beyond"]:
         rows = []
         for name, runs in res["beyond"].items():
             t = np.array([r["test"] for r in runs])  # (seeds, epochs)
             rows.append([name, f"{runs[0]['link_ratio'] * 100:.3f}" if "link_ratio" in runs[0] else "",
                          mean_sd(t[:, -1]), mean_sd(t[:, -5:].mean(axis=1)), mean_sd(t.max(axis=1))])
-        ctx.report(f"## Beyond the paper: digits, net {list(DIGITS_M1)} (seeds {seeds}; "
-                   f"{cfg['beyond_epochs']} epochs; option@input scale)\n\n"
-                   + markdown_table(["run", "link ratio (%)", "final test accuracy (%)", "mean of the last 5 "
-                                     "epochs (%)", "best epoch (%)"], rows))
-    if res.get("alignment"):
-        ctx.report(_alignment_report(res["alignment"]))
-    ctx.report("### The paper's statements\n\n" + "\n".join(f"* {k}: {v}" for k, v in PAPER.items())
-               + ("\n\n" + "\n".join(f"* note: {n}" for n in res["notes"]) if res["notes"] else ""))
+        parts.append(f"## Beyond the paper: digits, net {list(DIGITS_M1)} (seeds {seeds}; "
+                     f"{cfg['beyond_epochs']} epochs; option@input scale)\n\n"
+                     + markdown_table(["run", "link ratio (%)", "final test accuracy (%)",
+                                       "mean of the last 5 epochs (%)", "best epoch (%)"], rows))
+    if res["alignment"]:
+        parts.append(_alignment_report(res["alignment"]))
+    parts.append("### The paper's statements\n\n" + "\n".join(f"* {k}: {v}" for k, v in PAPER.items())
+                 + ("\n\n" + "\n".join(f"* note: {n}" for n in res["notes"]) if res["notes"] else ""))
+    return "\n".join(p.rstrip() + "\n" for p in parts)
 
 
 def _alignment_report(alignment: dict) -> str:

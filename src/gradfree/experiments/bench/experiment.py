@@ -8,8 +8,9 @@ carries a digest of the model's parameters, so a checkpoint made with another co
 reused; a unit that failed is not saved, so a resumed bench retries it.
 
 ``results.json`` holds what the models computed (metrics, accuracy matrices, parameters), reproducible
-for given seeds; what was measured (wall and CPU time, peak memory) goes to ``bench.json`` and
-``results.csv`` beside the report, as it changes from run to run.
+for given seeds; ``report.md`` and the accuracy matrices are functions of it (``gradfree report``
+rebuilds them). What was measured (wall and CPU time, peak memory) changes from run to run: the run
+writes it to ``timings.md``, ``accuracy_vs_time.png``, ``bench.json`` and ``results.csv`` beside the report.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 import torch
 
 from gradfree.experiments.bench.models import MODELS
-from gradfree.experiments.bench.report import figures, markdown, write_csv, write_json
+from gradfree.experiments.bench.report import accuracy_matrices, markdown, write_measurements
 from gradfree.experiments.bench.suites import SUITES
 from gradfree.experiments.bench.units import machine_info, params_of, run_unit, setting
 from gradfree.experiments.registry import ExperimentContext, Option, experiment
@@ -38,14 +39,41 @@ def _config_digest(model: str, suite: str, seed: int, data: dict, ctx: Experimen
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def _table_of(results: dict, config: dict) -> tuple[list[dict], dict, list[str], list[str]]:
+    """The records, what was skipped, and the models and suites in the table's order, from results.json
+    (the order the options named them in, else the model table's and the suites' own)."""
+    records, skipped = results["records"], {(m, s): r for m, s, r in results["skipped"]}
+    seen_m = {r["model"] for r in records} | {m for m, _ in skipped}
+    seen_s = {r["suite"] for r in records} | {s for _, s in skipped}
+    opts = config.get("options") or {}
+
+    def order(given: str | None, table: dict, seen: set) -> list[str]:
+        names = given.split(",") if given else list(table)
+        return [n for n in names if n in seen and n in table]
+
+    models, suites = order(opts.get("models"), MODELS, seen_m), order(opts.get("suites"), SUITES, seen_s)
+    return records, skipped, models, suites
+
+
+def report(results: dict, config: dict) -> str:
+    """The summary and per-suite tables of what the models computed, from results.json alone."""
+    return markdown(*_table_of(results, config))
+
+
+def figures(results: dict, config: dict) -> list:
+    """The accuracy matrices of each continual suite, from results.json alone."""
+    records, _, models, suites = _table_of(results, config)
+    return accuracy_matrices(records, models, suites)
+
+
 @experiment("bench", "Every system and baseline side by side on the same suites, seeds and budgets",
-            default_seeds=3, options=(
+            default_seeds=3, report=report, figures=figures, options=(
                 Option("threads", int, "torch CPU threads while timing (default 1)", low=1),
                 Option("models", str, "models to run (default: the whole table)", choices=lambda: MODELS,
                        many=True),
                 Option("suites", str, "suites to run (default: all)", choices=lambda: SUITES, many=True)))
 def run(ctx: ExperimentContext) -> dict:
-    threads = int(ctx.options.get("threads", 1))
+    threads = ctx.options.get("threads", 1)  # parsed: an int
     old = torch.get_num_threads()
     torch.set_num_threads(threads)  # every model timed alike; restored afterwards
     try:
@@ -78,9 +106,6 @@ def _run(ctx: ExperimentContext, threads: int) -> dict:
             "suites": suite_names, "started": started, "duration_s": time.perf_counter() - t0,
             "units": len(records), "units_resumed": ctx.n_resumed,
             "machine": {**machine_info(ctx.device), "torch_threads": threads}}
-    write_csv(ctx.out / "results.csv", records, skipped, root=ctx.out)
-    write_json(ctx.out / "bench.json", records, skipped, meta, root=ctx.out)
-    figures(ctx.savefig, records, meta)
-    ctx.report(markdown(records, skipped, meta))
+    write_measurements(ctx.out, records, skipped, meta)  # measured: beside the report, not in results
     return {"records": [{k: v for k, v in r.items() if k not in MEASURED} for r in records],
             "skipped": [[m, s, r] for (m, s), r in skipped.items() if r is not None]}
