@@ -4,7 +4,8 @@ fixed seeds by the old code (a git revision, default c6296a1) and by this tree, 
 trajectories (SHA-256 of the history, the final state and the predictions). The paper-network
 estimators' defaults have since become TUNED: cases written for the old defaults pass them explicitly
 on the new side (``OLD_DEFAULTS``, or ``.paper()`` with overrides as emns-demos does), and two cases
-show that the new defaults are the old code's TUNED.
+show that the new defaults are the old code's TUNED with ``input_scaling="standard"`` (the structure
+cases pass ``input_scaling=None``: they were written for TUNED on raw inputs).
 
     python benchmarks/check_emns_split.py [--old c6296a1] [--fashion-generations 300] [--only TEXT]
 
@@ -65,7 +66,7 @@ NEW = hasattr(E, "EMNSMLPClassifier")
 # the new side wherever a case was written for them (the old side gets the same values by default).
 OLD_DEFAULTS = dict(selection='plus', population_size=16, n_parents=1, recombination=0, rate_rule='preset',
                     resistance_rate=0.0, mutation_rate=None, mu_min=None, r_max=None, keep_best=False,
-                    mirrored=False)
+                    mirrored=False, input_scaling=None)
 '''
 
 # name: (code for the old tree, code for the new tree); each sets ``out``
@@ -117,13 +118,15 @@ CASES = {
         ".fit(Xr, yr); out = paper(m, Xr)",
         "m = E.EMNSRegressor(**dict(OLD_DEFAULTS, selection='revert'), constants='reference', "
         "max_evaluations=800, random_state=7).fit(Xr, yr); out = paper(m, Xr)"),
-    "TUNED -> EMNSRegressor() (the defaults)": (
-        "m = E.EMNSRegressor(**E.TUNED, max_evaluations=3000, random_state=8).fit(Xr, yr); "
+    "TUNED + standard scaling -> EMNSRegressor() (the defaults)": (
+        "m = E.EMNSRegressor(**E.TUNED, input_scaling='standard', max_evaluations=3000, random_state=8)"
+        ".fit(Xr, yr); "
         "out = paper(m, Xr)",
         "m = E.EMNSRegressor(max_evaluations=3000, random_state=8).fit(Xr, yr); out = paper(m, Xr)"),
-    "TUNED -> EMNSClassifier() (the defaults), digits 0-4": (  # the old EMNSClassifier() was the wide MLP
+    "TUNED + standard scaling -> EMNSClassifier() (the defaults), digits 0-4": (  # old: the wide MLP
         "X5, y5 = load_digits(n_class=5, return_X_y=True)\n"
-        "m = E.EMNSClassifier.paper(**E.TUNED, max_evaluations=1700, random_state=15).fit(X5, y5); "
+        "m = E.EMNSClassifier.paper(**E.TUNED, input_scaling='standard', max_evaluations=1700, "
+        "random_state=15).fit(X5, y5); "
         "out = paper(m, X5)",
         "X5, y5 = load_digits(n_class=5, return_X_y=True)\n"
         "m = E.EMNSClassifier(max_evaluations=1700, random_state=15).fit(X5, y5); out = paper(m, X5)"),
@@ -138,13 +141,13 @@ CASES = {
     "emns-demos recombine+growth (structure)": (
         "m = E.EMNSRegressor(**dict(E.TUNED, growth=True, connect=True, growth_patience=512, growth_tol=1e-4,"
         " structure_interval=128), max_evaluations=4000, random_state=10).fit(Xr, yr); out = paper(m, Xr)",
-        "m = E.EMNSRegressor(structure=E.StructureParams(growth=True, connect=True, "
+        "m = E.EMNSRegressor(input_scaling=None, structure=E.StructureParams(growth=True, connect=True, "
         "growth_patience=512, growth_tol=1e-4, interval=128), max_evaluations=4000, random_state=10)"
         ".fit(Xr, yr); out = paper(m, Xr)"),
     "emns-demos recombine+prune (structure)": (
         "m = E.EMNSRegressor(**dict(E.TUNED, prune=True, connect=True, prune_threshold=0.02, "
         "structure_interval=128), max_evaluations=3000, random_state=11).fit(Xr, yr); out = paper(m, Xr)",
-        "m = E.EMNSRegressor(structure=E.StructureParams(prune=True, connect=True, "
+        "m = E.EMNSRegressor(input_scaling=None, structure=E.StructureParams(prune=True, connect=True, "
         "prune_threshold=0.02, interval=128), max_evaluations=3000, random_state=11).fit(Xr, yr); "
         "out = paper(m, Xr)"),
     "EMNSClassifier.paper() (emns-demos classification)": (

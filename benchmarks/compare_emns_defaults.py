@@ -15,9 +15,9 @@ stratified) on wine (178 x 13, 3 classes) and breast cancer (569 x 30, 2 classes
 with the training part's mean and sd (raw, their features reach 1,000s and the network clips each
 synapse to +-10), and on digits 0-4 (901 x 64, raw pixels 0-16, 5 classes).
 
-Input scaling (``--task input_scaling``, not part of "both"): TUNED on raw wine and breast cancer,
-without and with ``input_scaling="standard"`` (the estimator scales; docs/decisions.md says why this is
-measured but not yet the default).
+Input scaling (``--task input_scaling``, not part of "both"): TUNED with ``input_scaling`` None,
+``"standard"`` (the defaults' since this measurement) and ``"maxabs"``, every data set above with raw
+inputs (the estimator scales, the script does not; diabetes unscaled, ``load_diabetes(scaled=False)``).
 
     python benchmarks/compare_emns_defaults.py [--seeds 5]
         [--task both|regression|classification|input_scaling]
@@ -52,8 +52,9 @@ from gradfree.emns import TUNED, EMNSClassifier, EMNSRegressor
 #: the constructor's defaults before TUNED, spelled out
 PLUS_16 = dict(selection="plus", population_size=16, n_parents=1, recombination=0, rate_rule="preset",
                resistance_rate=0.0, mutation_rate=None, mu_min=None, r_max=None, keep_best=False,
-               mirrored=False)
-CONFIGS = {"(1+16), the old defaults": PLUS_16, "TUNED, the new defaults": TUNED}
+               mirrored=False, input_scaling=None)
+#: both on raw inputs, as the defaults were when this was measured (the data are standardised here)
+CONFIGS = {"(1+16), the old defaults": PLUS_16, "TUNED, the new defaults": dict(TUNED, input_scaling=None)}
 BUDGET = 5000
 
 
@@ -91,13 +92,31 @@ def _classification(seed: int, kw: dict) -> dict:
 
 
 def _input_scaling(seed: int, kw: dict) -> dict:
-    """Raw wine and breast cancer (features up to 1,000s), as a user would pass them."""
-    return {"raw_wine_test_acc": _held_out(*load_wine(return_X_y=True), seed, kw, False),
-            "raw_breast_cancer_test_acc": _held_out(*load_breast_cancer(return_X_y=True), seed, kw, False)}
+    """Every data set above as a user would pass it: the inputs raw (the script scales none of them;
+    the regression targets are still standardised, the outputs being clipped to +-5)."""
+    Xc, yc = make_regression(n_samples=200, n_features=10, n_informative=1, bias=5.0, noise=20,
+                             random_state=42)
+    yc = scale(yc)
+    out = {"raw_check_train_r2": EMNSRegressor(**kw, random_state=seed).fit(Xc, yc).score(Xc, yc)}
+    Xd, yd = load_diabetes(return_X_y=True, scaled=False)  # age, sex 1/2, bmi, blood pressure, ...
+    Xa, Xb, ya, yb = train_test_split(Xd, yd, test_size=0.25, random_state=seed)
+    mu, sd = ya.mean(), ya.std()
+    out["raw_diabetes_test_r2"] = EMNSRegressor(**kw, random_state=seed).fit(
+        Xa, (ya - mu) / sd).score(Xb, (yb - mu) / sd)
+    Xc, yc = shuffle(*make_blobs(n_samples=300, random_state=0), random_state=7)
+    out["raw_check_train_acc"] = EMNSClassifier(**kw, random_state=seed).fit(Xc, yc).score(Xc, yc)
+    Xb2, yb2 = Xc[yc != 2], yc[yc != 2]
+    out["raw_check_binary_train_acc"] = EMNSClassifier(**kw, random_state=seed).fit(
+        Xb2, yb2).score(Xb2, yb2)
+    out["raw_wine_test_acc"] = _held_out(*load_wine(return_X_y=True), seed, kw, False)
+    out["raw_breast_cancer_test_acc"] = _held_out(*load_breast_cancer(return_X_y=True), seed, kw, False)
+    out["digits5_test_acc"] = _held_out(*load_digits(n_class=5, return_X_y=True), seed, kw, False)
+    return out
 
 
-SCALINGS = {"TUNED, raw inputs": TUNED,
-            "TUNED, input_scaling='standard'": dict(TUNED, input_scaling="standard")}
+SCALINGS = {"TUNED, raw inputs": dict(TUNED, input_scaling=None),
+            "TUNED, input_scaling='standard'": dict(TUNED, input_scaling="standard"),
+            "TUNED, input_scaling='maxabs'": dict(TUNED, input_scaling="maxabs")}
 #: task -> (what one seed measures, the configurations compared)
 TASKS = {"regression": (_regression, CONFIGS), "classification": (_classification, CONFIGS),
          "input_scaling": (_input_scaling, SCALINGS)}

@@ -2,14 +2,14 @@
 
 Decisions (docs/decisions.md leaves them to us; the paper's literal rule is one option among them):
 
-* The defaults are :data:`gradfree.emns.TUNED`: a (8/8_w, 16) population with intermediate
-  recombination, mirrored sampling, mu adapted by cumulative step-size adaptation from 0.2 (floor 0.02)
-  and resistances adapted from the selected mutations. The paper's own rule, ``selection="none"``
-  (keep every mutation; ``.paper()``), does not learn - ``gradfree run emns-demos`` measures it - and a
-  researcher calling ``fit`` expects a model that learns. TUNED learns best among those measured on
-  real data at the default budget: held-out R^2 on diabetes, held-out accuracy on wine, breast cancer
-  and digits, beside (1+16) with the paper's mutation, the defaults before it
-  (``benchmarks/compare_emns_defaults.py``; docs/decisions.md has the numbers).
+* The defaults are :data:`gradfree.emns.TUNED` (inputs standardised, below): a (8/8_w, 16) population
+  with intermediate recombination, mirrored sampling, mu adapted by cumulative step-size adaptation
+  from 0.2 (floor 0.02) and resistances adapted from the selected mutations. The paper's own rule,
+  ``selection="none"`` (keep every mutation; ``.paper()``), does not learn - ``gradfree run
+  emns-demos`` measures it - and a researcher calling ``fit`` expects a model that learns. TUNED
+  learns best among those measured on real data at the default budget: held-out R^2 on diabetes,
+  held-out accuracy on wine, breast cancer and digits, beside (1+16) with the paper's mutation, the
+  defaults before it (``benchmarks/compare_emns_defaults.py``; docs/decisions.md has the numbers).
 * Budgets count *evaluations* (one forward pass of one candidate over the training data):
   ``max_evaluations`` per ``fit`` / ``partial_fit`` call; a generation starts only if it fits in what
   is left (at least one runs per call); re-scoring after a structural change is counted too. For
@@ -32,6 +32,9 @@ Decisions (docs/decisions.md leaves them to us; the paper's literal rule is one 
   ``mirrored`` and ``keep_best``.
 * Fitness is -MSE (sec. 7.1). The classifier regresses one-hot targets (binary: one output, target
   0/1, as the reference does) and predicts the largest output.
+* Inputs are standardised by default (``input_scaling="standard"``, fitted on the first data): the
+  paper feeds them raw and clips each synapse to +-10, which fails on features in the 100s (raw wine,
+  breast cancer, diabetes); ``.paper()`` keeps them raw. docs/decisions.md has the numbers.
 * Targets are not rescaled: the outputs are clipped to +-5 (the reference's clip).
 * This is the paper's network (sec. 3): neuron bases, growth and pruning (``structure``), the
   paper's rules and ours beside them. EMNS at image scale (a wide MLP) is
@@ -161,7 +164,8 @@ class _EMNSBase(InputScaling, StateViews, GradFreeEstimator):
         :class:`gradfree.emns.structure.StructureParams`; None: off.
     hist_every : generations between resistance histograms in ``history_``.
     backend : ``"auto"`` (numba kernel on the CPU when installed, else torch), ``"torch"``, ``"numba"``.
-    input_scaling : None, ``"standard"`` or ``"maxabs"`` (fitted on the first data).
+    input_scaling : ``"standard"`` (the default: per-feature mean and sd), ``"maxabs"`` or None (raw, as
+        the paper), fitted on the first data.
     random_state, device : as everywhere in gradfree.
     """
 
@@ -205,7 +209,8 @@ class _EMNSBase(InputScaling, StateViews, GradFreeEstimator):
                  mu_min: float | None = 0.02, r_max: float | None = 0.95, recombination: int = 8,
                  keep_best: bool = True, mirrored: bool = True, resistance_rate: float = 0.2,
                  restart_patience: int = 0, hist_every: int = 50, backend: str = "auto",
-                 input_scaling: str | None = None, random_state: Any = None, device: str = "cpu") -> None:
+                 input_scaling: str | None = "standard", random_state: Any = None,
+                 device: str = "cpu") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.constants = constants
         self.mutation_rate = mutation_rate
@@ -432,7 +437,7 @@ def _base_defaults() -> dict:
 #: ``EMNSRegressor.paper()``; the experiments (``gradfree run emns-demos``) build on it.
 PAPER: dict = dict(_base_defaults(), selection="none", constants="paper", population_size=16,
                    recombination=0, rate_rule="preset", resistance_rate=0.0, mutation_rate=None,
-                   mu_min=None, r_max=None, keep_best=False, mirrored=False)
+                   mu_min=None, r_max=None, keep_best=False, mirrored=False, input_scaling=None)
 
 
 class _Presets:
@@ -450,9 +455,9 @@ class _Presets:
 
 class EMNSRegressor(_Presets, GradFreeRegressor, _EMNSBase):
     """Evolvable Modular Neural System regressor (Karahan 2025) on the paper's network: fitness -MSE,
-    mutation only. Defaults: :data:`gradfree.emns.TUNED` (a recombining (8/8_w, 16) population), 5,000
-    evaluations per call; ``.paper()`` is the paper's exact rule. Parameters as in :class:`_EMNSBase`;
-    :mod:`gradfree.emns.estimators` says what was decided and why.
+    mutation only. Defaults: :data:`gradfree.emns.TUNED` (a recombining (8/8_w, 16) population) on
+    standardised inputs, 5,000 evaluations per call; ``.paper()`` is the paper's exact rule. Parameters
+    as in :class:`_EMNSBase`; :mod:`gradfree.emns.estimators` says what was decided and why.
 
     >>> from gradfree.data import emns_regression
     >>> from gradfree.emns import EMNSRegressor
@@ -476,8 +481,8 @@ class EMNSRegressor(_Presets, GradFreeRegressor, _EMNSBase):
 class EMNSClassifier(_Presets, GradFreeClassifier, _EMNSBase):
     """Evolvable Modular Neural System classifier on the paper's network: regresses one-hot targets
     (binary: one 0/1 output) and predicts the largest output. Defaults as :class:`EMNSRegressor`'s
-    (:data:`gradfree.emns.TUNED`); ``.paper()`` is the paper's exact rule. EMNS at image scale is
-    :class:`gradfree.emns.EMNSMLPClassifier`. Parameters as in :class:`_EMNSBase`.
+    (:data:`gradfree.emns.TUNED`, standardised inputs); ``.paper()`` is the paper's exact rule. EMNS at
+    image scale is :class:`gradfree.emns.EMNSMLPClassifier`. Parameters as in :class:`_EMNSBase`.
 
     >>> from gradfree.data import emns_classification
     >>> from gradfree.emns import EMNSClassifier

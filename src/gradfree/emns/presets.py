@@ -13,8 +13,9 @@ from __future__ import annotations
 #: selected mutations at rate 0.2. Train MSE <= 0.0105 in 10,000 evaluations: 27 of seeds 0-29 (where it
 #: was chosen) and 29 of the held-out seeds 30-59; the previous TUNED (4/4_w, the 1/5th rule,
 #: self-adaptive resistances) 17 of 0-29, and without mirrored sampling 13. The constructor's defaults
-#: of ``EMNSRegressor`` / ``EMNSClassifier``: at 5,000 evaluations it also learns best on real data
-#: (diabetes, wine, breast cancer, digits; ``benchmarks/compare_emns_defaults.py``).
+#: of ``EMNSRegressor`` / ``EMNSClassifier`` (with ``input_scaling="standard"``): at 5,000 evaluations it
+#: also learns best on real data (diabetes, wine, breast cancer, digits;
+#: ``benchmarks/compare_emns_defaults.py``).
 TUNED: dict = dict(selection="comma", population_size=16, recombination=8, rate_rule="csa",
                    resistance_rate=0.2, mutation_rate=0.2, mu_min=0.02, r_max=0.95, keep_best=True,
                    mirrored=True)

@@ -47,7 +47,7 @@ class StructureParams:
     >>> grow = StructureParams(growth=True, growth_patience=256, interval=128)
     >>> m = EMNSRegressor(structure=grow, max_evaluations=3000, random_state=0).fit(X, y)
     >>> m.layer_sizes_, [e["event"] for e in m.history_["events"]]
-    ([3, 9, 4, 1], ['grow'])
+    ([3, 9, 5, 1], ['grow', 'grow'])
     """
 
     growth: bool = False
