@@ -153,7 +153,7 @@ class BoundPolicy:
         """Actions for observations (m, n_in): the argmax (discrete), clipped (linear) or squashed."""
         if self.layers is None:  # "emns": the network's torch code, actions mapped in torch
             with torch.inference_mode():
-                out = self.spec.act(self.params, torch.from_numpy(obs))
+                out = self.spec.act(*_padded(self.params, torch.from_numpy(obs)))[:len(obs)]
                 low, high = (None, None) if self.discrete else map(torch.from_numpy, (self.low, self.high))
                 return to_actions(out, "emns", self.discrete, low, high).numpy()
         out = self.outputs(obs)
@@ -167,6 +167,22 @@ class BoundPolicy:
         t *= self._half_range
         t += self.low
         return t
+
+
+#: rows of an "emns" batch are padded to a multiple of this: torch's element-wise kernels run a tensor in
+#: SIMD blocks and its last ``numel % (2 x vector width)`` elements through a scalar loop, whose sigmoid,
+#: exp, sin and sqrt round differently; with every tensor's size a multiple of 64 rows no element takes
+#: the scalar path, so a row's actions are the same bits in any batch (workers, dropped episodes)
+_ROW_BLOCK = 64
+
+
+def _padded(params: torch.Tensor, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """params (n, D) and obs (n, n_in) with copies of their first row appended up to a multiple of
+    ``_ROW_BLOCK`` rows."""
+    pad = -len(obs) % _ROW_BLOCK
+    if pad == 0:
+        return params, obs
+    return (torch.cat((params, params[:1].expand(pad, -1))), torch.cat((obs, obs[:1].expand(pad, -1))))
 
 
 def to_actions(out: torch.Tensor, kind: str, discrete: bool, low: torch.Tensor | None,
