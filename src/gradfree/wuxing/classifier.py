@@ -13,25 +13,16 @@ max_offset 0.1) were chosen on digits. Mixed method: method 2's step is 25 % of 
 paper (``step`` is method 2's step; method 1's, ``FixedPointParams.step``, defaults to ``step / 0.25``).
 
 **The defaults are not the paper's configuration** (that is :meth:`WuxingClassifier.paper`); they are
-what learns best on raw data among our named options (scikit-learn's digits, pixels 0-16, 70/30 split,
-20 epochs, seed 0: 64.6 % with the paper's random interface split and no adders, 76.3 % with
-``element_aware``, 91.5 % with ``fan_in=3``, 91.7 % with both, the default):
+what learns best on raw data among our named options (measured on scikit-learn's digits; the numbers
+and the divergence trace behind the last point are in docs/decisions.md, Wuxing):
 
 * ``scale_inputs="max"``: X is divided by its largest |x|, fitted at the first fit (``x_scale_``);
 * ``element_aware=True``, ``fan_in=3`` (adders; the link ratio triples);
-* **the stabilised update**, ``backward="linearised"`` + ``max_delta=0.1``. Cause of the divergence
-  traced on full Fashion-MNIST (fan-in 2, the paper's update: loss 0.23 -> 18,891 within 5,000
-  samples): eq. 2.5's backward system at rest is the adjoint of the forward system only near rest.
-  As coefficients grow, signals leave the small-signal regime; BSP's update then stops being a
-  descent direction (its cosine with -dL/dC fell from 0.4-0.97 to -0.53 in the batch before the jump,
-  while the backward system linearised around the forward state stayed at 0.54-0.99), the error grows,
-  the atan limit of eq. 3.4 lets a coefficient move step * pi / 2 = 7.9 per batch (5 c_max), and the
-  coefficients saturate. Adders make it likelier: an interface sums fan_in signals. Replayed from the
-  state 25 batches before the jump, the linearised backward system alone trains on; a trust region
-  alone (|dC| <= 0.05 per batch) only delays the jump; the trust region also guards against too large
-  a step, which diverges with either backward system. It bounds excursions rather than ruling them
-  out: plain BSP on MODEL1 had one in epoch 10 of full Fashion-MNIST (largest batch loss 2.7, test
-  74.7 % -> 44.8 %, back to 72.8 % in epoch 13; docs/results/wuxing-stability).
+* **the stabilised update**, ``backward="linearised"`` + ``max_delta=0.1``: eq. 2.5's backward system at
+  rest is the forward system's adjoint only near rest, so once coefficients grow the paper's update
+  stops being a descent direction and eq. 3.4's atan limit lets a coefficient jump by step * pi / 2 per
+  batch; the backward system linearised around the forward state keeps the direction, and a per-batch
+  trust region bounds the step. It bounds excursions rather than ruling them out.
 """
 
 from __future__ import annotations
