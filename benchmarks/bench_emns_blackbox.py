@@ -45,7 +45,9 @@ GROUPS = {"separable f1-5": range(1, 6), "moderate f6-9": range(6, 10),
           "ill-conditioned f10-14": range(10, 15),
           "multi-modal f15-19": range(15, 20), "weak structure f20-24": range(20, 25),
           "multi-modal f15-24": range(15, 25), "all f1-24": range(1, 25)}
-NOISY_GROUPS = {"noisy f101-130": range(101, 131)}
+NOISY_GROUPS = {"moderate noise f101-106": range(101, 107),
+                "severe noise, uni-modal f107-121": range(107, 122),
+                "severe noise, multi-modal f122-130": range(122, 131), "noisy f101-130": range(101, 131)}
 TARGETS = 10.0 ** np.linspace(2, -8, 51)  # COCO's bbob targets for the ECDF
 BOUND = 5.0  # bbob's search domain [-5, 5]^D
 
@@ -221,10 +223,15 @@ def ea_one_plus_lambda(problem, n, budget, rng, lam):
             x, fx = Y[b], fy[b]
 
 
-def emns_bits(problem, n, budget, rng, popsize):
+def emns_bits(problem, n, budget, rng, popsize, neutral=False):
+    """EMNS "plus" on bit strings (per-bit flip rate mu (1 - r_i), 1/5th rule). ``neutral`` (our named
+    configuration): an offspring as good as its parent replaces it (the EA's ">=", neutral moves across
+    plateaus; only strict improvements count as successes) and mu never falls below 1/n, the EA's rate
+    (without the floor the 1/5th rule drives mu down on rugged functions until one bit flips at a time)."""
+    options = {"rate_rule": "success", **({"neutral": True, "mu_min": 1.0 / n} if neutral else {})}
     opt = EMNSOptimizer(rng.integers(0, 2, n).astype(float), 1.0 / n, strategy="plus", vartype="binary",
                         popsize=popsize, random_state=int(rng.integers(2**31)), maxfevals=budget,
-                        options={"rate_rule": "success"}, tolfun=None)
+                        options=options, tolfun=None)
     opt.optimize(lambda X: -np.array([problem(x.astype(int).tolist()) for x in X]), vectorized=True)
 
 
@@ -242,6 +249,8 @@ def ng_discrete(problem, n, budget, rng):
 DISCRETE = {
     "emns-bits": lambda p, n, b, r: emns_bits(p, n, b, r, 1),
     "emns-bits-10": lambda p, n, b, r: emns_bits(p, n, b, r, 10),
+    "emns-bits-neutral": lambda p, n, b, r: emns_bits(p, n, b, r, 1, neutral=True),
+    "emns-bits-10-neutral": lambda p, n, b, r: emns_bits(p, n, b, r, 10, neutral=True),
     "(1+1) EA": lambda p, n, b, r: ea_one_plus_lambda(p, n, b, r, 1),
     "(1+10) EA": lambda p, n, b, r: ea_one_plus_lambda(p, n, b, r, 10),
     "ng-discrete": ng_discrete,

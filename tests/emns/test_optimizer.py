@@ -81,6 +81,30 @@ def test_onemax_bits():
     assert all(np.isin(X, (0.0, 1.0)).all() for X in seen)
 
 
+def test_neutral_plus_moves_across_a_plateau_and_counts_only_improvements():
+    """On a flat objective, "plus" keeps its parent and the 1/5th rule (ties counted) raises mu;
+    with ``neutral`` an equal offspring replaces the parent and nothing counts as a success."""
+    flat = lambda X: np.zeros(len(X))  # noqa: E731
+    runs = {}
+    for neutral in (False, True):
+        opt = EMNSOptimizer(np.zeros(30), 1 / 30, strategy="plus", vartype="binary", popsize=4,
+                            random_state=0, tolfun=None, options={"rate_rule": "success", "neutral": neutral})
+        run(opt, 1, flat)  # the first generation has no parent fitness: its best becomes the parent
+        x0, mu0 = opt.result.xfavorite.copy(), opt.state_.mutation_rate
+        run(opt, 20, flat)
+        runs[neutral] = (opt.result.xfavorite, opt.state_.mutation_rate, x0, mu0)
+    x, mu, x0, mu0 = runs[False]
+    np.testing.assert_array_equal(x, x0)  # ties never replace the parent
+    assert mu > mu0  # every tie counted as a success
+    x, mu, x0, mu0 = runs[True]
+    assert (x != x0).any() and mu < mu0
+
+
+def test_neutral_needs_plus_selection():
+    with pytest.raises(ValueError, match="neutral"):
+        EMNSOptimizer(np.zeros(3), 0.5, strategy="blackbox", options={"neutral": True})
+
+
 def test_every_binary_candidate_differs_from_its_parent():
     opt = EMNSOptimizer(np.zeros(50), 1e-6, strategy="plus", vartype="binary", popsize=8, random_state=0)
     X = opt.ask()
@@ -97,11 +121,13 @@ def test_integers():
 
 
 @pytest.mark.parametrize("name,vartype", [(n, "continuous") for n in sorted(STRATEGIES)]
-                         + [("plus", "binary"), ("blackbox", "integer")])
+                         + [("plus", "binary"), ("blackbox", "integer"), ("plus-neutral", "binary")])
 def test_save_load_resumes_exactly(tmp_path, name, vartype):
     x0 = np.ones(8) if vartype != "binary" else np.zeros(8)
+    neutral = name == "plus-neutral"
+    name = "plus" if neutral else name
     sigma = 1 / 8 if vartype == "binary" else SIGMA[name]
-    kw = dict(strategy=name, vartype=vartype, random_state=7)
+    kw = dict(strategy=name, vartype=vartype, random_state=7, options={"neutral": True} if neutral else None)
     a = EMNSOptimizer(x0, sigma, **kw)
     run(a, 5)
     a.save(tmp_path / "opt")

@@ -83,6 +83,8 @@ class Strategy:
     learning_rate: float = 0.0  # "gradient": Adam's step, in units of sigma0 (SCALE: 0.015 / 0.08)
     update: str = "rank"  # "gradient": "rank" (centred ranks, SCALE) or "slope" (activity mutation)
     r_init: float = 0.0  # initial resistance of every variable
+    neutral: bool = False  # "plus" (ours): an offspring as good as its parent replaces it (neutral moves
+    #                        across plateaus, as the (1+lambda) EA's ">="); success then means "better"
 
     _saved_fields: ClassVar[dict] = {
         "name": Spec("str"),
@@ -96,6 +98,7 @@ class Strategy:
         "learning_rate": real(0, None),
         "update": Spec("str", choices=("rank", "slope")),
         "r_init": real(0, 1),
+        "neutral": Spec("bool", optional=True),  # absent in files saved before the option
     }
 
     def _check_loaded(self) -> None:
@@ -123,6 +126,8 @@ class Strategy:
         if self.update not in ("rank", "slope") or not 0 <= self.r_init <= self.params.r_max:
             raise ValueError(f"update must be 'rank' or 'slope' and r_init in [0, r_max], got "
                              f"{self.update!r}, {self.r_init}")
+        if self.neutral and self.selection != "plus":
+            raise ValueError(f"neutral=True needs selection 'plus', got {self.selection!r}")
         if not (0 <= self.revert_prob <= 1 and self.success_damping > 0 and self.learning_rate >= 0):
             raise ValueError(f"invalid strategy: {self}")
         return self
@@ -359,8 +364,8 @@ def tell(st: EngineState, s: Strategy, rows: tuple[torch.Tensor, ...], f: torch.
         st.n_evaluations += P
     else:  # one parent: "none", "revert", "plus"
         f_old = st.f_parent
-        success = float((f <= f_old).float().mean())
-        keep = s.selection == "none" or f_best < f_old
+        success = float(((f < f_old) if s.neutral else (f <= f_old)).float().mean())
+        keep = s.selection == "none" or f_best < f_old or (s.neutral and f_best <= f_old)
         if s.selection == "revert" and not keep:  # the reference: undo a worse mutation with prob. 0.7
             keep = float(torch.rand((), generator=rng, device=rng.device)) >= s.revert_prob
         if keep:

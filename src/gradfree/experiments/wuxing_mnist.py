@@ -14,10 +14,11 @@ Data: Fashion-MNIST by default (no MNIST ships with the machines); MNIST when it
 given by ``--set data_dir=DIR`` or the environment variable ``GRADFREE_MNIST_DIR``. Budget (the paper
 gives none): a full run trains on a random subset of ``n_train`` (default 10,000) training images for
 ``epochs`` (default 5) and tests on ``n_test`` (default 2,000) test images; override with
-``--set n_train=60000 --set epochs=20``; ``--set parts=beyond`` (or ``paper``, ``fig24``, ``fig3``,
-``goal``, comma-separated) runs those parts, ``--set beyond_epochs=40`` sets the length of the digits
-comparison. Every curve is checkpointed after each epoch (:mod:`gradfree.experiments.epoch_units`):
-a killed run, started again with the same command, resumes after the last finished epoch.
+``--set n_train=60000 --set epochs=20``; ``--set parts=beyond`` (or ``paper``, ``fig24``,
+``fig2-k123``, ``fig3``, ``goal``, comma-separated) runs those parts, ``--set beyond_epochs=40`` sets the
+length of the digits comparison. Every curve is checkpointed after each epoch
+(:mod:`gradfree.experiments.epoch_units`): a killed run, started again with the same command, resumes
+after the last finished epoch.
 ``--quick`` runs every part on digits with nets scaled down by 784/64, 500 training / 300 test digits
 (``--set digits_train=`` / ``digits_test=``) and 3 epochs (< 60 s on a free machine).
 """
@@ -45,6 +46,8 @@ BEYOND = {"bsp": {}, "element_aware": {"element_aware": True}, "linearised": {"b
           "exact_gradient": None}
 #: the curves of Fig. 2 and of the goal comparison, in the order of the tables and legends
 FIG2 = ("fixed_point", "bsp", "mixed", "fixed_point-k123", "mixed-k123")  # method 1, 2, mixed
+LATE = 10  # the "late" epochs of a curve in the report: the mean over the last LATE (or all, if fewer)
+CHANCE_MARGIN = 0.05  # method 1 "trains" when some epoch's test accuracy is above 10 % + this margin
 GOAL = ("sparse-mlp", "set-mlp", "wuxing-goal", "logistic-regression")
 PAPER = {
     "fig2": "both methods train MODEL1; mixing them improves accuracy further; accuracy plateaus "
@@ -142,9 +145,10 @@ def _wuxing(sizes, seed: int, device: str, **kw) -> WuxingClassifier:
                 Option("goal_epochs", int, "epochs of the goal comparison (default: epochs)", low=1),
                 Option("goal_mlp_epochs", int, "epochs of its backprop baselines (default: goal_epochs)",
                        low=1),
-                Option("parts", str, "which parts to run (fig24: Fig. 2 and Fig. 4 of the paper part only; "
-                       "fig3: its backprop MLPs only)", choices=("paper", "fig24", "fig3", "beyond", "goal"),
-                       many=True)),
+                Option("parts", str, "which parts to run (fig24: Fig. 2 (method 1's first reading) and "
+                       "Fig. 4 of the paper part only; fig2-k123: Fig. 2 under method 1's second reading; "
+                       "fig3: its backprop MLPs only)",
+                       choices=("paper", "fig24", "fig2-k123", "fig3", "beyond", "goal"), many=True)),
             report=lambda results, config: report(results, config),
             figures=lambda results, config: figures(results, config))
 def run(ctx: ExperimentContext) -> dict:
@@ -154,7 +158,7 @@ def run(ctx: ExperimentContext) -> dict:
                  "fig2": {}, "fig3": {}, "fig4": {}, "adders": {}, "beyond": {}, "notes": []}
     parts = ctx.options.get("parts", ["paper", "beyond", "goal"])  # parsed: a list
     for seed in ctx.progress(ctx.seeds, desc="seeds"):
-        if {"paper", "fig24", "fig3"} & set(parts):
+        if {"paper", "fig24", "fig2-k123", "fig3"} & set(parts):
             _paper_runs(ctx, cfg, seed, res, set(parts))
         if "beyond" in parts:
             _beyond(ctx, cfg, seed, res)
@@ -165,7 +169,8 @@ def run(ctx: ExperimentContext) -> dict:
 
 def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict, parts: set[str]) -> None:
     """Fig. 2, Fig. 4, adders and Fig. 3 for one seed (each run a unit checkpointed after every epoch);
-    ``parts`` "paper" runs them all, "fig24" Fig. 2 and 4, "fig3" Fig. 3.
+    ``parts`` "paper" runs them all, "fig24" Fig. 2 (first reading) and 4, "fig2-k123" Fig. 2's second
+    reading, "fig3" Fig. 3.
 
     Fig. 2 runs method 1 under both readings (:mod:`gradfree.wuxing.bsp`): ``fixed_point`` / ``mixed``
     move the fixed point through K1 (first reading), ``*-k123`` give K1, K2, K3 separate rules (second).
@@ -190,6 +195,7 @@ def _paper_runs(ctx: ExperimentContext, cfg: dict, seed: int, res: dict, parts: 
         for method in ("fixed_point", "mixed"):  # Fig. 2, method 1 (first reading) and mixed
             r = wx(f"fig2-{method}-s{seed}", cfg["m1"], method=method)
             res["fig2"].setdefault(method, []).append(r)
+    if parts & {"paper", "fig2-k123"}:
         for method in ("fixed_point", "mixed"):  # Fig. 2, method 1's second reading
             r = wx(f"fig2-{method}-k123-s{seed}", cfg["m1"], method=method,
                    fixed_point=FixedPointParams(rule="k123"))
@@ -373,19 +379,23 @@ def report(results: dict, config: dict) -> str:
     if res["fig2"] or res["fig3"]:
         rows = []
         groups_of = (("Fig. 2", res["fig2"]), ("Fig. 4", res["fig4"]), ("adders (fan-in)", res["adders"]))
+        curves = [r for _, groups in groups_of for runs in groups.values() for r in runs]
+        late = min(LATE, *(len(r["test"]) for r in curves + [r for v in res["fig3"].values() for r in v]))
         for fig, groups in groups_of:
             for name, runs in groups.items():
-                acc = mean_sd([r["final_test"] for r in runs])
-                rows.append([fig, name, f"{runs[0]['link_ratio'] * 100:.3f}", acc])
+                rows.append([fig, name, f"{runs[0]['link_ratio'] * 100:.3f}", *_curve_columns(runs, late)])
         for name, runs in res["fig3"].items():
+            final, *rest = _curve_columns(runs, late)
             train = mean_sd([r["train"][-1] for r in runs])
             rows.append(["Fig. 3 (MLP)", f"LR {float(name) * 100:g} %", f"{float(name) * 100:g}",
-                         mean_sd([r["final_test"] for r in runs]) + f" (train {train})"])
+                         f"{final} (train {train})", *rest])
         sub = f", {cfg['n_train']} train / {cfg['n_test']} test images" if cfg["n_train"] else ""
-        mlp = f", MLPs {cfg['mlp_epochs']} epochs" if res["fig3"] else ""
-        parts.append(f"## Wuxing network on {cfg['data']} (seeds {seeds}; {cfg['epochs']} epochs{mlp}"
-                     f"{sub})\n\n"
-                     + markdown_table(["figure", "run", "link ratio (%)", "final test accuracy (%)"], rows))
+        length = [f"{cfg['epochs']} epochs"] if curves else []
+        length += [f"MLPs {cfg['mlp_epochs']} epochs"] if res["fig3"] else []
+        parts.append(f"## Wuxing network on {cfg['data']} (seeds {seeds}; {', '.join(length)}{sub})\n\n"
+                     + markdown_table(["figure", "run", "link ratio (%)", "final test accuracy (%)",
+                                       "best epoch (%)", f"mean of the last {late} epochs (%)"], rows)
+                     + _verdicts(res, late))
     if res["beyond"]:
         rows = []
         for name, runs in res["beyond"].items():
@@ -401,6 +411,47 @@ def report(results: dict, config: dict) -> str:
     parts.append("### The paper's statements\n\n" + "\n".join(f"* {k}: {v}" for k, v in PAPER.items())
                  + ("\n\n" + "\n".join(f"* note: {n}" for n in res["notes"]) if res["notes"] else ""))
     return "\n".join(p.rstrip() + "\n" for p in parts)
+
+
+def _curve_columns(runs: list[dict], late: int) -> list[str]:
+    """Final, best (with its epoch, 1-based, for one seed) and late (mean of the last ``late`` epochs)
+    test accuracy of a curve's runs."""
+    t = [np.asarray(r["test"], dtype=float) for r in runs]
+    best = mean_sd([c.max() for c in t]) + (f" (epoch {int(t[0].argmax()) + 1})" if len(t) == 1 else "")
+    return [mean_sd([c[-1] for c in t]), best, mean_sd([c[-late:].mean() for c in t])]
+
+
+def _verdicts(res: dict, late: int) -> str:
+    """The paper's Fig. 2 and Fig. 4 statements checked against these curves (mean over seeds): final
+    epoch, mean of the last ``late`` epochs and best epoch."""
+    def stats(runs):
+        t = np.array([r["test"] for r in runs], dtype=float)  # (seeds, epochs)
+        return {"final": t[:, -1].mean(), "late": t[:, -late:].mean(), "best": t.max(axis=1).mean()}
+
+    def compare(a: str, sa: dict, b: str, sb: dict) -> str:
+        words = [f"{k} {sa[k] * 100:.1f} % {'>' if sa[k] > sb[k] else '<' if sa[k] < sb[k] else '='} "
+                 f"{sb[k] * 100:.1f} %" for k in ("final", "late", "best")]
+        held = sum(sa[k] > sb[k] for k in ("final", "late", "best"))
+        return f"{a} above {b} on {held} of 3 measures ({'; '.join(words)})"
+
+    fig2, fig4, lines = res["fig2"], res["fig4"], []
+    if "bsp" in fig2:
+        bsp, chance = stats(fig2["bsp"]), 0.1 + CHANCE_MARGIN
+        for m1 in ("fixed_point", "fixed_point-k123"):
+            if m1 in fig2:
+                s = stats(fig2[m1])
+                trains = max(s.values()) > chance
+                lines.append(f"Fig. 2, method 1 ({m1}): {'trains' if trains else 'does not train'} "
+                             f"(best epoch {s['best'] * 100:.1f} %, chance 10 %)")
+        for mixed in ("mixed", "mixed-k123"):
+            if mixed in fig2:
+                lines.append(f"Fig. 2, mixing ({mixed}): " + compare(mixed, stats(fig2[mixed]), "bsp", bsp))
+    if {"MODEL1", "MODEL2"} <= set(fig4):
+        lines.append("Fig. 4: " + compare("MODEL2", stats(fig4["MODEL2"]), "MODEL1", stats(fig4["MODEL1"])))
+    if not lines:
+        return ""
+    return (f"\n### Against the paper's statements (final epoch, mean of the last {late} epochs, best "
+            "epoch)\n\n" + "\n".join(f"* {line}" for line in lines) + "\n")
 
 
 def _alignment_report(alignment: dict) -> str:
