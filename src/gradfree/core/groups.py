@@ -45,6 +45,20 @@ class ParamGroup:
     def _check_rules(self) -> None:
         """Rules that involve several fields (none by default)."""
 
+    @staticmethod
+    def or_default(value: G | None, default: G) -> G:
+        """An estimator's group parameter resolved: ``value``, or ``default`` where it is None (None
+        stands for the group's defaults, or for "off" where ``default`` switches the mechanism off).
+
+        >>> import dataclasses
+        >>> @dataclasses.dataclass(frozen=True)
+        ... class Rates(ParamGroup):
+        ...     lr: float = 0.1
+        >>> ParamGroup.or_default(None, Rates()), ParamGroup.or_default(Rates(lr=0.5), Rates())
+        (Rates(lr=0.1), Rates(lr=0.5))
+        """
+        return default if value is None else value
+
 
 def regroup(params: dict[str, Any], group: str, cls: type, renamed: dict[str, str],
             enabled: str | None = None) -> dict[str, Any]:

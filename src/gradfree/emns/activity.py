@@ -37,18 +37,9 @@ import math
 
 import torch
 
-from gradfree.emns.scale import (
-    TABLE_SIZE,
-    ScaleParams,
-    ScaleState,
-    _tanh,
-    adam_direction,
-    centre_step,
-    layer_shapes,
-    noise_table,
-    sample_fitness,
-    unpack,
-)
+from gradfree.emns.mlp_forward import _tanh, layer_shapes, unpack
+from gradfree.emns.noise import TABLE_SIZE, noise_table
+from gradfree.emns.scale import ScaleParams, ScaleState, adam_direction, centre_step, sample_fitness
 
 
 def _activity_noise(g: torch.Generator, K: int, N: int, widths: list[int], noise: str,

@@ -64,7 +64,7 @@ from gradfree.core.base import (
     GradFreeRegressor,
     no_grad_learning,
 )
-from gradfree.core.schema import RNG, saved_state, tensor
+from gradfree.core.schema import RNG, saved_state
 from gradfree.emns import structure
 from gradfree.emns.evolution import (
     ALIASES,
@@ -78,66 +78,12 @@ from gradfree.emns.evolution import (
     update_elite,
 )
 from gradfree.emns.fast import HAVE_NUMBA, forward_numba, make_evaluator
+from gradfree.emns.mixins import INPUT_SCALINGS, InputScaling, StateViews
 from gradfree.emns.network import forward, init_network
 from gradfree.emns.params import PRESETS, EMNSParams, make_params
 from gradfree.emns.structure import StructureParams
 
-INPUT_SCALINGS = (None, "standard", "maxabs")
 NO_STRUCTURE = StructureParams()
-
-
-class InputScaling:
-    """``input_scaling`` of the EMNS estimators: None (raw), ``"standard"`` or ``"maxabs"``."""
-
-    _saved_fields = {
-        "x_shift_": tensor("d", optional=True),
-        "x_scale_": tensor("d", low=float(np.finfo(np.float32).tiny), optional=True),
-    }
-
-    def _check_loaded_sizes(self) -> None:
-        """A loaded model's layer sizes run from n_features_in_ to the outputs, and x_shift_ / x_scale_
-        are stored exactly when ``input_scaling`` is set."""
-        st = self.state_
-        outputs = len(self.classes_) if hasattr(self, "classes_") else int(self.n_outputs_)
-        if st.sizes[0] != int(self.n_features_in_) or st.sizes[-1] != outputs:
-            raise ValueError(f"state_.sizes {st.sizes[:8]} do not run from n_features_in_ to the outputs")
-        if (self.input_scaling is None) == hasattr(self, "x_scale_") or \
-                hasattr(self, "x_scale_") != hasattr(self, "x_shift_"):
-            raise ValueError("x_shift_ / x_scale_ are stored exactly when input_scaling is set")
-
-    def _scale_inputs(self, X: torch.Tensor, fit: bool) -> torch.Tensor:
-        """``"standard"``: per-feature mean / sd of the first data seen (constant features keep scale
-        1); ``"maxabs"``: divided by the first data's largest |x|."""
-        if self.input_scaling is None:
-            return X
-        if fit:
-            if self.input_scaling == "standard":
-                sd = X.std(0)
-                self.x_shift_, self.x_scale_ = X.mean(0), torch.where(sd > 1e-6, sd, torch.ones_like(sd))
-            else:
-                self.x_shift_ = torch.zeros(X.shape[1], device=X.device)
-                self.x_scale_ = X.abs().max().clamp(min=1e-12).expand(X.shape[1]).clone()
-        return (X - self.x_shift_) / self.x_scale_
-
-
-class StateViews:
-    """Fitted views shared by the EMNS estimators, read off the explicit state ``state_``."""
-
-    @property
-    def layer_sizes_(self) -> list[int]:
-        return list(self.state_.sizes)
-
-    @property
-    def mutation_rate_(self) -> float:
-        return self.state_.mutation_rate
-
-    @property
-    def history_(self) -> dict:
-        return self.state_.history
-
-    @property
-    def n_evaluations_(self) -> int:
-        return self.state_.n_evaluations
 
 
 class _EMNSBase(InputScaling, StateViews, GradFreeEstimator):
@@ -504,4 +450,3 @@ class EMNSClassifier(_Presets, GradFreeClassifier, _EMNSBase):
     def _scores(self, X: torch.Tensor) -> torch.Tensor:
         out = self._outputs(X)
         return torch.cat([1.0 - out, out], dim=1) if out.shape[1] == 1 else out
-

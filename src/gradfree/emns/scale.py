@@ -63,6 +63,25 @@ import torch
 from gradfree.core.io import saveable
 from gradfree.core.schema import HISTORY, Spec, integer, real, tensor
 from gradfree.emns.evolution import recombination_weights
+from gradfree.emns.mlp_forward import (  # noqa: F401 - re-exported: callers import them from here
+    _tanh,
+    flops_per_candidate,
+    forward,
+    layer_shapes,
+    n_params,
+    population_logits,
+    unpack,
+)
+from gradfree.emns.noise import (  # noqa: F401 - re-exported: callers import them from here
+    TABLE_SEED,
+    TABLE_SIZE,
+    _compact_sigma,
+    combine_noise,
+    expand_noise,
+    generation_noise,
+    noise_length,
+    noise_table,
+)
 
 CENTRES = ("adam", "momentum", "recombine")
 #: the wide MLP's fitness and its shaping (policy search has its own: gradfree.emns.control.search)
@@ -71,8 +90,6 @@ MLP_SHAPINGS = ("none", "rank")
 CLASS_MASKS = (None, "present", "seen")
 NOISES = ("seeded", "table")
 MUTATES = ("weights", "activities")
-TABLE_SIZE, TABLE_SEED = 2**24, 1234
-_TABLES: dict = {}
 W_R, B_R = 0.2, 0.1  # initial resistances of weights and biases (the reference's, docs/decisions.md)
 
 
@@ -172,31 +189,6 @@ class ScaleState:
             raise ValueError("seen does not have one entry per output")
 
 
-def layer_shapes(sizes: list[int]) -> list[tuple[int, int]]:
-    """(out, in) per layer."""
-    return [(sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)]
-
-
-def n_params(sizes: list[int]) -> int:
-    return sum(o * i + o for o, i in layer_shapes(sizes))
-
-
-def flops_per_candidate(sizes: list[int], n_samples: int) -> int:
-    """Multiply-adds x 2 of one candidate's forward pass on ``n_samples`` samples (the matmul bound)."""
-    return 2 * n_samples * sum(o * i for o, i in layer_shapes(sizes))
-
-
-def unpack(theta: torch.Tensor, sizes: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Views (W (P, out, in), b (P, 1, out)) per layer of ``theta`` (P, n)."""
-    P, o, out = theta.shape[0], 0, []
-    for a, b in layer_shapes(sizes):
-        W = theta[:, o:o + a * b].view(P, a, b)
-        o += a * b
-        out.append((W, theta[:, o:o + a].view(P, 1, a)))
-        o += a
-    return out
-
-
 def init_state(sizes: list[int], rng: torch.Generator, p: ScaleParams, device: torch.device) -> ScaleState:
     """Weights N(0, 1/fan_in), biases 0; resistances 0.2 (weights) / 0.1 (biases), the reference's."""
     n = n_params(sizes)
@@ -211,90 +203,6 @@ def init_state(sizes: list[int], rng: torch.Generator, p: ScaleParams, device: t
     return ScaleState(sizes=list(sizes), theta=theta, resistances=res.clamp(max=p.r_max), r_floor=z.clone(),
                       m=z.clone(), v=z.clone(), mutation_rate=float(p.mutation_rate),
                       history={"evaluations": [], "fitness": [], "mutation_rate": []})
-
-
-def _tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh(x) = 2 sigmoid(2x) - 1, in place on a fresh tensor: several times faster than torch.tanh on
-    the CPU builds we measured."""
-    return torch.sigmoid_(x.mul_(2.0)).mul_(2.0).sub_(1.0)
-
-
-def forward(theta: torch.Tensor, sizes: list[int], X: torch.Tensor) -> torch.Tensor:
-    """Outputs (P, N, n_out) of the networks ``theta`` (P, n) on ``X`` (N, n_in)."""
-    h = X.unsqueeze(0).expand(theta.shape[0], -1, -1)
-    layers = unpack(theta, sizes)
-    for k, (W, b) in enumerate(layers):
-        h = torch.baddbmm(b, h, W.transpose(1, 2))
-        if k < len(layers) - 1:
-            h = _tanh(h)
-    return h
-
-
-def noise_length(sizes: list[int], rank: int = 0) -> int:
-    """Noise values per mirrored pair: every parameter's, or with ``rank`` r > 0 the first layer's
-    (hidden, in) weights replaced by U (r, in) and V (r, hidden)."""
-    h, i = sizes[1], sizes[0]
-    return n_params(sizes) - (h * i - rank * (h + i) if rank else 0)
-
-
-def expand_noise(eps: torch.Tensor, sizes: list[int], rank: int) -> torch.Tensor:
-    """Per-parameter noise (K, n) of compact low-rank noise (K, noise_length): first layer V^T U / sqrt(r)."""
-    if not rank:
-        return eps
-    K, (h, i) = eps.shape[0], sizes[1::-1]
-    U = eps[:, :rank * i].view(K, rank, i)
-    V = eps[:, rank * i:rank * (i + h)].view(K, rank, h)
-    W = torch.bmm(V.transpose(1, 2), U).view(K, h * i) / math.sqrt(rank)  # (K, h * in)
-    return torch.cat([W, eps[:, rank * (i + h):]], dim=1)
-
-
-def combine_noise(c: torch.Tensor, eps: torch.Tensor, sizes: list[int], rank: int) -> torch.Tensor:
-    """``c @ expand_noise(eps)`` (n,) for weights ``c`` (K,), without expanding: the first layer's part
-    is one (hidden, K r) x (K r, in) matmul."""
-    if not rank:
-        return c @ eps
-    K, (h, i) = eps.shape[0], sizes[1::-1]
-    U = eps[:, :rank * i].reshape(K * rank, i)
-    V = (eps[:, rank * i:rank * (i + h)].view(K, rank, h) * c.view(K, 1, 1)).reshape(K * rank, h)
-    return torch.cat([(V.T @ U).view(-1) / math.sqrt(rank), c @ eps[:, rank * (i + h):]])
-
-
-def population_logits(theta: torch.Tensor, delta: torch.Tensor, sizes: list[int],
-                      X: torch.Tensor, rank: int = 0) -> torch.Tensor:
-    """Outputs (2K, N, n_out) of the mirrored candidates ``theta + delta`` then ``theta - delta``.
-
-    ``theta`` (n,), ``delta`` (K, n), or (K, noise_length(sizes, rank)) with ``rank`` > 0: the first
-    layer's weight perturbation as U (r, in), V (r, hidden) (its scale already in U). The first layer is
-    computed as ``X W^T +- X D^T``: one matmul for the centre and K for the perturbations instead of 2K;
-    with ``rank`` > 0, ``X D^T = (X U^T) V / sqrt(r)``, one (N, in) x (in, K r) matmul for them all.
-    """
-    K, N = delta.shape[0], X.shape[0]
-    (W0, b0), *_ = unpack(theta[None], sizes)
-    hid, i = W0.shape[1], W0.shape[2]
-    base = X @ W0[0].T + b0[0]  # (N, hid)
-    if rank:
-        U = delta[:, :rank * i].reshape(K * rank, i)
-        V = delta[:, rank * i:rank * (i + hid)].view(K, rank, hid) / math.sqrt(rank)
-        o = rank * (i + hid)
-        XU = (X @ U.T).view(N, K, rank).transpose(0, 1)  # (K, N, r)
-        pert = torch.baddbmm(delta[:, o:o + hid].view(K, 1, hid), XU, V)  # (K, N, hid)
-        rest_delta = delta[:, o + hid:]
-    else:
-        D0, db0 = unpack(delta, sizes)[0]
-        pert = torch.baddbmm(db0, X.unsqueeze(0).expand(K, -1, -1), D0.transpose(1, 2))  # (K, N, hid)
-        rest_delta = delta[:, hid * i + hid:]
-    h = torch.empty(2 * K, N, hid, dtype=base.dtype, device=base.device)  # + candidates, then -
-    torch.add(base, pert, out=h[:K])
-    torch.sub(base, pert, out=h[K:])
-    h = _tanh(h)
-    o1 = hid * i + hid  # the later layers' parameters only
-    rest = torch.cat([theta[o1:] + rest_delta, theta[o1:] - rest_delta])
-    layers = unpack(rest, sizes[1:])
-    for k, (W, b) in enumerate(layers):
-        h = torch.baddbmm(b, h, W.transpose(1, 2))
-        if k < len(layers) - 1:
-            h = _tanh(h)
-    return h
 
 
 def sample_fitness(out: torch.Tensor, y: torch.Tensor, kind: str, class_mask: torch.Tensor | None = None
@@ -330,30 +238,6 @@ def centred_ranks(f: torch.Tensor) -> torch.Tensor:
     return r / max(P - 1, 1) - 0.5
 
 
-def noise_table(n: int, device: torch.device) -> torch.Tensor:
-    """(TABLE_SIZE - n + 1, n) view of the shared noise table: row ``o`` is table[o:o + n] (no copy)."""
-    key = str(device)
-    if key not in _TABLES:
-        g = torch.Generator(device="cpu").manual_seed(TABLE_SEED)
-        _TABLES[key] = torch.randn(TABLE_SIZE, generator=g).to(device)
-    return _TABLES[key].unfold(0, n, 1)
-
-
-def generation_noise(seed: int, K: int, n: int, N: int, batch_size: int, device: torch.device,
-                     noise: str = "seeded") -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The generation's noise (K, n) and minibatch indices, a pure function of ``seed``."""
-    g = torch.Generator(device="cpu").manual_seed(int(seed))
-    idx = torch.randint(0, N, (batch_size,), generator=g) if 0 < batch_size < N else None
-    if noise == "table":
-        if n > TABLE_SIZE // 2:
-            raise ValueError(f'noise="table" needs n_params <= {TABLE_SIZE // 2}, got {n}')
-        rows = torch.randint(0, TABLE_SIZE - n + 1, (K,), generator=g).to(device)
-        eps = noise_table(n, device).index_select(0, rows)
-    else:
-        eps = torch.randn(K, n, generator=g).to(device)
-    return eps, (idx.to(device) if idx is not None else None)
-
-
 def evaluate_generation(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tensor, y: torch.Tensor,
                         class_mask: torch.Tensor | None = None, batch: torch.Tensor | None = None,
                         pairs: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -372,15 +256,6 @@ def evaluate_generation(st: ScaleState, p: ScaleParams, seed: int, X: torch.Tens
     e = eps if pairs is None else eps[torch.as_tensor(pairs, dtype=torch.long, device=eps.device)]
     out = population_logits(st.theta, e * sigma, st.sizes, xb, p.noise_rank)
     return fitness_of(out, yb, p.fitness, class_mask), eps
-
-
-def _compact_sigma(sigma: torch.Tensor, sizes: list[int], rank: int) -> torch.Tensor:
-    """Per-noise-value scale of low-rank noise: U carries the first layer's shared mu (1 - r), V 1."""
-    h, i = sizes[1], sizes[0]
-    s0 = sigma[:h * i]
-    if not bool((s0 == s0[0]).all()):
-        raise ValueError("noise_rank > 0 needs one resistance for all first-layer weights")
-    return torch.cat([s0[:rank * i], torch.ones(rank * h, device=sigma.device), sigma[h * i:]])
 
 
 def _noise_and_batch(st: ScaleState, p: ScaleParams, seed: int, n_samples: int

@@ -36,7 +36,7 @@ from gradfree.core.base import (
 from gradfree.core.schema import RNG, saved_state
 from gradfree.emns import activity
 from gradfree.emns import scale as mlp
-from gradfree.emns.estimators import INPUT_SCALINGS, InputScaling, StateViews
+from gradfree.emns.mixins import INPUT_SCALINGS, InputScaling, StateViews
 from gradfree.emns.mutation import draw_seeds
 from gradfree.emns.presets import CONTINUAL, IMAGES, IMAGES_WEIGHTS, SCALE
 

@@ -37,6 +37,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from gradfree.core.base import RANDOM_STATE, GradFreeClassifier, no_grad_learning
+from gradfree.core.groups import ParamGroup
 from gradfree.core.schema import LOSS_CURVE, RNG, integer, real, saved_state, tensor
 from gradfree.wuxing.bsp import PIDState, bsp_direction, fp_direction, fp_directions_k123, pid_update
 from gradfree.wuxing.dynamics import fixed_point
@@ -242,11 +243,11 @@ class WuxingClassifier(GradFreeClassifier):
 
     def _dynamics(self) -> DynamicsParams:
         """The neuron's ODE and its integration (``dynamics=None``: their defaults)."""
-        return self.dynamics if self.dynamics is not None else DEFAULT_DYNAMICS
+        return ParamGroup.or_default(self.dynamics, DEFAULT_DYNAMICS)
 
     def _fixed_point(self) -> FixedPointParams:
         """Method 1's options (``fixed_point=None``: their defaults)."""
-        return self.fixed_point if self.fixed_point is not None else DEFAULT_FIXED_POINT
+        return ParamGroup.or_default(self.fixed_point, DEFAULT_FIXED_POINT)
 
     def _check_param_rules(self) -> None:
         """The option groups' fields, and a positive fixed point: K3 > 0 and K1 > K2 (eq. 2.3)."""
