@@ -206,7 +206,7 @@ CASES: dict[str, tuple[str, str] | str] = {
         "import glob\n"
         "Xf = np.random.default_rng(0).random((64, 784)).astype(np.float32)\n"
         f"out = [state({W}.load(p[:-5]), Xf) for p in sorted(glob.glob(CHECKPOINTS))]\n"
-        "assert len(out) == 2",
+        "assert len(out) >= 2",
 }
 
 
