@@ -1,0 +1,98 @@
+"""EMNS's step size for control: ``PolicySearch``'s ``"scale"`` strategy at several Adam learning rates
+(in units of mu_0), beside ARS V2-t, on the tasks of ``gradfree run emns-control`` at reduced budgets.
+
+The question it answers: at 150k steps EMNS barely left its starting policy on the MuJoCo tasks (10
+generations of 16 episodes, each moving the centre by ~0.19 mu_0 per coordinate), while the peers moved
+further. Every configuration here differs from the default only in ``options={"learning_rate": ...}``;
+everything else is ``emns-control``'s (linear policy, 16 candidates, mu_0 = 0.05, observation
+normalisation, the same evaluation: the centre policy's mean return over 10 fresh episodes).
+
+    python benchmarks/compare_emns_control_steps.py [--seeds 0,1,2] [--tasks ...] [--rates 0.1875,0.75,1.875]
+
+One JSON line per (task, configuration, seed) is appended to ``--out`` (default
+benchmarks/results/emns_control_steps.jsonl); a line already there is not run again, so the command
+resumes after a kill. ``--table`` prints the mean ± sd per task and configuration from that file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gradfree.experiments import emns_control as ec
+
+#: task -> env-step budget of this comparison (reduced: ~1-3 CPU-minutes per run here)
+BUDGETS = {"CartPole-v1": 100_000, "MountainCarContinuous-v0": 300_000, "LunarLander-v3": 300_000,
+           "Swimmer-v5": 500_000, "HalfCheetah-v5": 500_000, "Hopper-v5": 500_000}
+DEFAULT_RATE = ec.EMNS.get("options", {}).get("learning_rate", 0.015 / 0.08)
+
+
+def run(task: str, name: str, rate: float | None, budget: int, seed: int) -> dict:
+    t0 = time.process_time()
+    if rate is None:
+        points = ec.run_ars(task, budget, seed)
+    else:
+        saved = dict(ec.EMNS)
+        ec.EMNS["options"] = {**saved.get("options", {}), "learning_rate": rate}
+        try:
+            points = ec.run_emns(task, budget, seed)
+        finally:
+            ec.EMNS.clear()
+            ec.EMNS.update(saved)
+    return {"task": task, "config": name, "learning_rate": rate, "seed": seed, "budget": budget,
+            "final": float(points[-1][3]), "curve": [[int(p[0]), round(float(p[3]), 2)] for p in points],
+            "cpu_seconds": round(time.process_time() - t0, 1)}
+
+
+def table(rows: list[dict]) -> str:
+    tasks = [t for t in BUDGETS if any(r["task"] == t for r in rows)]
+    configs = sorted({r["config"] for r in rows}, key=lambda c: (c != "ars", c))
+    out = ["| task (budget) | " + " | ".join(configs) + " |", "|---" * (len(configs) + 1) + "|"]
+    for t in tasks:
+        cells = []
+        for c in configs:
+            v = [r["final"] for r in rows if r["task"] == t and r["config"] == c]
+            cells.append(f"{np.mean(v):.1f} ± {np.std(v):.1f} ({len(v)})" if v else "")
+        out.append(f"| {t} ({BUDGETS[t] // 1000}k) | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tasks", default=",".join(BUDGETS))
+    ap.add_argument("--rates", default=f"{DEFAULT_RATE},0.75,1.875")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--no-ars", action="store_true")
+    ap.add_argument("--out", default="benchmarks/results/emns_control_steps.jsonl")
+    ap.add_argument("--table", action="store_true", help="only print the table of --out")
+    a = ap.parse_args()
+    out = Path(a.out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    if a.table:
+        print(table(rows))
+        return
+    torch.set_num_threads(1)
+    configs = [] if a.no_ars else [("ars", None)]
+    configs += [(f"emns lr {float(r):g}", float(r)) for r in a.rates.split(",")]
+    done = {(r["task"], r["config"], r["seed"]) for r in rows}
+    for seed in (int(s) for s in a.seeds.split(",")):
+        for task in a.tasks.split(","):
+            for name, rate in configs:
+                if (task, name, seed) in done:
+                    continue
+                row = run(task, name, rate, BUDGETS[task], seed)
+                with out.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                rows.append(row)
+                print(f"{task} {name} seed {seed}: {row['final']:.1f} ({row['cpu_seconds']:.0f} s CPU)",
+                      flush=True)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
