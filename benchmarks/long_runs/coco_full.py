@@ -29,6 +29,7 @@ import argparse
 import importlib.util
 import io
 import json
+import logging
 import lzma
 import os
 import shutil
@@ -140,6 +141,8 @@ def done(path: Path) -> bool:
 
 def work(args, root: Path) -> None:
     warnings.filterwarnings("ignore")
+    for name in ("evotorch", "nevergrad"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     k, n = (int(v) for v in args.worker.split("/"))
     todo = [u for i, u in enumerate(units(args)) if i % n == k]
     scratch = root / "scratch" / f"w{k}"

@@ -24,8 +24,8 @@ def test_verdicts_follow_the_numbers():
                            {"MODEL1": [peaky], "MODEL2": [steady]}), {"seeds": [0]})
     assert "mean of the last 10 epochs (%)" in text and "70.0 ± 0.0 (epoch 2)" in text
     assert "method 1 (fixed_point): does not train (best epoch 12.0 %" in text
-    assert ("mixing (mixed): mixed above bsp on 2 of 3 measures (final 60.0 % > 40.0 %; "
-            "late 60.0 % > 40.0 %; best 60.0 % < 70.0 %)") in text
+    assert ("mixing (mixed): mixed above bsp on 2 of 3 measures (final 60.00 % > 40.00 %; "
+            "late 60.00 % > 40.00 %; best 60.00 % < 70.00 %)") in text
     assert "Fig. 4: MODEL2 above MODEL1 on 2 of 3 measures" in text
 
 

@@ -429,8 +429,8 @@ def _verdicts(res: dict, late: int) -> str:
         return {"final": t[:, -1].mean(), "late": t[:, -late:].mean(), "best": t.max(axis=1).mean()}
 
     def compare(a: str, sa: dict, b: str, sb: dict) -> str:
-        words = [f"{k} {sa[k] * 100:.1f} % {'>' if sa[k] > sb[k] else '<' if sa[k] < sb[k] else '='} "
-                 f"{sb[k] * 100:.1f} %" for k in ("final", "late", "best")]
+        words = [f"{k} {sa[k] * 100:.2f} % {'>' if sa[k] > sb[k] else '<' if sa[k] < sb[k] else '='} "
+                 f"{sb[k] * 100:.2f} %" for k in ("final", "late", "best")]
         held = sum(sa[k] > sb[k] for k in ("final", "late", "best"))
         return f"{a} above {b} on {held} of 3 measures ({'; '.join(words)})"
 
