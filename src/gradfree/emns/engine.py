@@ -30,6 +30,8 @@ rounds each candidate to the nearest integer; ``"binary"`` reads ``mu (1 - r_i)`
 that bit ``i`` flips (at least one bit flips per candidate, as in the (1+lambda) EA's "shift"
 mutation; Pinto & Doerr 2018), the resistances co-evolving by the paper's rule and mu adapted by the
 1/5th success rule. Bit strings therefore get a self-adaptive, per-bit-protected standard bit mutation.
+On plateaus and rugged landscapes add ``options={"neutral": True, "mu_min": 1 / n}`` (ours): an offspring
+as good as its parent replaces it, as in the (1+lambda) EA, and mu never falls below the EA's rate 1/n.
 
 Every candidate's noise is a pure function of one integer seed per generation (:func:`noise`), drawn
 from the run's generator, so a worker holding the centre can rebuild any row from the seed alone.
