@@ -35,6 +35,10 @@ SHAPINGS = ("none", "centred_ranks", "zscore")
 BACKENDS = ("processes", "ray")
 MIRRORED = tuple(n for n, s in STRATEGIES.items() if s.params.mirrored or s.selection == "gradient")
 HISTORY_KEYS = ("env_steps", "episodes", "return_mean", "return_max", "seconds", "bytes")
+#: engine options PolicySearch adds for a strategy unless ``options`` sets them: "scale"'s Adam step for
+#: control, 0.375 mu_0 (twice the wide MLP's 0.1875; benchmarks/compare_emns_control_steps.py, 3 seeds:
+#: ahead on Swimmer, HalfCheetah and MountainCarContinuous, behind on LunarLander, docs/decisions.md)
+CONTROL_OPTIONS = {"scale": {"learning_rate": 0.375}}
 
 
 def shape_fitness(f: np.ndarray, shaping: str) -> np.ndarray:
@@ -79,7 +83,8 @@ class PolicySearch(BaseEstimator):
     history : the policy sees the last ``history`` observations (a memory window; 2 lets a linear
         policy difference positions into velocities).
     max_episode_steps, env_kwargs : passed to ``gymnasium.make``.
-    options : engine options (:class:`gradfree.emns.engine.Strategy` / :class:`~gradfree.emns.EMNSParams`).
+    options : engine options (:class:`gradfree.emns.engine.Strategy` / :class:`~gradfree.emns.EMNSParams`),
+        over :data:`CONTROL_OPTIONS` (for ``"scale"``: Adam's step 0.375 mu_0, measured for control).
     n_jobs : 1: episodes of a generation stepped together in this process; > 1: that many workers.
     backend : workers as ``"processes"`` or ``"ray"`` actors (:mod:`gradfree.emns.control.workers`).
     warm_start : ``fit`` continues a fitted search instead of starting over.
@@ -219,7 +224,8 @@ class PolicySearch(BaseEstimator):
         init, opt_seed, _ = self._seeds()
         x0 = task.policy.initial(torch.Generator().manual_seed(init)).numpy()
         return EMNSOptimizer(x0, float(self.sigma0), popsize=int(self.popsize), strategy=self.strategy,
-                             random_state=opt_seed, tolfun=None, tolx=None, options=self.options)
+                             random_state=opt_seed, tolfun=None, tolx=None,
+                             options={**CONTROL_OPTIONS.get(self.strategy, {}), **(self.options or {})})
 
     def _init_state(self, task: TaskSpec) -> None:
         self.seed_ = seed_from(self.random_state)
