@@ -222,7 +222,15 @@ def summarise(args, root: Path) -> None:
     summary["commands"] = ["python benchmarks/long_runs/coco_full.py --worker 0/2 (and 1/2), "
                            "then --summarise"]
     (root / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
-    (root / "report.md").write_text(bench.report(summary))
+    expected = {}
+    for suite, name, dim, _ in units(args):
+        key = f"{suite}/{name}/d{dim}"
+        expected[key] = expected.get(key, 0) + 1
+    done_lines = [f"- {k}: {n} of {expected.get(k, '?')} functions"
+                  + ("" if n == expected.get(k) else " (PARTIAL: its rows above average fewer functions)")
+                  for k, n in sorted(summary["units"].items())]
+    finished = "\nFinished units (suite/optimiser/dimension):\n\n" + "\n".join(done_lines) + "\n"
+    (root / "report.md").write_text(bench.report(summary) + finished)
     print((root / "report.md").read_text())
 
 
