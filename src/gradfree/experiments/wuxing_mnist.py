@@ -413,20 +413,24 @@ def report(results: dict, config: dict) -> str:
     return "\n".join(p.rstrip() + "\n" for p in parts)
 
 
+def _curve_measures(runs: list[dict], late: int) -> dict[str, np.ndarray]:
+    """Per seed: final, late (mean of the last ``late`` epochs) and best test accuracy of a curve."""
+    t = np.array([r["test"] for r in runs], dtype=float)  # (seeds, epochs)
+    return {"final": t[:, -1], "late": t[:, -late:].mean(axis=1), "best": t.max(axis=1)}
+
+
 def _curve_columns(runs: list[dict], late: int) -> list[str]:
-    """Final, best (with its epoch, 1-based, for one seed) and late (mean of the last ``late`` epochs)
-    test accuracy of a curve's runs."""
-    t = [np.asarray(r["test"], dtype=float) for r in runs]
-    best = mean_sd([c.max() for c in t]) + (f" (epoch {int(t[0].argmax()) + 1})" if len(t) == 1 else "")
-    return [mean_sd([c[-1] for c in t]), best, mean_sd([c[-late:].mean() for c in t])]
+    """Final, best (with its epoch, 1-based, for one seed) and late test accuracy of a curve's runs."""
+    m = _curve_measures(runs, late)
+    epoch = f" (epoch {int(np.argmax(runs[0]['test'])) + 1})" if len(runs) == 1 else ""
+    return [mean_sd(m["final"]), mean_sd(m["best"]) + epoch, mean_sd(m["late"])]
 
 
 def _verdicts(res: dict, late: int) -> str:
     """The paper's Fig. 2 and Fig. 4 statements checked against these curves (mean over seeds): final
     epoch, mean of the last ``late`` epochs and best epoch."""
     def stats(runs):
-        t = np.array([r["test"] for r in runs], dtype=float)  # (seeds, epochs)
-        return {"final": t[:, -1].mean(), "late": t[:, -late:].mean(), "best": t.max(axis=1).mean()}
+        return {k: float(v.mean()) for k, v in _curve_measures(runs, late).items()}
 
     def compare(a: str, sa: dict, b: str, sb: dict) -> str:
         words = [f"{k} {sa[k] * 100:.2f} % {'>' if sa[k] > sb[k] else '<' if sa[k] < sb[k] else '='} "
