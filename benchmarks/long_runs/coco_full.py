@@ -17,8 +17,8 @@ Layout under ``--out`` (default benchmarks/results/emns_blackbox_full):
 * ``summary.json`` / ``report.md`` / ``ppdata/`` from ``--summarise`` (tables from cocopp's loader over
   every finished unit; cocopp's own ECDF and ERT figures with ``--figures``).
 
-    python benchmarks/long_runs/coco_full.py --worker 0/2 &   # two processes, one per core
-    python benchmarks/long_runs/coco_full.py --worker 1/2 &
+    python benchmarks/long_runs/coco_full.py &   # one process per core: each claims the next free unit
+    python benchmarks/long_runs/coco_full.py &
     python benchmarks/long_runs/coco_full.py --status
     python benchmarks/long_runs/coco_full.py --summarise [--figures]
 """
@@ -141,19 +141,54 @@ def done(path: Path) -> bool:
     return path.with_suffix(".json").is_file() and path.with_suffix(".tar.xz").is_file()
 
 
+def claim(root: Path, u: tuple) -> Path | None:
+    """Claim unit ``u`` for this process: a file created exclusively under ``scratch/claims`` holding
+    our pid (a claim whose process is gone is taken over); None when another live process holds it."""
+    claims = root / "scratch" / "claims"
+    claims.mkdir(parents=True, exist_ok=True)
+    path = claims / "-".join(map(str, u))
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text() or 0)
+                os.kill(pid, 0)
+                return None  # held by a live process
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                path.unlink(missing_ok=True)  # stale: its process died
+                continue
+            except PermissionError:
+                return None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return path
+    return None
+
+
 def work(args, root: Path) -> None:
+    """Run every unit not yet done, cheap first. Without ``--worker`` each process claims the next
+    free unit (any number of processes balance themselves); ``--worker K/N`` runs a fixed share."""
     warnings.filterwarnings("ignore")
     for name in ("evotorch", "nevergrad"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    k, n = (int(v) for v in args.worker.split("/"))
+    k, n = (int(v) for v in args.worker.split("/")) if args.worker else (0, 1)
     todo = [u for i, u in enumerate(units(args)) if i % n == k]
-    scratch = root / "scratch" / f"w{k}"
+    scratch = root / "scratch" / f"p{os.getpid()}"
     for u in todo:
         path = unit_path(root, *u)
         if done(path):
             continue
-        rec = run_unit(args, root, scratch, *u)
-        store(path, rec)
+        held = claim(root, u)
+        if held is None:
+            continue
+        try:
+            if done(path):  # finished by another process between the check and the claim
+                continue
+            rec = run_unit(args, root, scratch, *u)
+            store(path, rec)
+        finally:
+            held.unlink(missing_ok=True)
         print(f"{rec['finished']} {'/'.join(map(str, u))}: {rec['evaluations']} evaluations, "
               f"{rec['final_target_hits']}/{len(rec['instances'])} hit 1e-8, {rec['cpu_seconds']:.1f} s CPU",
               flush=True)
@@ -219,7 +254,7 @@ def summarise(args, root: Path) -> None:
 
             cocopp.genericsettings.outputdir = f"ppdata/{suite}"
             cocopp.main(" ".join(f"exdata/{suite}/{n}" for n in present))
-    summary["commands"] = ["python benchmarks/long_runs/coco_full.py --worker 0/2 (and 1/2), "
+    summary["commands"] = ["python benchmarks/long_runs/coco_full.py (one process per core), "
                            "then --summarise"]
     (root / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     expected = {}
@@ -243,7 +278,8 @@ def main() -> None:
     ap.add_argument("--slow", default="ngopt", help="peers run on a subset (comma-separated)")
     ap.add_argument("--slow-dims", default="2", help="dimensions of the --slow peers")
     ap.add_argument("--slow-instances", type=int, default=1, help="the --slow peers run instances 1..this")
-    ap.add_argument("--worker", default="0/1", help="K/N: this process runs every N-th unit from the K-th")
+    ap.add_argument("--worker", default=None,
+                    help="K/N: run every N-th unit from the K-th (default: claim the next free unit)")
     ap.add_argument("--status", action="store_true", help="units done and CPU time, per optimiser")
     ap.add_argument("--summarise", action="store_true", help="summary.json and report.md from the units")
     ap.add_argument("--figures", action="store_true", help="with --summarise: cocopp's figures (minutes)")
