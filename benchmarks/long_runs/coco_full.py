@@ -2,11 +2,12 @@
 EMNS beside its peers, as a long run that several sessions finish: one unit per (suite, optimiser,
 dimension, function), each written by COCO's own observer and archived when it ends.
 
-The optimisers are those of ``benchmarks/bench_emns_blackbox.py`` (EMNS ``blackbox`` with and without
-IPOP restarts, pycma default / IPOP / separable, EvoTorch SNES, nevergrad NGOpt). Every run stops at the
-budget or when the problem's final target (f - f_opt <= 1e-8) is hit, as COCO's example experiment does:
-no later evaluation can change its ECDF or ERT. NGOpt (3-9 ms per evaluation here, ~1,000x the others)
-runs as a ``--slow`` peer on the first ``--slow-instances`` instances of ``--slow-dims`` only.
+The optimisers are those of ``benchmarks/bench_emns_blackbox.py``, imported from its package
+``benchmarks/emns_blackbox`` (EMNS ``blackbox`` with and without IPOP restarts, pycma default / IPOP /
+separable, EvoTorch SNES, nevergrad NGOpt). Every run stops at the budget or when the problem's final
+target (f - f_opt <= 1e-8) is hit, as COCO's example experiment does: no later evaluation can change its
+ECDF or ERT. NGOpt (3-9 ms per evaluation here, ~1,000x the others) runs as a ``--slow`` peer on the
+first ``--slow-instances`` instances of ``--slow-dims`` only.
 
 Layout under ``--out`` (default benchmarks/results/emns_blackbox_full):
 
@@ -26,13 +27,13 @@ Layout under ``--out`` (default benchmarks/results/emns_blackbox_full):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import json
 import logging
 import lzma
 import os
 import shutil
+import sys
 import tarfile
 import time
 import warnings
@@ -41,10 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("bench_emns_blackbox", HERE.parent / "bench_emns_blackbox.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/, home of emns_blackbox
+from emns_blackbox.coco import GROUPS, NOISY_GROUPS, coco_ert, coco_summary
+from emns_blackbox.continuous import CONTINUOUS
+from emns_blackbox.report import report
 
 SUITES = {"bbob": range(1, 25), "bbob-noisy": range(101, 131)}
 FIRST_ID = {"bbob": 1, "bbob-noisy": 101}  # COCO's function_indices count from 1 in each suite
@@ -102,7 +103,7 @@ def run_unit(args, root: Path, scratch: Path, suite: str, name: str, dim: int, f
 
             seed = 100_000 * dim + 1_000 * (fid % 1_000) + problem.id_instance
             try:
-                bench.CONTINUOUS[name](f, problem.initial_solution, int(args.budget_multiplier * dim), seed)
+                CONTINUOUS[name](f, problem.initial_solution, int(args.budget_multiplier * dim), seed)
             except FinalTargetHit:
                 pass
             evals += problem.evaluations
@@ -245,10 +246,10 @@ def summarise(args, root: Path) -> None:
         if not (ex / suite).is_dir():
             continue
         present = sorted(p.name for p in (ex / suite).iterdir() if p.is_dir())
-        groups = bench.GROUPS if suite == "bbob" else bench.NOISY_GROUPS
-        summary[suite], summary[suite + " per function"] = bench.coco_summary(suite, present, root, groups)
+        groups = GROUPS if suite == "bbob" else NOISY_GROUPS
+        summary[suite], summary[suite + " per function"] = coco_summary(suite, present, root, groups)
         if suite == "bbob":
-            summary["bbob ERT/D f1-5 at 1e-8"] = bench.coco_ert(suite, present, root, range(1, 6))
+            summary["bbob ERT/D f1-5 at 1e-8"] = coco_ert(suite, present, root, range(1, 6))
         if args.figures:
             import cocopp
 
@@ -265,7 +266,7 @@ def summarise(args, root: Path) -> None:
                   + ("" if n == expected.get(k) else " (PARTIAL: its rows above average fewer functions)")
                   for k, n in sorted(summary["units"].items())]
     finished = "\nFinished units (suite/optimiser/dimension):\n\n" + "\n".join(done_lines) + "\n"
-    (root / "report.md").write_text(bench.report(summary) + finished)
+    (root / "report.md").write_text(report(summary) + finished)
     print((root / "report.md").read_text())
 
 
