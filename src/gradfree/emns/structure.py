@@ -161,17 +161,25 @@ def form_connections(st: EvoState, X: torch.Tensor, rng: torch.Generator, rate: 
     return n_new
 
 
+def prune_by_weight(eff: torch.Tensor, masks: torch.Tensor, counts: torch.Tensor, threshold: float,
+                    patience: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Sec. 6.2 on flat tensors (S,): count the checks each present synapse's effective weight ``eff``
+    stayed below ``threshold``; those at ``patience`` become dormant. Returns (masks, counts, number cut)."""
+    near = (eff < threshold) & (masks > 0)
+    counts = torch.where(near, counts + 1, torch.zeros_like(counts))
+    cut = counts >= patience
+    n_cut = int(cut.sum())
+    if n_cut:
+        masks = torch.where(cut, torch.zeros_like(masks), masks)
+        counts = torch.where(cut, torch.zeros_like(counts), counts)
+    return masks, counts, n_cut
+
+
 def prune(st: EvoState, threshold: float, patience: int) -> int:
     """Make dormant the present synapses whose |g*w| stayed below ``threshold`` ``patience`` checks."""
     best = int(st.fitness.argmax())
     eff = torch.cat([(G[best] * W[best]).abs().reshape(-1) for W, _, G, *_ in unpack(st.values, st.sizes)])
-    near = (eff < threshold) & (st.masks > 0)
-    st.prune_counts = torch.where(near, st.prune_counts + 1, torch.zeros_like(st.prune_counts))
-    cut = st.prune_counts >= patience
-    n_cut = int(cut.sum())
-    if n_cut:
-        st.masks = torch.where(cut, torch.zeros_like(st.masks), st.masks)
-        st.prune_counts = torch.where(cut, torch.zeros_like(st.prune_counts), st.prune_counts)
+    st.masks, st.prune_counts, n_cut = prune_by_weight(eff, st.masks, st.prune_counts, threshold, patience)
     return n_cut
 
 
@@ -186,5 +194,5 @@ def effective_weights(values: torch.Tensor, masks: torch.Tensor, sizes: list[int
             zip(unpack(values[None], sizes), unpack_masks(masks, sizes))]
 
 
-__all__ = ["grow", "form_connections", "prune", "mutual_information", "effective_weights", "n_active",
-           "layer_shapes"]
+__all__ = ["grow", "form_connections", "prune", "prune_by_weight", "mutual_information", "effective_weights",
+           "n_active", "layer_shapes"]

@@ -8,7 +8,10 @@ reward (MountainCarContinuous-v0: 100 for reaching the flag, minus the action co
 Every method gets the same environment-step budget per task and the same policy class (linear on
 normalised observations, ARS's; NEAT evolves its own topology, the paper's comparison row), and
 episodes are stepped by the same code (:class:`gradfree.emns.control.rollout.Rollouts`, except NEAT's
-network, which is evaluated genome by genome). The centre policy (NEAT: the best genome) is
+network, which is evaluated genome by genome). On NEAT's tasks ``emns-net`` is the paper's comparison
+row from EMNS's side: the paper's network (aggregation and activation bases) starting with 4 hidden
+neurons and grown (up to 16), connected and pruned by its rules (:mod:`gradfree.emns.control.structure`).
+The centre policy (NEAT: the best genome) is
 evaluated on ``EVAL_EPISODES`` fresh episodes at 1,000 env steps, doubling, and at every tenth of the
 budget (not counted in the budget).
 A unit is one (task, method, seed); it is checkpointed, so an interrupted or partial run resumes.
@@ -38,18 +41,30 @@ TASKS: dict[str, tuple[str, dict, int, float]] = {
     "HalfCheetah-v5": ("HalfCheetah-v5", {}, 5_000_000, 4800.0),
 }
 QUICK_TASKS = ("CartPole-v1", "CartPole-pos")
-METHODS = ("emns", "ars", "pgpe", "snes", "neat")
+METHODS = ("emns", "emns-net", "ars", "pgpe", "snes", "neat")
+#: tasks of the paper's comparison row (sec. 9): NEAT and the EMNS network with growth and pruning
 NEAT_TASKS = ("CartPole-v1", "LunarLander-v3")
+TOPOLOGY_METHODS = ("emns-net", "neat")
 #: EMNS's configuration for control (PolicySearch's defaults: "scale" strategy, 16 candidates, mu_0 0.05)
 EMNS = dict(policy="linear", popsize=16, sigma0=0.05, strategy="scale")
+#: "emns-net": the paper's network (4 hidden neurons to start, up to 16) grown, connected and pruned by
+#: its rules (sec. 6) with StructureParams' defaults otherwise: checks every 256 evaluations, growth
+#: after 2,048 without improvement
+EMNS_NET = dict(policy="emns", hidden=(4,), structure_kw=dict(growth=True, connect=True, prune=True,
+                                                               max_hidden=16))
 EVAL_EPISODES, N_EVALS = 10, 10
 
 
-def _search(task: str, budget: int, seed: int):
-    from gradfree.emns import PolicySearch
+def _search(task: str, budget: int, seed: int, net: bool = False):
+    """PolicySearch for ``task``: the linear policy (``EMNS``) or the paper's network (``EMNS_NET``)."""
+    from gradfree.emns import PolicySearch, StructureParams
 
     env_id, opts, _, _ = TASKS[task]
-    return PolicySearch(env_id, max_env_steps=budget, random_state=seed, progress=False, **EMNS, **opts)
+    cfg = dict(EMNS)
+    if net:
+        cfg.update(policy=EMNS_NET["policy"], hidden=EMNS_NET["hidden"],
+                   structure=StructureParams(**EMNS_NET["structure_kw"]))
+    return PolicySearch(env_id, max_env_steps=budget, random_state=seed, progress=False, **cfg, **opts)
 
 
 class _Curve:
@@ -71,8 +86,9 @@ class _Curve:
             self.schedule = [p for p in self.schedule if p > steps]
 
 
-def run_emns(task: str, budget: int, seed: int) -> list:
-    ps = _search(task, budget, seed)
+def run_emns(task: str, budget: int, seed: int, net: bool = False, size: dict | None = None) -> list:
+    """EMNS's curve; ``size`` receives the final policy's present synapses and hidden widths."""
+    ps = _search(task, budget, seed, net)
     curve = _Curve(budget, lambda: ps.evaluate(EVAL_EPISODES, seed=10_000 + seed))
     episodes = 0
     ps.fit(n_generations=0)
@@ -81,6 +97,8 @@ def run_emns(task: str, budget: int, seed: int) -> list:
         ps.fit(n_generations=1)
         episodes += ps.history_["episodes"][-1]
         curve.tick(ps.env_steps_, episodes, ps.history_["seconds"][-1], force=ps.env_steps_ >= budget)
+    if size is not None:
+        size.update(synapses=ps.n_synapses_, hidden=ps.layer_sizes_[1:-1])
     return curve.points
 
 
@@ -214,9 +232,10 @@ survival_threshold = 0.2
 """
 
 
-def run_neat(task: str, budget: int, seed: int, workdir) -> list:
+def run_neat(task: str, budget: int, seed: int, workdir, size: dict | None = None) -> list:
     """neat-python (its XOR example's settings, population 50) on the raw observations; a genome's
-    fitness is one episode's return; the budget counts every step of every genome."""
+    fitness is one episode's return; the budget counts every step of every genome. ``size`` receives
+    the best genome's enabled connections and hidden nodes."""
     import neat
 
     from gradfree.core.files import write_text_atomic
@@ -258,14 +277,23 @@ def run_neat(task: str, budget: int, seed: int, workdir) -> list:
 
     while count["steps"] < budget:
         pop.run(fitness, 1)
+    if size is not None:
+        g = count["best"]
+        size.update(synapses=sum(c.enabled for c in g.connections.values()),
+                    hidden=[len(g.nodes) - spec.policy.n_out])
     return curve.points
 
 
 def run_unit(task: str, method: str, budget: int, seed: int, workdir) -> dict:
-    fn = {"emns": run_emns, "ars": run_ars, "neat": lambda t, b, s: run_neat(t, b, s, workdir)}.get(
+    size: dict = {}
+    fn = {"emns": run_emns, "emns-net": lambda t, b, s: run_emns(t, b, s, net=True, size=size),
+          "ars": run_ars, "neat": lambda t, b, s: run_neat(t, b, s, workdir, size)}.get(
         method, lambda t, b, s: run_evotorch(method, t, b, s))
     points = fn(task, budget, seed)
-    return {"points": points, "final": points[-1][3], "env_steps": points[-1][0], "seconds": points[-1][1]}
+    out = {"points": points, "final": points[-1][3], "env_steps": points[-1][0], "seconds": points[-1][1]}
+    if size:  # the topology methods: the final network's size
+        out["size"] = size
+    return out
 
 
 def _installed(method: str) -> bool:
@@ -318,7 +346,10 @@ def report(results: dict, config: dict) -> str:
     """The table of final returns and episodes to threshold, from the results alone."""
     tasks, methods = _ran(results)
     intro = (f"# EMNS on control tasks\n\nSeeds {config['seeds']}; every method has the task's env-step "
-             "budget and a linear policy on normalised observations (NEAT: its own topologies); returns are "
+             "budget and a linear policy on normalised observations (NEAT: its own topologies; "
+             "`emns-net`: the EMNS paper's network grown, connected and pruned by its rules; the last "
+             "column gives their final present synapses / hidden neurons, NEAT's of its best genome); "
+             "returns are "
              f"the mean of {results['eval_episodes']} fresh episodes of the final policy, mean ± sd over "
              "seeds (min-max band in the figure). Wall times are training only, one core of a shared "
              "machine. Episodes to threshold: training episodes spent when an evaluation first reached the "
@@ -334,13 +365,16 @@ def report(results: dict, config: dict) -> str:
             thr = TASKS[task][3]
             hit = [next((p[2] for p in r["points"] if p[3] >= thr), None) for r in runs]
             hits = [h for h in hit if h is not None]
+            sizes = [r["size"] for r in runs if "size" in r]
+            size = (f"{np.mean([z['synapses'] for z in sizes]):.0f} / "
+                    f"{np.mean([sum(z['hidden']) for z in sizes]):.1f}" if sizes else "")
             rows.append([task, method, f"{np.mean([r['env_steps'] for r in runs]):,.0f}",
                          f"{final.mean():.1f} ± {final.std():.1f}",
                          f"{sum(f >= thr for f in final)}/{len(runs)}",
                          f"{np.mean(hits):,.0f} ({len(hits)}/{len(runs)})" if hits else "never",
-                         f"{np.mean([r['seconds'] for r in runs]):.1f}"])
+                         f"{np.mean([r['seconds'] for r in runs]):.1f}", size])
     return intro + "\n" + markdown_table(["task", "method", "env steps", "final return", "≥ threshold",
-                                           "episodes to threshold", "train s"], rows)
+                                           "episodes to threshold", "train s", "synapses / hidden"], rows)
 
 
 @experiment("emns-control", "EMNS policy search on gymnasium control tasks beside ARS V2-t, EvoTorch "
@@ -356,9 +390,10 @@ def _run(ctx: ExperimentContext) -> dict:
     opts = ctx.options  # parsed values
     tasks = opts.get("tasks", list(QUICK_TASKS if ctx.quick else TASKS))
     methods = [m for m in opts.get("methods", METHODS) if _installed(m)]
-    plan = [(t, m) for t in tasks for m in methods if m != "neat" or t in NEAT_TASKS]
+    plan = [(t, m) for t in tasks for m in methods if m not in TOPOLOGY_METHODS or t in NEAT_TASKS]
     ctx.expect(len(plan) * len(ctx.seeds))
-    results: dict = {"emns": EMNS, "eval_episodes": EVAL_EPISODES, "runs": {}, "budgets": {}}
+    results: dict = {"emns": EMNS, "emns_net": EMNS_NET, "eval_episodes": EVAL_EPISODES, "runs": {},
+                     "budgets": {}}
     workdir = ctx.checkpoint_dir("neat-configs")
     for task, method in plan:
         budget = opts.get("budget", 4_000 if ctx.quick else TASKS[task][2])

@@ -11,8 +11,9 @@ output clipped to the bounds (``"linear"``, as ARS) or squashed into them by tan
   at N(0, 1/fan_in) (drawn from the search's seed), the output layer at zero.
 * ``"emns"``: the EMNS paper's network (evolvable aggregation and activation bases per neuron,
   synapse gain and bias; "Evolvable Modular Neural Systems", Karahan 2025, sec. 3) with the reference
-  initialisation (:mod:`gradfree.emns.network`), its structure fixed (growth and pruning change the
-  parameter count, which an ask/tell engine of fixed dimension does not; see docs/decisions.md).
+  initialisation (:mod:`gradfree.emns.network`); a synapse mask (``masks``, all present by default)
+  says which synapses exist, which is how growth and pruning act inside a network of fixed capacity
+  (:mod:`gradfree.emns.control.structure`).
 
 Rows are computed by elementwise products and sums over the last axis, so a row's output does not
 depend on which other rows share its batch: a worker holding a share of the population computes the
@@ -73,8 +74,9 @@ class PolicySpec:
         values, _, _ = network.init_network(self.sizes, 1, rng, torch.device("cpu"))
         return values[0].to(torch.float64)
 
-    def act(self, params: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        """Raw outputs (n, n_out) for parameters (n, D) and observations (n, n_in)."""
+    def act(self, params: torch.Tensor, obs: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw outputs (n, n_out) for parameters (n, D) and observations (n, n_in); ``masks`` (S,):
+        the present synapses of an ``"emns"`` policy (None: all)."""
         n = params.shape[0]
         if self.kind == "linear":
             W = params.view(n, self.n_out, self.n_in)
@@ -91,17 +93,19 @@ class PolicySpec:
                     x = torch.tanh(x)
             return x
         x = obs[:, None, :]  # (n, 1, m): one "sample" per individual
-        ones = torch.ones(network.n_synapses(self.sizes), dtype=obs.dtype)
+        masks = (torch.ones(network.n_synapses(self.sizes), dtype=obs.dtype) if masks is None
+                 else masks.to(obs.dtype))
         for (W, B, G, A, H), mask in zip(network.unpack(params, self.sizes),
-                                         network.unpack_masks(ones, self.sizes)):
+                                         network.unpack_masks(masks, self.sizes)):
             x = network._layer(x, W, B, G, A, H, mask)
         return x[:, 0, :]
 
 
     def bind(self, params: torch.Tensor, low: np.ndarray | None = None, high: np.ndarray | None = None,
-             discrete: bool = False) -> BoundPolicy:
-        """The policies of the rows of ``params`` (n, D), ready to map observations to actions."""
-        return BoundPolicy(self, params, low, high, discrete)
+             discrete: bool = False, masks: torch.Tensor | None = None) -> BoundPolicy:
+        """The policies of the rows of ``params`` (n, D), ready to map observations to actions
+        (``masks``: an ``"emns"`` policy's present synapses)."""
+        return BoundPolicy(self, params, low, high, discrete, masks)
 
 
 class BoundPolicy:
@@ -114,8 +118,10 @@ class BoundPolicy:
     """
 
     def __init__(self, spec: PolicySpec, params: torch.Tensor, low: np.ndarray | None,
-                 high: np.ndarray | None, discrete: bool) -> None:
-        self.spec, self.discrete, self.low, self.high = spec, discrete, low, high
+                 high: np.ndarray | None, discrete: bool, masks: torch.Tensor | None = None) -> None:
+        self.spec, self.discrete, self.low, self.high, self.masks = spec, discrete, low, high, masks
+        if masks is not None and spec.kind != "emns":
+            raise ValueError(f"synapse masks apply to the 'emns' policy only, not {spec.kind!r}")
         self._half_range = None if low is None else 0.5 * (high - low)
         n = params.shape[0]
         if spec.kind == "emns":
@@ -153,7 +159,7 @@ class BoundPolicy:
         """Actions for observations (m, n_in): the argmax (discrete), clipped (linear) or squashed."""
         if self.layers is None:  # "emns": the network's torch code, actions mapped in torch
             with torch.inference_mode():
-                out = self.spec.act(*_padded(self.params, torch.from_numpy(obs)))[:len(obs)]
+                out = self.spec.act(*_padded(self.params, torch.from_numpy(obs)), self.masks)[:len(obs)]
                 low, high = (None, None) if self.discrete else map(torch.from_numpy, (self.low, self.high))
                 return to_actions(out, "emns", self.discrete, low, high).numpy()
         out = self.outputs(obs)

@@ -73,16 +73,19 @@ class Rollouts:
         return self.envs[:n]
 
     def run(self, params: torch.Tensor, seeds: list[int], mean: np.ndarray, std: np.ndarray,
+            masks: torch.Tensor | None = None, record: list | None = None,
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One episode per row of ``params`` (n, D), reset with ``seeds[i]``, observations normalised
-        by the frozen ``mean``/``std``. Returns (returns (n,), fitness returns (n,) with the task's
-        ``reward_shift`` subtracted per step, steps (n,), observation statistics (n, 2 o + 1): sum,
-        sum of squares, count of the raw selected observations)."""
+        by the frozen ``mean``/``std`` (``masks``: an ``"emns"`` policy's present synapses; ``record``: a
+        list that receives the policy's inputs (m, n_in) of every time step). Returns (returns (n,),
+        fitness returns (n,) with the task's ``reward_shift`` subtracted per step, steps (n,),
+        observation statistics (n, 2 o + 1): sum, sum of squares, count of the raw selected
+        observations)."""
         t, n = self.task, params.shape[0]
         envs = self._pool(n)
         o, k = t.n_obs, t.history
         sel = None if t.obs_indices is None else list(t.obs_indices)
-        policy = t.policy.bind(params, self._low, self._high, t.discrete)
+        policy = t.policy.bind(params, self._low, self._high, t.discrete, masks)
         # the live episodes, in order: their step methods, latest observations and candidates
         steps = [env.step for env in envs]
         obs = [env.reset(seed=int(s))[0] for env, s in zip(envs, seeds)]
@@ -98,6 +101,8 @@ class Rollouts:
             z = (x - mean) / std
             if hist is not None:
                 z = hist = np.concatenate([hist[:, o:], z], axis=1)
+            if record is not None:
+                record.append(z)
             obs, ended = [], []
             for j, (step, a) in enumerate(zip(steps, policy(z))):
                 ob, r, term, trunc, _ = step(a)

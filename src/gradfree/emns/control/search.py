@@ -27,8 +27,11 @@ from gradfree.core.schema import GENERATOR, HISTORY, SEED, Spec, integer, saved_
 from gradfree.emns.control.normalizer import RunningStats
 from gradfree.emns.control.policies import POLICIES, PolicySpec
 from gradfree.emns.control.rollout import Rollouts, TaskSpec, make_env, require_gymnasium
+from gradfree.emns.control.structure import PolicyStructure
+from gradfree.emns.control.structure import step as structure_step
 from gradfree.emns.engine import STRATEGIES, EngineState
 from gradfree.emns.optimizer import EMNSOptimizer
+from gradfree.emns.structure import StructureParams
 
 FITNESSES = ("return", "shifted")
 SHAPINGS = ("none", "centred_ranks", "zscore")
@@ -62,9 +65,14 @@ class PolicySearch(BaseEstimator):
     ----------
     env_id : a registered gymnasium id (``"CartPole-v1"``, ``"HalfCheetah-v5"``, ...); Box (flat)
         observations, Discrete or Box actions.
-    policy : ``"linear"`` (default, ARS's), ``"mlp"`` or ``"emns"`` (the paper's network, fixed
-        structure) (:mod:`gradfree.emns.control.policies`).
-    hidden : hidden layer sizes of ``"mlp"`` / ``"emns"``.
+    policy : ``"linear"`` (default, ARS's), ``"mlp"`` or ``"emns"`` (the paper's network)
+        (:mod:`gradfree.emns.control.policies`).
+    hidden : hidden layer sizes of ``"mlp"`` / ``"emns"`` (with ``structure``: the initial live widths).
+    structure : growth, connection formation and pruning of the ``"emns"`` policy
+        (:class:`~gradfree.emns.StructureParams`; None: a fixed network). The network is allocated at
+        ``max_hidden`` neurons a hidden layer when growth is on, and the synapse mask says which part is
+        alive (:mod:`gradfree.emns.control.structure`); ``layer_sizes_``, ``n_synapses_`` and
+        ``structure_.events`` show what happened.
     max_env_steps : the budget: generations run until this many environment steps are spent.
     popsize : candidates per generation (even: antithetic pairs).
     sigma0 : the engine's initial mutation rate (the perturbation scale in normalised units).
@@ -104,11 +112,13 @@ class PolicySearch(BaseEstimator):
                  reward_shift: float = 0.0, shaping: str = "none", normalize: bool = True,
                  observation_indices: tuple[int, ...] | None = None, history: int = 1,
                  max_episode_steps: int | None = None, env_kwargs: dict | None = None,
-                 options: dict | None = None, n_jobs: int = 1, backend: str = "processes",
-                 warm_start: bool = False, random_state: Any = None, progress: bool = True) -> None:
+                 options: dict | None = None, structure: StructureParams | None = None, n_jobs: int = 1,
+                 backend: str = "processes", warm_start: bool = False, random_state: Any = None,
+                 progress: bool = True) -> None:
         self.env_id = env_id
         self.policy = policy
         self.hidden = hidden
+        self.structure = structure
         self.max_env_steps = max_env_steps
         self.popsize = popsize
         self.sigma0 = sigma0
@@ -135,6 +145,7 @@ class PolicySearch(BaseEstimator):
         # the engine's declared fields, then EMNSOptimizer's own rules in _check_loaded_state
         "opt_state_": saved_state(EngineState),
         "opt_rng_": GENERATOR, "opt_best_": Spec("floats", finite=False),
+        "structure_": saved_state(PolicyStructure, optional=True),  # only with ``structure``
     }
 
     # ------------------------------------------------------------------ configuration
@@ -167,6 +178,21 @@ class PolicySearch(BaseEstimator):
         if self.policy != "linear" and not (isinstance(self.hidden, (tuple, list)) and len(self.hidden) >= 1
                                             and all(isinstance(h, int) and h >= 1 for h in self.hidden)):
             raise ValueError(f"hidden must be a non-empty tuple of layer sizes >= 1, got {self.hidden!r}")
+        sp = self.structure
+        if sp is not None:
+            if not isinstance(sp, StructureParams):
+                raise ValueError(f"structure must be a StructureParams or None, got {sp!r}")
+            sp.check()
+            if self.policy != "emns":
+                raise ValueError(f"structure (growth, connection formation, pruning) needs policy='emns', "
+                                 f"got policy={self.policy!r}")
+            if sp.growth and max(self.hidden) > sp.max_hidden:
+                raise ValueError(f"structure.max_hidden ({sp.max_hidden}) is below a hidden layer's initial "
+                                 f"size {tuple(self.hidden)}")
+
+    @property
+    def _structured(self) -> bool:
+        return self.structure is not None and self.structure.active
 
     def _task(self) -> TaskSpec:
         """Inspect the environment: its spaces decide the policy's sizes and the action mapping
@@ -211,6 +237,8 @@ class PolicySearch(BaseEstimator):
                                  f"got {self.observation_indices!r}")
             n_obs = len(idx)
         hidden = () if self.policy == "linear" else tuple(int(h) for h in self.hidden)
+        if self._structured and self.structure.growth:  # the capacity network
+            hidden = (int(self.structure.max_hidden),) * len(hidden)
         spec = PolicySpec(self.policy, n_obs * self.history, n_out, hidden)
         shift = float(self.reward_shift) if self.fitness == "shifted" else 0.0
         return TaskSpec(self.env_id, tuple(sorted((self.env_kwargs or {}).items())), spec, idx,
@@ -235,6 +263,10 @@ class PolicySearch(BaseEstimator):
         self.n_generations_ = 0
         self.obs_stats_ = RunningStats.empty(task.n_obs)
         self.history_ = {k: [] for k in HISTORY_KEYS}
+        if self._structured:
+            self.structure_ = PolicyStructure.initial(task.policy.sizes, [int(h) for h in self.hidden])
+        elif hasattr(self, "structure_"):
+            del self.structure_
         self._sync_saved()
 
     def _sync_saved(self) -> None:
@@ -302,13 +334,15 @@ class PolicySearch(BaseEstimator):
         seeds = [[base + (i % (P // 2)) * E + e for e in range(E)] for i in range(P)]
         mean, std = self.obs_stats_.frozen() if self.normalize else (np.zeros(task.n_obs),
                                                                      np.ones(task.n_obs))
+        masks = self._masks()
         if pool is None:
             reps = torch.arange(P).repeat_interleave(E)
-            ret, fit, steps, stats = self._rollouts.run(X[reps], [s for r in seeds for s in r], mean, std)
+            ret, fit, steps, stats = self._rollouts.run(X[reps], [s for r in seeds for s in r], mean, std,
+                                                        masks)
             sent = 0
         else:
             before = pool.bytes_sent + pool.bytes_received
-            snapshot = lambda: pickle.dumps(opt)  # noqa: E731 - the driver after its ask
+            snapshot = lambda: pickle.dumps((opt, masks))  # noqa: E731 - the driver after its ask
             ret, fit, steps, stats = pool.run(snapshot, f_prev, seeds, mean, std)
             sent = pool.bytes_sent + pool.bytes_received - before
         ret, fit = ret.reshape(P, E).mean(1), fit.reshape(P, E).mean(1)
@@ -325,7 +359,44 @@ class PolicySearch(BaseEstimator):
         h["return_mean"].append(float(ret.mean()))
         h["return_max"].append(float(ret.max()))
         h["bytes"].append(int(sent))
+        if self._structured:
+            probe = lambda: self._states(task, mean, std)  # noqa: E731 - run only when formation needs it
+            changed = structure_step(self.structure_, self.structure, opt.state_, task.policy.sizes,
+                                     opt.state_.n_evaluations, P, float(ret.mean()), probe, self.rng_)
+            if changed and pool is not None:
+                pool.close()  # the next generation starts its workers from the new structure
         return f
+
+    def _masks(self) -> torch.Tensor | None:
+        return self.structure_.masks if self._structured else None
+
+    def _states(self, task: TaskSpec, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """The policy inputs of one episode of the centre policy on a fresh seed (its steps count
+        against the budget): the sample connection formation estimates mutual information on."""
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.rng_))
+        rollouts, record = Rollouts(task), []
+        try:
+            steps = rollouts.run(torch.as_tensor(self.centre_)[None], [seed], mean, std, self._masks(),
+                                 record)[2]
+        finally:
+            rollouts.close()
+        self.env_steps_ += int(steps.sum())
+        return np.concatenate(record)
+
+    @property
+    def layer_sizes_(self) -> list[int]:
+        """The live network's layer sizes (inputs, hidden, outputs)."""
+        task = self._task()
+        return self.structure_.sizes(task.policy.sizes) if self._structured else task.policy.sizes
+
+    @property
+    def n_synapses_(self) -> int:
+        """Present synapses of an ``"emns"`` policy (weights of a linear or MLP policy)."""
+        task = self._task()
+        if self._structured:
+            return int(self.structure_.masks.sum())
+        s = task.policy.sizes
+        return sum(s[i] * s[i + 1] for i in range(len(s) - 1))
 
     # ------------------------------------------------------------------ using the result
     @property
@@ -346,7 +417,8 @@ class PolicySearch(BaseEstimator):
                                                                      np.ones(task.n_obs))
         rollouts = Rollouts(task)
         try:
-            ret = rollouts.run(x.expand(episodes, -1), [int(seed) + i for i in range(episodes)], mean, std)[0]
+            ret = rollouts.run(x.expand(episodes, -1), [int(seed) + i for i in range(episodes)], mean, std,
+                               self._masks())[0]
         finally:
             rollouts.close()
         return ret if return_all else float(ret.mean())
@@ -377,6 +449,10 @@ class PolicySearch(BaseEstimator):
                              f"{task.n_obs}")
         if set(self.history_) != set(HISTORY_KEYS):
             raise ValueError(f"history_ must hold {list(HISTORY_KEYS)}")
+        if self._structured != hasattr(self, "structure_"):
+            raise ValueError("structure_ must be present exactly when the structure parameters are active")
+        if self._structured:
+            self.structure_.check(task.policy.sizes)
         self._opt = None
 
     def __getstate__(self) -> dict:

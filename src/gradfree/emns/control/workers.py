@@ -32,7 +32,7 @@ class RolloutWorker:
     def __init__(self, task: TaskSpec, snapshot: bytes) -> None:
         torch.set_num_threads(1)
         self.rollouts = Rollouts(task)
-        self.opt = pickle.loads(snapshot)
+        self.opt, self.masks = pickle.loads(snapshot)  # the optimizer and the policy's synapse masks
 
     def step(self, f_prev: np.ndarray | None, idx: list[int], seeds: list[int], mean: np.ndarray,
              std: np.ndarray) -> tuple:
@@ -40,7 +40,7 @@ class RolloutWorker:
             self.opt.tell(self.opt.ask_tensor(), f_prev)
         X = self.opt.ask_tensor()
         rows = X[torch.as_tensor(idx)] if len(idx) != X.shape[0] else X
-        return self.rollouts.run(rows, seeds, mean, std)
+        return self.rollouts.run(rows, seeds, mean, std, self.masks)
 
     def ping(self) -> bool:
         return True
@@ -164,7 +164,9 @@ class WorkerPool:
     def run(self, snapshot: Any, f_prev: np.ndarray | None, seeds: list[list[int]], mean: np.ndarray,
             std: np.ndarray) -> tuple:
         """Episodes of every candidate (``seeds[i]`` its episodes' seeds), in candidate order.
-        ``snapshot()`` gives the driver's pickled optimizer (after its ``ask``) for new workers."""
+        ``snapshot()`` gives the driver's pickled (optimizer after its ``ask``, synapse masks or None) for
+        new workers; after a structural change the driver :meth:`close` s the pool, so the next call
+        starts workers from a fresh snapshot."""
         P = len(seeds)
         shares = [list(c) for c in np.array_split(np.arange(P), min(self.n, P)) if len(c)]
         if not self.workers:
