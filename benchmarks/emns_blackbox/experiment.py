@@ -50,9 +50,12 @@ def run_suites(a, out: Path, command: str, log) -> None:
                 cocopp.main(" ".join(f"exdata/{s}/{n}" for n in present))
         elif s == "pbo":
             lo, hi = (int(v) for v in a.pbo_functions.split("-"))
-            summary["pbo"], summary["cpu_seconds"]["pbo"] = pbo(
-                a.pbo_optimizers.split(","), range(lo, hi + 1), a.pbo_dim, a.pbo_budget, a.pbo_runs, here,
-                log, slow, a.slow_runs)
+            best, cpu = pbo(a.pbo_optimizers.split(","), range(lo, hi + 1), a.pbo_dim, a.pbo_budget,
+                            a.pbo_runs, here, log, slow, a.slow_runs)
+            before = earlier.get("pbo", {}) if earlier.get("pbo settings", {}).get("dim") == a.pbo_dim else {}
+            fids = sorted({*before, *best}, key=int)
+            summary["pbo"] = {f: {**before.get(f, {}), **best.get(f, {})} for f in fids}
+            summary["cpu_seconds"]["pbo"] = {**summary["cpu_seconds"].get("pbo", {}), **cpu}
             summary["pbo settings"] = {"dim": a.pbo_dim, "budget": a.pbo_budget, "runs": a.pbo_runs,
                                        "instance": 1}
     Path("summary.json").write_text(json.dumps(summary, indent=1, default=float))

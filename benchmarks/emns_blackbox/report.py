@@ -7,6 +7,33 @@ import json
 import math
 
 
+def pbo_scores(pbo: dict, slow: set) -> list[str]:
+    """Lines of the aggregate: per function each optimiser's mean best, scaled to [0, 1] between the
+    worst and the best optimiser on it (1 where all tie), averaged over the functions; and, against each
+    (1+lambda) EA, the functions an optimiser is ahead of and behind it. ``slow`` peers (fewer runs) are
+    left out."""
+    names = sorted({n for v in pbo.values() for n in v} - slow)
+    fids = [f for f in pbo if all(n in pbo[f] for n in names)]
+    score = dict.fromkeys(names, 0.0)
+    for f in fids:
+        m = {n: pbo[f][n]["mean"] for n in names}
+        lo, hi = min(m.values()), max(m.values())
+        for n in names:
+            score[n] += (1.0 if hi == lo else (m[n] - lo) / (hi - lo)) / len(fids)
+    eas = [n for n in names if n.endswith(" EA")]
+    left = ", ".join(sorted(slow)) or "no slow peer"
+    lines = [f"Aggregate over the {len(fids)} functions (mean best scaled to [0, 1] between the worst and "
+             f"best of these rows on each function, averaged; {left} left out), and functions ahead / "
+             "behind each EA:", "",
+             "| optimiser | score | " + " | ".join(f"vs {e}" for e in eas) + " |",
+             "|---|---" + "|---" * len(eas) + "|"]
+    for n in sorted(names, key=lambda n: -score[n]):
+        vs = [f"{sum(pbo[f][n]['mean'] > pbo[f][e]['mean'] for f in fids)} / "
+              f"{sum(pbo[f][n]['mean'] < pbo[f][e]['mean'] for f in fids)}" if n != e else "" for e in eas]
+        lines.append(f"| {n} | {score[n]:.3f} | " + " | ".join(vs) + " |")
+    return lines + [""]
+
+
 def report(s: dict) -> str:
     runs = "\n".join(f"    {c}" for c in s.get("commands", []))
     lines = ["# EMNS on COCO / IOH", "", "Commands (one folder, run in turn):", "", runs, ""]
@@ -38,6 +65,7 @@ def report(s: dict) -> str:
             prob = next(iter(v.values()))["problem"]
             lines.append(f"| {fid} | {prob} | " + " | ".join(f"{v[n]['mean']:.2f}" for n in names) + " |")
         lines.append("")
+        lines += pbo_scores(s["pbo"], set(s.get("slow peers", {}).get("names", [])))
     lines += ["CPU seconds: " + json.dumps(s["cpu_seconds"], default=lambda x: round(float(x), 1)), ""]
     return "\n".join(lines)
 
