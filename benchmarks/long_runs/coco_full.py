@@ -51,6 +51,21 @@ SUITES = {"bbob": range(1, 25), "bbob-noisy": range(101, 131)}
 FIRST_ID = {"bbob": 1, "bbob-noisy": 101}  # COCO's function_indices count from 1 in each suite
 
 
+def _commit() -> str:
+    """The code's git commit (short), recorded with every unit; "unknown" outside a checkout."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        return out or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+COMMIT = _commit()
+
+
 class FinalTargetHit(Exception):
     """Raised by the objective once the problem's final target is reached: the run is over."""
 
@@ -122,7 +137,7 @@ def run_unit(args, root: Path, scratch: Path, suite: str, name: str, dim: int, f
                 "evaluations": int(evals), "final_target_hits": hits, "cpu_seconds": round(cpu, 3),
                 "budget_multiplier": args.budget_multiplier,
                 "finished": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "archive": lzma.compress(buf.getvalue(), preset=9)}
+                "commit": COMMIT, "archive": lzma.compress(buf.getvalue(), preset=9)}
     finally:
         os.chdir(cwd)
 

@@ -71,6 +71,40 @@ def test_termination_criteria():
     assert "tolx" in opt.stop()  # the paper's rule: every resistance reaches 1, the search freezes
 
 
+def test_stagnation_ends_a_run_that_makes_no_progress():
+    """A flat function under noise (far above tolfun), tolx off: no progress, values never settle."""
+    noise = np.random.default_rng(0)
+    flat = lambda X: 1.0 + 1e-6 * noise.standard_normal(len(X))  # noqa: E731
+    opt = EMNSOptimizer(np.zeros(2), 1.0, random_state=0, maxfevals=50_000, tolx=None)
+    opt.optimize(flat, vectorized=True)
+    T = int(100 + 100 * 2 ** 1.5 / opt.strategy_.popsize)  # pycma's default
+    assert opt.stop() == {"tolstagnation": T}
+    assert 500 < opt.result.iterations < 5_000  # after pycma's minimum age, long before the budget
+    off = EMNSOptimizer(np.zeros(2), 1.0, random_state=0, maxfevals=20_000, tolx=None, tolstagnation=None)
+    off.optimize(flat, vectorized=True)
+    assert off.stop() == {"maxfevals": 20_000}
+
+
+def test_stagnation_never_stops_progress_or_a_bit_string_on_a_plateau():
+    opt = EMNSOptimizer(np.full(6, 3.0), 1.0, random_state=2, tolstagnation=5)
+    opt.optimize(sphere, vectorized=True)
+    assert "tolstagnation" not in opt.stop() and opt.result.fbest < 1e-10
+    bits = EMNSOptimizer(np.zeros(16), 1 / 16, strategy="plus", vartype="binary", popsize=2, random_state=0,
+                         tolstagnation=5, tolfun=None, maxfevals=4_000)
+    bits.optimize(lambda X: np.zeros(len(X)), vectorized=True)  # a plateau: never improves
+    assert bits.stop() == {"maxfevals": 4_000}
+
+
+def test_files_saved_before_tolstagnation_resume_without_it(tmp_path):
+    a = EMNSOptimizer(np.ones(4), 0.5, random_state=0)
+    run(a, 2)
+    path = a.save(tmp_path / "opt")
+    meta = json.loads(path.read_text())
+    del meta["params"]["tolstagnation"]
+    path.write_text(json.dumps(meta))
+    assert EMNSOptimizer.load(tmp_path / "opt").tolstagnation is None
+
+
 def test_onemax_bits():
     D = 40
     opt = EMNSOptimizer(np.zeros(D), 1 / D, strategy="plus", vartype="binary", popsize=4, random_state=3,
@@ -197,6 +231,9 @@ def test_clear_errors():
         EMNSOptimizer([1.0, np.nan], 1.0)
     with pytest.raises(ValueError, match="sigma0"):
         EMNSOptimizer(np.ones(2), 0.0)
+    for bad in (0, "sometimes", 2.5, True):
+        with pytest.raises(ValueError, match="tolstagnation"):
+            EMNSOptimizer(np.ones(2), 1.0, tolstagnation=bad)
     with pytest.raises(ValueError, match="strategy"):
         EMNSOptimizer(np.ones(2), 1.0, strategy="cma")
     with pytest.raises(ValueError, match="unknown option"):

@@ -62,6 +62,9 @@ class EMNSOptimizer(BaseEstimator):
     random_state : int, ``numpy.random.Generator``, ``RandomState`` or None (fresh entropy).
     vartype : ``"continuous"``, ``"integer"`` (candidates rounded) or ``"binary"`` (bit flips).
     maxfevals, maxiter, ftarget, tolfun, tolx : termination criteria, as pycma's (None: off).
+    tolstagnation : pycma's stagnation criterion (:meth:`stop`): ``"auto"`` (the default) is pycma's
+        ``int(100 + 100 D**1.5 / popsize)`` generations, an int sets it, None turns it off. Continuous,
+        non-gradient strategies only (a plus-selection on bits sits on plateaus by design).
     options : fields of the strategy or of its mutation constants to replace, e.g.
         ``{"mu_min": 0.0, "resistance_rate": 0.1}`` (:class:`gradfree.emns.engine.Strategy`,
         :class:`gradfree.emns.params.EMNSParams`); unknown names are refused.
@@ -101,8 +104,8 @@ class EMNSOptimizer(BaseEstimator):
     def __init__(self, x0: Any, sigma0: float, *, popsize: int | None = None, strategy: str = "blackbox",
                  random_state: Any = None, vartype: str = "continuous", maxfevals: int | None = None,
                  maxiter: int | None = None, ftarget: float | None = None, tolfun: float | None = 1e-11,
-                 tolx: float | None = 1e-11, options: dict | None = None, dtype: str = "float64",
-                 device: str = "cpu") -> None:
+                 tolx: float | None = 1e-11, tolstagnation: int | str | None = "auto",
+                 options: dict | None = None, dtype: str = "float64", device: str = "cpu") -> None:
         self.x0 = x0
         self.sigma0 = sigma0
         self.popsize = popsize
@@ -114,6 +117,7 @@ class EMNSOptimizer(BaseEstimator):
         self.ftarget = ftarget
         self.tolfun = tolfun
         self.tolx = tolx
+        self.tolstagnation = tolstagnation
         self.options = options
         self.dtype = dtype
         self.device = device
@@ -160,6 +164,10 @@ class EMNSOptimizer(BaseEstimator):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, (int, float, np.floating)) and not math.isnan(v)):
                 raise ValueError(f"{name} must be a number or None, got {v!r}")
+        t = self.tolstagnation
+        if not (t is None or t == "auto" or (isinstance(t, (int, np.integer)) and not isinstance(t, bool)
+                                              and t >= 1)):
+            raise ValueError(f'tolstagnation must be "auto", an integer >= 1 or None, got {t!r}')
         s = STRATEGIES[self.strategy]
         D, pop = x0.size, self.popsize
         if pop is None:
@@ -245,8 +253,18 @@ class EMNSOptimizer(BaseEstimator):
     def stop(self) -> dict:
         """The termination criteria met, ``{name: value}`` (empty while none is): ``maxfevals``,
         ``maxiter``, ``ftarget`` (fbest <= ftarget), ``tolfun`` (the best values of the last
-        10 + ceil(30 D / popsize) generations span less than ``tolfun``) and ``tolx`` (every
-        variable's step ``mu (1 - r)`` below ``tolx``; continuous, non-gradient strategies)."""
+        10 + ceil(30 D / popsize) generations span less than ``tolfun``), ``tolx`` (every
+        variable's step ``mu (1 - r)`` below ``tolx``) and ``tolstagnation`` (the last two;
+        continuous, non-gradient strategies).
+
+        ``tolstagnation`` is pycma's rule (``cma.evolution_strategy``, 3.x) on the per-generation best
+        values: after more than D (5 + 100 / popsize) and 500 generations, with the run's best found
+        more than T / 2 generations ago, the median of the last T / 2 generations' best values is no
+        better than the median of the T / 2 before (T = ``tolstagnation``, at most the 1,000
+        generations kept). pycma also asks the same of the generations' median values, which the engine
+        does not keep. It ends a run that sits in a local optimum with steps too large for ``tolx`` and
+        values too noisy for ``tolfun`` (seen on bbob's Rastrigin with resistances at ``r_max``), so a
+        restart can follow."""
         st, s, out = self.state_, self.strategy_, {}
         if self.maxfevals is not None and st.n_evaluations >= self.maxfevals:
             out["maxfevals"] = self.maxfevals
@@ -261,7 +279,26 @@ class EMNSOptimizer(BaseEstimator):
         if self.tolx is not None and self.vartype == "continuous" and s.selection != "gradient":
             if float((st.mutation_rate * (1.0 - st.resistances)).max()) < self.tolx:
                 out["tolx"] = self.tolx
+        T = self._stagnation_generations()
+        if T and self.vartype == "continuous" and s.selection != "gradient":
+            half, g, hist = min(T, engine.HISTORY) // 2, st.n_generations, st.best_history
+            if (g > max(st.sizes[0] * (5 + 100 / s.popsize), 500) and len(hist) >= 2 * half
+                    and (st.n_evaluations - self.evals_best_) / s.popsize > T / 2
+                    and np.median(hist[-half:]) >= np.median(hist[-2 * half:-half])):
+                out["tolstagnation"] = T
         return out
+
+    def _stagnation_generations(self) -> int | None:
+        """``tolstagnation`` resolved: pycma's default ``int(100 + 100 D**1.5 / popsize)`` for "auto"."""
+        t = self.tolstagnation
+        if t == "auto":
+            return int(100 + 100 * self.state_.sizes[0] ** 1.5 / self.strategy_.popsize)
+        return None if t is None else int(t)
+
+    @staticmethod
+    def _upgrade_saved_params(params: dict[str, Any]) -> dict[str, Any]:
+        """Files saved before ``tolstagnation`` existed resume without it (their runs had none)."""
+        return params if "tolstagnation" in params else {**params, "tolstagnation": None}
 
     @property
     def result(self) -> EMNSResult:

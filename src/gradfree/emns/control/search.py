@@ -252,7 +252,7 @@ class PolicySearch(BaseEstimator):
         init, opt_seed, _ = self._seeds()
         x0 = task.policy.initial(torch.Generator().manual_seed(init)).numpy()
         return EMNSOptimizer(x0, float(self.sigma0), popsize=int(self.popsize), strategy=self.strategy,
-                             random_state=opt_seed, tolfun=None, tolx=None,
+                             random_state=opt_seed, tolfun=None, tolx=None, tolstagnation=None,
                              options={**CONTROL_OPTIONS.get(self.strategy, {}), **(self.options or {})})
 
     def _init_state(self, task: TaskSpec) -> None:
