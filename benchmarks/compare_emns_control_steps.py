@@ -1,13 +1,16 @@
-"""EMNS's step size for control: ``PolicySearch``'s ``"scale"`` strategy at several Adam learning rates
-(in units of mu_0), beside ARS V2-t, on the tasks of ``gradfree run emns-control`` at reduced budgets.
+"""EMNS's step for control: ``PolicySearch``'s ``"scale"`` strategy at several learning rates (in units
+of mu_0) of its centre's optimiser (Adam, or heavy-ball momentum with ``--centre momentum``), beside ARS
+V2-t, on the tasks of ``gradfree run emns-control`` at reduced budgets.
 
 The question it answers: at 150k steps EMNS barely left its starting policy on the MuJoCo tasks (10
 generations of 16 episodes, each moving the centre by ~0.19 mu_0 per coordinate), while the peers moved
-further. Every configuration here differs from the default only in ``options={"learning_rate": ...}``;
+further. Every configuration here differs from the default only in ``options={"learning_rate": ...}``
+(and ``"centre"``);
 everything else is ``emns-control``'s (linear policy, 16 candidates, mu_0 = 0.05, observation
 normalisation, the same evaluation: the centre policy's mean return over 10 fresh episodes).
 
     python benchmarks/compare_emns_control_steps.py [--seeds 0,1,2] [--tasks ...] [--rates 0.1875,0.75,1.875]
+    python benchmarks/compare_emns_control_steps.py --centre momentum --rates 12,24 --no-ars
 
 One JSON line per (task, configuration, seed) is appended to ``--out`` (default
 benchmarks/results/emns_control_steps.jsonl); a line already there is not run again, so the command
@@ -32,19 +35,21 @@ BUDGETS = {"CartPole-v1": 100_000, "MountainCarContinuous-v0": 300_000, "LunarLa
 DEFAULT_RATE = ec.EMNS.get("options", {}).get("learning_rate", 0.015 / 0.08)
 
 
-def run(task: str, name: str, rate: float | None, budget: int, seed: int) -> dict:
+def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre: str = "adam") -> dict:
     t0 = time.process_time()
     if rate is None:
         points = ec.run_ars(task, budget, seed)
     else:
         saved = dict(ec.EMNS)
-        ec.EMNS["options"] = {**saved.get("options", {}), "learning_rate": rate}
+        ec.EMNS["options"] = {**saved.get("options", {}), "learning_rate": rate,
+                              **({"centre": centre} if centre != "adam" else {})}
         try:
             points = ec.run_emns(task, budget, seed)
         finally:
             ec.EMNS.clear()
             ec.EMNS.update(saved)
-    return {"task": task, "config": name, "learning_rate": rate, "seed": seed, "budget": budget,
+    return {"task": task, "config": name, "learning_rate": rate, "centre": centre, "seed": seed,
+            "budget": budget,
             "final": float(points[-1][3]), "curve": [[int(p[0]), round(float(p[3]), 2)] for p in points],
             "cpu_seconds": round(time.process_time() - t0, 1)}
 
@@ -67,6 +72,8 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(BUDGETS))
     ap.add_argument("--rates", default=f"{DEFAULT_RATE},0.75,1.875")
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--centre", default="adam", choices=("adam", "momentum"),
+                    help="the centre's optimiser of the EMNS configurations")
     ap.add_argument("--no-ars", action="store_true")
     ap.add_argument("--out", default="benchmarks/results/emns_control_steps.jsonl")
     ap.add_argument("--table", action="store_true", help="only print the table of --out")
@@ -78,14 +85,15 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     configs = [] if a.no_ars else [("ars", None)]
-    configs += [(f"emns lr {float(r):g}", float(r)) for r in a.rates.split(",")]
+    tag = "" if a.centre == "adam" else f" {a.centre}"
+    configs += [(f"emns{tag} lr {float(r):g}", float(r)) for r in a.rates.split(",")]
     done = {(r["task"], r["config"], r["seed"]) for r in rows}
     for seed in (int(s) for s in a.seeds.split(",")):
         for task in a.tasks.split(","):
             for name, rate in configs:
                 if (task, name, seed) in done:
                     continue
-                row = run(task, name, rate, BUDGETS[task], seed)
+                row = run(task, name, rate, BUDGETS[task], seed, a.centre)
                 with out.open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 rows.append(row)

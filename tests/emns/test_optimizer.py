@@ -105,6 +105,43 @@ def test_files_saved_before_tolstagnation_resume_without_it(tmp_path):
     assert EMNSOptimizer.load(tmp_path / "opt").tolstagnation is None
 
 
+def test_momentum_centre_descends_and_resumes_exactly(tmp_path):
+    mom = {"centre": "momentum", "learning_rate": 8.0}
+    opt = EMNSOptimizer(np.full(6, 1.0), 0.1, strategy="scale", popsize=16, random_state=0, maxfevals=3000,
+                        options=mom)
+    opt.optimize(sphere, vectorized=True)
+    assert opt.strategy_.centre == "momentum" and opt.result.fbest < 0.5 * 6
+    a = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=mom)
+    b = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=mom)
+    run(a, 3)
+    run(b, 3)
+    b.save(tmp_path / "m")
+    b = EMNSOptimizer.load(tmp_path / "m")
+    run(a, 2)
+    run(b, 2)
+    np.testing.assert_array_equal(a.ask(), b.ask())
+
+
+def test_centre_momentum_needs_the_rank_gradient_update_and_old_files_mean_adam(tmp_path):
+    for name in ("blackbox", "activity"):
+        with pytest.raises(ValueError, match="centre"):
+            EMNSOptimizer(np.ones(3), 0.1, strategy=name, options={"centre": "momentum"})
+    with pytest.raises(ValueError, match="centre"):
+        EMNSOptimizer(np.ones(3), 0.1, strategy="scale", options={"centre": "sgd"})
+    a = EMNSOptimizer(np.ones(4), 0.1, strategy="scale", popsize=4, random_state=0)
+    path = a.save(tmp_path / "old")
+    meta = json.loads(path.read_text())
+    for name in ("centre", "neutral"):  # a file saved before the options: their defaults apply
+        del meta["state"]["strategy_"]["fields"][name]
+    path.write_text(json.dumps(meta))
+    back = EMNSOptimizer.load(tmp_path / "old")
+    assert back.strategy_.centre == "adam" and back.strategy_.neutral is False
+    meta["state"]["strategy_"]["fields"].pop("popsize")  # a required field may not be absent
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="strategy_"):
+        EMNSOptimizer.load(tmp_path / "old")
+
+
 def test_onemax_bits():
     D = 40
     opt = EMNSOptimizer(np.zeros(D), 1 / D, strategy="plus", vartype="binary", popsize=4, random_state=3,

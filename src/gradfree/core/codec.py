@@ -205,7 +205,9 @@ class Decoder:
             raise self.fail(field, f"type {name!r} is not a gradfree state type; refusing to build it")
         fields = obj.get("fields")
         expected = {f.name for f in dataclasses.fields(cls) if f.init}
-        if not isinstance(fields, dict) or set(fields) != expected:
+        # a field declared optional (added after files were saved) may be absent: its default applies
+        optional = {k for k, spec in getattr(cls, "_saved_fields", {}).items() if spec.optional}
+        if not isinstance(fields, dict) or not expected - optional <= set(fields) <= expected:
             got = sorted(fields) if isinstance(fields, dict) else fields
             raise self.fail(field, f"{cls.__name__} needs fields {sorted(expected)}, the file has {got}")
         try:

@@ -87,6 +87,8 @@ class Strategy:
     r_init: float = 0.0  # initial resistance of every variable
     neutral: bool = False  # "plus" (ours): an offspring as good as its parent replaces it (neutral moves
     #                        across plateaus, as the (1+lambda) EA's ">="); success then means "better"
+    centre: str = "adam"  # "gradient", "rank" update: the centre's optimiser, "adam" or "momentum" (heavy
+    #                       ball on the search direction in noise units; ours, for control)
 
     _saved_fields: ClassVar[dict] = {
         "name": Spec("str"),
@@ -101,6 +103,7 @@ class Strategy:
         "update": Spec("str", choices=("rank", "slope")),
         "r_init": real(0, 1),
         "neutral": Spec("bool", optional=True),  # absent in files saved before the option
+        "centre": Spec("str", choices=("adam", "momentum"), optional=True),  # likewise
     }
 
     def _check_loaded(self) -> None:
@@ -128,6 +131,10 @@ class Strategy:
         if self.update not in ("rank", "slope") or not 0 <= self.r_init <= self.params.r_max:
             raise ValueError(f"update must be 'rank' or 'slope' and r_init in [0, r_max], got "
                              f"{self.update!r}, {self.r_init}")
+        if self.centre not in ("adam", "momentum") or (self.centre != "adam" and (
+                self.selection != "gradient" or self.update != "rank")):
+            raise ValueError(f'centre must be "adam", or "momentum" with the "gradient" selection\'s rank '
+                             f'update, got {self.centre!r}')
         if self.neutral and self.selection != "plus":
             raise ValueError(f"neutral=True needs selection 'plus', got {self.selection!r}")
         if not (0 <= self.revert_prob <= 1 and self.success_damping > 0 and self.learning_rate >= 0):
@@ -394,7 +401,7 @@ def _adapt_rate(st: EngineState, s: Strategy, delta: float, success: float) -> N
 def _scale_params(s: Strategy, P: int, sigma0: float) -> scale.ScaleParams:
     """The wide-MLP learner's parameters equivalent to a "gradient" strategy (Adam centre)."""
     return scale.ScaleParams(population_size=P, mutation_rate=1.0, learning_rate=s.learning_rate * sigma0,
-                             centre="adam", shaping="rank", resistance_rate=s.params.resistance_rate,
+                             centre=s.centre, shaping="rank", resistance_rate=s.params.resistance_rate,
                              r_max=s.params.r_max, batch_size=0)
 
 
