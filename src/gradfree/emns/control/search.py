@@ -38,10 +38,12 @@ SHAPINGS = ("none", "centred_ranks", "zscore")
 BACKENDS = ("processes", "ray")
 MIRRORED = tuple(n for n, s in STRATEGIES.items() if s.params.mirrored or s.selection == "gradient")
 HISTORY_KEYS = ("env_steps", "episodes", "return_mean", "return_max", "seconds", "bytes")
-#: engine options PolicySearch adds for a strategy unless ``options`` sets them: "scale"'s Adam step for
-#: control, 0.375 mu_0 (twice the wide MLP's 0.1875; benchmarks/compare_emns_control_steps.py, 3 seeds:
-#: ahead on Swimmer, HalfCheetah and MountainCarContinuous, behind on LunarLander, docs/decisions.md)
-CONTROL_OPTIONS = {"scale": {"learning_rate": 0.375}}
+#: engine options PolicySearch adds for a strategy unless ``options`` sets them: "scale"'s centre moved by
+#: heavy-ball momentum at 12 mu_0 instead of the wide MLP's Adam (benchmarks/compare_emns_control_steps.py,
+#: 3 seeds at 100k-500k steps: level with Adam at 0.375 mu_0 on CartPole, Swimmer and HalfCheetah, ahead on
+#: LunarLander (209 vs 153) and Hopper (2,187 vs 478), one MountainCarContinuous seed of 8 unsolved;
+#: docs/decisions.md)
+CONTROL_OPTIONS = {"scale": {"centre": "momentum", "learning_rate": 12.0}}
 
 
 def shape_fitness(f: np.ndarray, shaping: str) -> np.ndarray:
@@ -77,7 +79,8 @@ class PolicySearch(BaseEstimator):
     popsize : candidates per generation (even: antithetic pairs).
     sigma0 : the engine's initial mutation rate (the perturbation scale in normalised units).
     strategy : an engine strategy that samples antithetic pairs: ``"scale"`` (default: centred ranks,
-        Adam on the search gradient, every step scaled by 1 - r), ``"activity"`` (raw differences,
+        the centre moved along the search gradient (here by momentum, :data:`CONTROL_OPTIONS`), every
+        step scaled by 1 - r), ``"activity"`` (raw differences,
         ARS-like), ``"blackbox"`` / ``"tuned"`` (the log-rank weighted mean of the better half, mu by
         cumulative step-size adaptation; ``"tuned"`` with a floor on mu). Chosen by measurement
         (docs/decisions.md): on LunarLander-v3 (300k steps, seed 0) "scale" reached 242, "tuned" 50,
@@ -92,7 +95,8 @@ class PolicySearch(BaseEstimator):
         policy difference positions into velocities).
     max_episode_steps, env_kwargs : passed to ``gymnasium.make``.
     options : engine options (:class:`gradfree.emns.engine.Strategy` / :class:`~gradfree.emns.EMNSParams`),
-        over :data:`CONTROL_OPTIONS` (for ``"scale"``: Adam's step 0.375 mu_0, measured for control).
+        over :data:`CONTROL_OPTIONS` (for ``"scale"``: the centre moved by momentum at 12 mu_0, measured
+        for control).
     n_jobs : 1: episodes of a generation stepped together in this process; > 1: that many workers.
     backend : workers as ``"processes"`` or ``"ray"`` actors (:mod:`gradfree.emns.control.workers`).
     warm_start : ``fit`` continues a fitted search instead of starting over.
