@@ -41,8 +41,8 @@ def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre
         points = ec.run_ars(task, budget, seed)
     else:
         saved = dict(ec.EMNS)
-        ec.EMNS["options"] = {**saved.get("options", {}), "learning_rate": rate,
-                              **({"centre": centre} if centre != "adam" else {})}
+        # the centre always named: PolicySearch's control default (momentum) would apply otherwise
+        ec.EMNS["options"] = {**saved.get("options", {}), "learning_rate": rate, "centre": centre}
         try:
             points = ec.run_emns(task, budget, seed)
         finally:
