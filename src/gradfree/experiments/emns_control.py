@@ -330,9 +330,10 @@ def figures(results: dict, config: dict) -> list:
                 continue
             n = min(len(r["points"]) for r in runs)
             P = np.asarray([r["points"][:n] for r in runs], dtype=float)  # (seeds, n, 4)
+            color = f"C{METHODS.index(method)}"  # one colour per method in every panel
             for col, x in ((0, P[..., 0].mean(0)), (1, P[..., 1].mean(0))):
-                axes[row, col].plot(x, P[..., 3].mean(0), label=method)
-                axes[row, col].fill_between(x, P[..., 3].min(0), P[..., 3].max(0), alpha=0.15)
+                axes[row, col].plot(x, P[..., 3].mean(0), label=method, color=color)
+                axes[row, col].fill_between(x, P[..., 3].min(0), P[..., 3].max(0), alpha=0.15, color=color)
         axes[row, 0].set(xlabel="env steps", ylabel="return (centre, fresh episodes)", title=task,
                          xscale="log")
         axes[row, 1].set(xlabel="training wall time (s)", title=task)
