@@ -11,6 +11,8 @@ normalisation, the same evaluation: the centre policy's mean return over 10 fres
 
     python benchmarks/compare_emns_control_steps.py [--seeds 0,1,2] [--tasks ...] [--rates 0.1875,0.75,1.875]
     python benchmarks/compare_emns_control_steps.py --centre momentum --rates 12,24 --no-ars
+    python benchmarks/compare_emns_control_steps.py --centre momentum --rates 12,6 --no-ars \
+        --tasks MountainCarContinuous-v0 --budget 5000000 --seeds 0,1,2,3,4,5,6,7
 
 One JSON line per (task, configuration, seed) is appended to ``--out`` (default
 benchmarks/results/emns_control_steps.jsonl); a line already there is not run again, so the command
@@ -55,15 +57,18 @@ def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre
 
 
 def table(rows: list[dict]) -> str:
-    tasks = [t for t in BUDGETS if any(r["task"] == t for r in rows)]
+    """Mean ± sd (runs) of the final return per (task, budget) and configuration."""
+    order = list(BUDGETS)
+    keys = sorted({(r["task"], r["budget"]) for r in rows},
+                  key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[0], k[1]))
     configs = sorted({r["config"] for r in rows}, key=lambda c: (c != "ars", c))
     out = ["| task (budget) | " + " | ".join(configs) + " |", "|---" * (len(configs) + 1) + "|"]
-    for t in tasks:
+    for t, b in keys:
         cells = []
         for c in configs:
-            v = [r["final"] for r in rows if r["task"] == t and r["config"] == c]
+            v = [r["final"] for r in rows if r["task"] == t and r["budget"] == b and r["config"] == c]
             cells.append(f"{np.mean(v):.1f} ± {np.std(v):.1f} ({len(v)})" if v else "")
-        out.append(f"| {t} ({BUDGETS[t] // 1000}k) | " + " | ".join(cells) + " |")
+        out.append(f"| {t} ({b // 1000}k) | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -75,6 +80,8 @@ def main() -> None:
     ap.add_argument("--centre", default="adam", choices=("adam", "momentum"),
                     help="the centre's optimiser of the EMNS configurations")
     ap.add_argument("--no-ars", action="store_true")
+    ap.add_argument("--budget", type=int, default=None,
+                    help="env steps of every run (default: the task's reduced budget above)")
     ap.add_argument("--out", default="benchmarks/results/emns_control_steps.jsonl")
     ap.add_argument("--table", action="store_true", help="only print the table of --out")
     a = ap.parse_args()
@@ -87,13 +94,14 @@ def main() -> None:
     configs = [] if a.no_ars else [("ars", None)]
     tag = "" if a.centre == "adam" else f" {a.centre}"
     configs += [(f"emns{tag} lr {float(r):g}", float(r)) for r in a.rates.split(",")]
-    done = {(r["task"], r["config"], r["seed"]) for r in rows}
+    done = {(r["task"], r["config"], r["seed"], r["budget"]) for r in rows}
     for seed in (int(s) for s in a.seeds.split(",")):
         for task in a.tasks.split(","):
             for name, rate in configs:
-                if (task, name, seed) in done:
+                budget = a.budget or BUDGETS[task]
+                if (task, name, seed, budget) in done:
                     continue
-                row = run(task, name, rate, BUDGETS[task], seed, a.centre)
+                row = run(task, name, rate, budget, seed, a.centre)
                 with out.open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 rows.append(row)
