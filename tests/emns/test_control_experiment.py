@@ -39,3 +39,29 @@ def test_peer_units_run_on_the_same_budget(method, tmp_path):
     pytest.importorskip("neat" if method == "neat" else "evotorch")
     r = run_unit("CartPole-v1", method, 2000, 0, tmp_path)
     assert r["env_steps"] >= 2000 and len(r["points"]) >= 1
+
+
+def _run(points):
+    return {"points": points, "final": points[-1][3], "env_steps": points[-1][0], "seconds": points[-1][1]}
+
+
+def test_goals_are_computed_from_the_results():
+    from gradfree.experiments.emns_control import goals
+
+    cp, mc = "CartPole-v1", "MountainCarContinuous-v0"
+    runs = {  # points: [env steps, seconds, training episodes, return]
+        f"{cp}-emns-b1000-seed0": _run([[100, 1, 10, 480.0], [1000, 2, 40, 500.0]]),
+        f"{cp}-ars-b1000-seed0": _run([[100, 1, 12, 490.0], [1000, 2, 50, 450.0]]),
+        f"{cp}-neat-b1000-seed0": _run([[100, 1, 50, 100.0], [1000, 2, 90, 476.0]]),
+        f"{mc}-emns-b1000-seed0": _run([[100, 1, 5, 95.0], [1000, 2, 9, 95.0]]),
+        f"{mc}-ars-b1000-seed0": _run([[100, 1, 5, 0.0], [1000, 2, 9, 0.0]]),
+        f"{mc}-pgpe-b1000-seed0": _run([[100, 1, 5, 99.0], [1000, 2, 9, 99.0]]),
+    }
+    text = goals({"runs": runs, "budgets": {cp: 1000, mc: 1000}, "eval_episodes": 10})
+    lines = {line.split("**")[1]: line for line in text.splitlines() if line.startswith("- **")}
+    assert "threshold 475: met" in lines[cp]
+    assert "at 1 of 2 shared evaluations" in lines[cp]  # 480 < 490, then 500 >= max(450, 476)
+    assert "final against the best peer (neat, 476.0): at or above" in lines[cp]
+    assert lines["Fewer episodes than NEAT to CartPole-v1's threshold"].endswith("10 against 90: met")
+    assert "short" not in lines[mc] and "behind by 4.0" in lines[mc]
+    assert lines[f"{mc} solved where ARS or PGPE are not"].endswith(": met")  # ARS never solved it

@@ -374,8 +374,73 @@ def report(results: dict, config: dict) -> str:
                          f"{sum(f >= thr for f in final)}/{len(runs)}",
                          f"{np.mean(hits):,.0f} ({len(hits)}/{len(runs)})" if hits else "never",
                          f"{np.mean([r['seconds'] for r in runs]):.1f}", size])
-    return intro + "\n" + markdown_table(["task", "method", "env steps", "final return", "≥ threshold",
-                                           "episodes to threshold", "train s", "synapses / hidden"], rows)
+    table = markdown_table(["task", "method", "env steps", "final return", "≥ threshold",
+                            "episodes to threshold", "train s", "synapses / hidden"], rows)
+    return intro + "\n" + table + "\n" + goals(results)
+
+
+def _mean_curve(runs: list[dict]) -> np.ndarray:
+    """(n, 2): mean env steps and mean return over seeds at each evaluation both runs share."""
+    n = min(len(r["points"]) for r in runs)
+    P = np.asarray([r["points"][:n] for r in runs], dtype=float)  # (seeds, n, 4)
+    return np.stack([P[..., 0].mean(0), P[..., 3].mean(0)], axis=1)
+
+
+def goals(results: dict) -> str:
+    """The goals of the run, each met or short by how much, computed from the results alone: EMNS's
+    final return against the task's threshold; at equal env steps (the evaluations every run shares)
+    against the best peer; episodes to CartPole's threshold against NEAT; MountainCarContinuous solved
+    on every seed where ARS or PGPE are not."""
+    tasks, methods = _ran(results)
+    peers = [m for m in methods if m not in ("emns", "emns-net")]
+    if "emns" not in methods:
+        return ""
+    lines = ["## Goals", "", "EMNS's final return is the mean over seeds of each final policy's mean over "
+             f"{results['eval_episodes']} fresh episodes (gymnasium's thresholds are defined on 100).", ""]
+    for task in tasks:
+        runs = _runs(results, task, "emns")
+        if not runs:
+            continue
+        thr = TASKS[task][3]
+        final = float(np.mean([r["final"] for r in runs]))
+        verdict = "met" if final >= thr else f"short by {thr - final:,.1f}"
+        seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
+        text = f"- **{task}** ({seeds}): final {final:,.1f} against the threshold {thr:,.0f}: {verdict}"
+        rivals = {m: _runs(results, task, m) for m in peers if _runs(results, task, m)}
+        if rivals:
+            mine = _mean_curve(runs)
+            theirs = {m: _mean_curve(r) for m, r in rivals.items()}
+            n = min([len(mine)] + [len(c) for c in theirs.values()])
+            best = np.max([c[:n, 1] for c in theirs.values()], axis=0)
+            ahead = mine[:n, 1] >= best
+            top = max(rivals, key=lambda m: np.mean([r["final"] for r in rivals[m]]))
+            top_final = float(np.mean([r["final"] for r in rivals[top]]))
+            text += (f"; at or above the best peer at {int(ahead.sum())} of {n} shared evaluations "
+                     f"(the last at {mine[np.flatnonzero(ahead)[-1], 0]:,.0f} steps)" if ahead.any() else
+                     f"; below the best peer at all {n} shared evaluations")
+            text += (f"; final against the best peer ({top}, {top_final:,.1f}): "
+                     + ("at or above" if final >= top_final else f"behind by {top_final - final:,.1f}"))
+        lines.append(text)
+    neat, emns = _runs(results, "CartPole-v1", "neat"), _runs(results, "CartPole-v1", "emns")
+    if neat and emns:
+        thr = TASKS["CartPole-v1"][3]
+        ep = {m: [next((p[2] for p in r["points"] if p[3] >= thr), None) for r in rs]
+              for m, rs in (("emns", emns), ("neat", neat))}
+        if all(v is not None for vs in ep.values() for v in vs):
+            a, b = np.mean(ep["emns"]), np.mean(ep["neat"])
+            lines.append(f"- **Fewer episodes than NEAT to CartPole-v1's threshold**: {a:,.0f} against "
+                         f"{b:,.0f}: {'met' if a < b else 'not met'}")
+    mc = "MountainCarContinuous-v0"
+    if _runs(results, mc, "emns"):
+        thr = TASKS[mc][3]
+        solved = {m: sum(r["final"] >= thr for r in _runs(results, mc, m)) for m in methods
+                  if _runs(results, mc, m)}
+        n = {m: len(_runs(results, mc, m)) for m in solved}
+        unsolved_peer = [m for m in ("ars", "pgpe") if m in solved and solved[m] < n[m]]
+        lines.append(f"- **{mc} solved where ARS or PGPE are not**: EMNS {solved['emns']} of {n['emns']} "
+                     "seeds; " + ", ".join(f"{m} {solved[m]} of {n[m]}" for m in solved if m != "emns")
+                     + (": met" if solved["emns"] == n["emns"] and unsolved_peer else ": not met"))
+    return "\n".join(lines) + "\n"
 
 
 @experiment("emns-control", "EMNS policy search on gymnasium control tasks beside ARS V2-t, EvoTorch "
