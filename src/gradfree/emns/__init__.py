@@ -1,4 +1,5 @@
-"""Evolvable Modular Neural Systems (Karahan 2025): every parameter mutates, scaled by a co-evolving
+"""Evolvable Modular Neural Systems (Karahan 2025, https://github.com/theomgdev/EMNS, the paper
+being that repository's README; docs/papers.md): every parameter mutates, scaled by a co-evolving
 resistance, under an adaptive global mutation rate; evolvable aggregation and activation per neuron;
 growth, connection formation and pruning.
 

@@ -1,9 +1,10 @@
 """Growth, connection formation and pruning of an ``"emns"`` policy inside a network of fixed capacity.
 
 The ask/tell engine searches a vector of fixed dimension, and the EMNS paper's structural changes
-("Evolvable Modular Neural Systems", Karahan 2025, sec. 6) change the number of parameters. A policy
-search with ``structure`` therefore allocates the network at its largest (``max_hidden`` neurons in
-every hidden layer when growth is on) and lets the synapse mask say which part of it is alive:
+("Evolvable Modular Neural Systems", Karahan 2025, sec. 6, https://github.com/theomgdev/EMNS) change
+the number of parameters. A policy search with ``structure`` therefore allocates the network at its
+largest (``max_hidden`` neurons in every hidden layer when growth is on) and lets the synapse mask say
+which part of it is alive:
 
 * **live neurons**: the first ``widths[l]`` neurons of hidden layer ``l``; the others have no present
   synapse in or out, so their parameters do not change any output. The engine still perturbs them
