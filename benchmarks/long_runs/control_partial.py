@@ -23,7 +23,7 @@ from gradfree.experiments import emns_control as ec
 from gradfree.experiments.cli_runner import render
 from gradfree.experiments.registry import get_experiment, saved_units
 
-KEY = re.compile(r"^(?P<task>.+)-(?P<method>emns-net|emns|ars|pgpe|snes|neat)"
+KEY = re.compile(r"^(?P<task>.+)-(?P<method>emns-net|emns-anneal|emns|ars|pgpe|snes|neat)"
                  r"-b(?P<budget>\d+)-seed(?P<seed>\d+)$")
 
 
@@ -38,7 +38,8 @@ def gather(folders: list[Path]) -> tuple[dict, list[int], list[str]]:
             runs.setdefault(unit_id, record["result"])
             budgets[m["task"]] = int(m["budget"])
             seeds.add(int(m["seed"]))
-    results = {"emns": ec.EMNS, "emns_net": ec.EMNS_NET, "eval_episodes": ec.EVAL_EPISODES,
+    results = {"emns": ec.EMNS, "emns_net": ec.EMNS_NET, "emns_anneal": ec.EMNS_ANNEAL,
+               "eval_episodes": ec.EVAL_EPISODES,
                "runs": dict(sorted(runs.items())), "budgets": budgets}
     return results, sorted(seeds), sorted(runs)
 

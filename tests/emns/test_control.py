@@ -159,6 +159,9 @@ def test_running_stats_agree_with_numpy():
     (dict(strategy="plus"), "antithetic"),
     (dict(policy="cnn"), "policy"),
     (dict(observation_indices=(0, 9)), "observation_indices"),
+    (dict(final_step=0.0), "final_step"),
+    (dict(final_step=1.5), "final_step"),
+    (dict(final_step=True), "final_step"),
 ])
 def test_clear_errors(kwargs, match):
     kw = {"env_id": "CartPole-v1", **SMALL, **kwargs}
@@ -172,3 +175,30 @@ def test_docstring_example_runs():
     from gradfree.emns.control import search
 
     assert doctest.testmod(search).failed == 0
+
+
+def test_final_step_anneals_the_centre_step_and_resumes_exactly(tmp_path):
+    const = PolicySearch("CartPole-v1", **SMALL).fit()
+    assert const.opt_state_.step_scale == 1.0
+    whole = PolicySearch("CartPole-v1", **SMALL, final_step=0.1).fit()
+    before_last = whole.history_["env_steps"][-2]  # the schedule reads the steps spent before a generation
+    assert whole.opt_state_.step_scale == pytest.approx(1 - 0.9 * before_last / SMALL["max_env_steps"])
+    assert 0.1 <= whole.opt_state_.step_scale < 1.0
+    assert not np.array_equal(whole.centre_, const.centre_)
+    part = PolicySearch("CartPole-v1", **SMALL, final_step=0.1).fit(n_generations=3)
+    part.save(tmp_path / "ps")
+    back = PolicySearch.load(tmp_path / "ps").set_params(warm_start=True).fit()
+    np.testing.assert_array_equal(back.centre_, whole.centre_)
+
+
+def test_files_saved_before_final_step_resume_with_a_constant_step(tmp_path):
+    import json
+
+    ps = PolicySearch("CartPole-v1", **SMALL).fit(n_generations=2)
+    path = ps.save(tmp_path / "old")
+    meta = json.loads(path.read_text())
+    del meta["params"]["final_step"]
+    del meta["state"]["opt_state_"]["fields"]["step_scale"]
+    path.write_text(json.dumps(meta))
+    back = PolicySearch.load(tmp_path / "old")
+    assert back.final_step == 1.0 and back.opt_state_.step_scale == 1.0

@@ -202,6 +202,7 @@ class EngineState:
     asked: torch.Tensor | None = None  # (P, D) the rows handed out by the last ask
     best_history: list = field(default_factory=list)  # best f of the recent generations (tolfun)
     sigma0: float = 1.0  # the initial mutation rate (the unit of a "gradient" strategy's learning_rate)
+    step_scale: float = 1.0  # multiplies a "gradient" strategy's centre step (a schedule's, set by its face)
 
     _saved_fields: ClassVar[dict] = {
         "sizes": Spec("ints", low=1),
@@ -219,6 +220,7 @@ class EngineState:
         "asked": tensor("P", "D", dtype=("float32", "float64"), nullable=True),
         "best_history": Spec("floats", finite=False),
         "sigma0": real(0, None),
+        "step_scale": real(0, None, optional=True),  # absent in files saved before it: 1.0
     }
 
     def _check_loaded(self) -> None:
@@ -347,11 +349,11 @@ def tell(st: EngineState, s: Strategy, rows: tuple[torch.Tensor, ...], f: torch.
         fit = -f.to(st.theta.dtype)  # the learner's rules maximise
         K = P // 2
         if s.update == "rank":
-            scale.apply_update(st, _scale_params(s, P, st.sigma0), fit, z)
+            scale.apply_update(st, _scale_params(s, P, st.sigma0, st.step_scale), fit, z)
         else:
             d = torch.nan_to_num(fit[:K] - fit[K:], nan=0.0, posinf=0.0, neginf=0.0)
             slope = (d @ z) / (2.0 * st.mutation_rate * K)  # activity.slope_gradient with one layer
-            activity.step_centre(st, _scale_params(s, P, st.sigma0), slope, K)
+            activity.step_centre(st, _scale_params(s, P, st.sigma0, st.step_scale), slope, K)
         st.f_parent = f_best
     elif s.selection == "comma":
         k = s.n_selected
@@ -398,9 +400,11 @@ def _adapt_rate(st: EngineState, s: Strategy, delta: float, success: float) -> N
         st.mutation_rate = adapt_rate_success(st.mutation_rate, success, s.params, s.success_damping)
 
 
-def _scale_params(s: Strategy, P: int, sigma0: float) -> scale.ScaleParams:
-    """The wide-MLP learner's parameters equivalent to a "gradient" strategy (Adam centre)."""
-    return scale.ScaleParams(population_size=P, mutation_rate=1.0, learning_rate=s.learning_rate * sigma0,
+def _scale_params(s: Strategy, P: int, sigma0: float, step_scale: float = 1.0) -> scale.ScaleParams:
+    """The wide-MLP learner's parameters equivalent to a "gradient" strategy (its centre's step
+    ``learning_rate`` mu_0, times ``step_scale``)."""
+    return scale.ScaleParams(population_size=P, mutation_rate=1.0,
+                             learning_rate=s.learning_rate * sigma0 * step_scale,
                              centre=s.centre, shaping="rank", resistance_rate=s.params.resistance_rate,
                              r_max=s.params.r_max, batch_size=0)
 

@@ -41,7 +41,9 @@ TASKS: dict[str, tuple[str, dict, int, float]] = {
     "HalfCheetah-v5": ("HalfCheetah-v5", {}, 5_000_000, 4800.0),
 }
 QUICK_TASKS = ("CartPole-v1", "CartPole-pos")
-METHODS = ("emns", "emns-net", "ars", "pgpe", "snes", "neat")
+METHODS = ("emns", "emns-anneal", "emns-net", "ars", "pgpe", "snes", "neat")
+#: the EMNS rows (the others are the peers)
+OURS = ("emns", "emns-anneal", "emns-net")
 #: tasks of the paper's comparison row (sec. 9): NEAT and the EMNS network with growth and pruning
 NEAT_TASKS = ("CartPole-v1", "LunarLander-v3")
 TOPOLOGY_METHODS = ("emns-net", "neat")
@@ -52,15 +54,19 @@ EMNS = dict(policy="linear", popsize=16, sigma0=0.05, strategy="scale")
 #: after 2,048 without improvement
 EMNS_NET = dict(policy="emns", hidden=(4,), structure_kw=dict(growth=True, connect=True, prune=True,
                                                                max_hidden=16))
+#: "emns-anneal" (ours): EMNS with the centre's step falling linearly to a tenth over the budget
+#: (PolicySearch(final_step=0.1); docs/decisions.md, "Annealed step")
+EMNS_ANNEAL = dict(final_step=0.1)
 EVAL_EPISODES, N_EVALS = 10, 10
 
 
-def _search(task: str, budget: int, seed: int, net: bool = False):
-    """PolicySearch for ``task``: the linear policy (``EMNS``) or the paper's network (``EMNS_NET``)."""
+def _search(task: str, budget: int, seed: int, net: bool = False, anneal: bool = False):
+    """PolicySearch for ``task``: the linear policy (``EMNS``, with ``anneal`` ``EMNS_ANNEAL``) or the
+    paper's network (``EMNS_NET``)."""
     from gradfree.emns import PolicySearch, StructureParams
 
     env_id, opts, _, _ = TASKS[task]
-    cfg = dict(EMNS)
+    cfg = dict(EMNS, **(EMNS_ANNEAL if anneal else {}))
     if net:
         cfg.update(policy=EMNS_NET["policy"], hidden=EMNS_NET["hidden"],
                    structure=StructureParams(**EMNS_NET["structure_kw"]))
@@ -86,9 +92,10 @@ class _Curve:
             self.schedule = [p for p in self.schedule if p > steps]
 
 
-def run_emns(task: str, budget: int, seed: int, net: bool = False, size: dict | None = None) -> list:
+def run_emns(task: str, budget: int, seed: int, net: bool = False, size: dict | None = None,
+             anneal: bool = False) -> list:
     """EMNS's curve; ``size`` receives the final policy's present synapses and hidden widths."""
-    ps = _search(task, budget, seed, net)
+    ps = _search(task, budget, seed, net, anneal)
     curve = _Curve(budget, lambda: ps.evaluate(EVAL_EPISODES, seed=10_000 + seed))
     episodes = 0
     ps.fit(n_generations=0)
@@ -286,7 +293,8 @@ def run_neat(task: str, budget: int, seed: int, workdir, size: dict | None = Non
 
 def run_unit(task: str, method: str, budget: int, seed: int, workdir) -> dict:
     size: dict = {}
-    fn = {"emns": run_emns, "emns-net": lambda t, b, s: run_emns(t, b, s, net=True, size=size),
+    fn = {"emns": run_emns, "emns-anneal": lambda t, b, s: run_emns(t, b, s, anneal=True),
+          "emns-net": lambda t, b, s: run_emns(t, b, s, net=True, size=size),
           "ars": run_ars, "neat": lambda t, b, s: run_neat(t, b, s, workdir, size)}.get(
         method, lambda t, b, s: run_evotorch(method, t, b, s))
     points = fn(task, budget, seed)
@@ -348,7 +356,8 @@ def report(results: dict, config: dict) -> str:
     tasks, methods = _ran(results)
     intro = (f"# EMNS on control tasks\n\nSeeds {config['seeds']}; every method has the task's env-step "
              "budget and a linear policy on normalised observations (NEAT: its own topologies; "
-             "`emns-net`: the EMNS paper's network grown, connected and pruned by its rules; the last "
+             "`emns-net`: the EMNS paper's network grown, connected and pruned by its rules; `emns-anneal`: "
+             "EMNS with its step falling linearly to a tenth over the budget; the last "
              "column gives their final present synapses / hidden neurons, NEAT's of its best genome); "
              "returns are "
              f"the mean of {results['eval_episodes']} fresh episodes of the final policy, mean ± sd over "
@@ -387,61 +396,68 @@ def _mean_curve(runs: list[dict]) -> np.ndarray:
 
 
 def goals(results: dict) -> str:
-    """The goals of the run, each met or short by how much, computed from the results alone: EMNS's
-    final return against the task's threshold; at equal env steps (the evaluations every run shares)
-    against the best peer; episodes to CartPole's threshold against NEAT; MountainCarContinuous solved
-    on every seed where ARS or PGPE are not."""
+    """The goals of the run for each linear EMNS row (``emns``, ``emns-anneal``), each met or short by
+    how much, computed from the results alone: the final return against the task's threshold; at equal
+    env steps (the evaluations every run shares) against the best peer; episodes to CartPole's
+    threshold against NEAT; MountainCarContinuous solved on every seed where ARS or PGPE are not."""
     tasks, methods = _ran(results)
-    peers = [m for m in methods if m not in ("emns", "emns-net")]
-    if "emns" not in methods:
+    peers = [m for m in methods if m not in OURS]
+    ours = [m for m in ("emns", "emns-anneal") if m in methods]
+    if not ours:
         return ""
     lines = ["## Goals", "", "EMNS's final return is the mean over seeds of each final policy's mean over "
              f"{results['eval_episodes']} fresh episodes (gymnasium's thresholds are defined on 100).", ""]
     for task in tasks:
-        runs = _runs(results, task, "emns")
-        if not runs:
-            continue
-        thr = TASKS[task][3]
-        final = float(np.mean([r["final"] for r in runs]))
-        verdict = "met" if final >= thr else f"short by {thr - final:,.1f}"
-        seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
-        text = f"- **{task}** ({seeds}): final {final:,.1f} against the threshold {thr:,.0f}: {verdict}"
-        rivals = {m: _runs(results, task, m) for m in peers if _runs(results, task, m)}
-        if rivals:
-            mine = _mean_curve(runs)
-            theirs = {m: _mean_curve(r) for m, r in rivals.items()}
-            n = min([len(mine)] + [len(c) for c in theirs.values()])
-            best = np.max([c[:n, 1] for c in theirs.values()], axis=0)
-            ahead = mine[:n, 1] >= best
-            top = max(rivals, key=lambda m: np.mean([r["final"] for r in rivals[m]]))
-            top_final = float(np.mean([r["final"] for r in rivals[top]]))
-            text += (f"; at or above the best peer at {int(ahead.sum())} of {n} shared evaluations "
-                     f"(the last at {mine[np.flatnonzero(ahead)[-1], 0]:,.0f} steps)" if ahead.any() else
-                     f"; below the best peer at all {n} shared evaluations")
-            text += (f"; final against the best peer ({top}, {top_final:,.1f}): "
-                     + ("at or above" if final >= top_final else f"behind by {top_final - final:,.1f}"))
-        lines.append(text)
-    neat, emns = _runs(results, "CartPole-v1", "neat"), _runs(results, "CartPole-v1", "emns")
-    if neat and emns:
-        thr = TASKS["CartPole-v1"][3]
-        ep = {m: [next((p[2] for p in r["points"] if p[3] >= thr), None) for r in rs]
-              for m, rs in (("emns", emns), ("neat", neat))}
-        if all(v is not None for vs in ep.values() for v in vs):
-            a, b = np.mean(ep["emns"]), np.mean(ep["neat"])
-            lines.append(f"- **Fewer episodes than NEAT to CartPole-v1's threshold**: {a:,.0f} against "
-                         f"{b:,.0f}: {'met' if a < b else 'not met'}")
+        for me in ours:
+            runs = _runs(results, task, me)
+            if runs:
+                lines.append(_task_goal(results, task, me, runs, peers))
+    for me in ours:
+        neat, emns = _runs(results, "CartPole-v1", "neat"), _runs(results, "CartPole-v1", me)
+        if neat and emns:
+            thr = TASKS["CartPole-v1"][3]
+            ep = {m: [next((p[2] for p in r["points"] if p[3] >= thr), None) for r in rs]
+                  for m, rs in ((me, emns), ("neat", neat))}
+            if all(v is not None for vs in ep.values() for v in vs):
+                a, b = np.mean(ep[me]), np.mean(ep["neat"])
+                lines.append(f"- **Fewer episodes than NEAT to CartPole-v1's threshold** `{me}`: {a:,.0f} "
+                             f"against {b:,.0f}: {'met' if a < b else 'not met'}")
     mc = "MountainCarContinuous-v0"
-    if _runs(results, mc, "emns"):
+    for me in ours:
+        if not _runs(results, mc, me):
+            continue
         thr = TASKS[mc][3]
-        solved = {m: sum(r["final"] >= thr for r in _runs(results, mc, m)) for m in methods
+        solved = {m: sum(r["final"] >= thr for r in _runs(results, mc, m)) for m in [me] + peers
                   if _runs(results, mc, m)}
         n = {m: len(_runs(results, mc, m)) for m in solved}
         unsolved_peer = [m for m in ("ars", "pgpe") if m in solved and solved[m] < n[m]]
-        lines.append(f"- **{mc} solved where ARS or PGPE are not**: EMNS {solved['emns']} of {n['emns']} "
-                     "seeds; " + ", ".join(f"{m} {solved[m]} of {n[m]}" for m in solved if m != "emns")
-                     + (": met" if solved["emns"] == n["emns"] and unsolved_peer else ": not met"))
+        lines.append(f"- **{mc} solved where ARS or PGPE are not** `{me}`: {solved[me]} of {n[me]} "
+                     "seeds; " + ", ".join(f"{m} {solved[m]} of {n[m]}" for m in solved if m != me)
+                     + (": met" if solved[me] == n[me] and unsolved_peer else ": not met"))
     return "\n".join(lines) + "\n"
 
+
+def _task_goal(results: dict, task: str, me: str, runs: list[dict], peers: list[str]) -> str:
+    thr = TASKS[task][3]
+    final = float(np.mean([r["final"] for r in runs]))
+    verdict = "met" if final >= thr else f"short by {thr - final:,.1f}"
+    seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
+    text = f"- **{task}** `{me}` ({seeds}): final {final:,.1f} against the threshold {thr:,.0f}: {verdict}"
+    rivals = {m: _runs(results, task, m) for m in peers if _runs(results, task, m)}
+    if not rivals:
+        return text
+    mine = _mean_curve(runs)
+    theirs = {m: _mean_curve(r) for m, r in rivals.items()}
+    n = min([len(mine)] + [len(c) for c in theirs.values()])
+    best = np.max([c[:n, 1] for c in theirs.values()], axis=0)
+    ahead = mine[:n, 1] >= best
+    top = max(rivals, key=lambda m: np.mean([r["final"] for r in rivals[m]]))
+    top_final = float(np.mean([r["final"] for r in rivals[top]]))
+    text += (f"; at or above the best peer at {int(ahead.sum())} of {n} shared evaluations "
+             f"(the last at {mine[np.flatnonzero(ahead)[-1], 0]:,.0f} steps)" if ahead.any() else
+             f"; below the best peer at all {n} shared evaluations")
+    return text + (f"; final against the best peer ({top}, {top_final:,.1f}): "
+                   + ("at or above" if final >= top_final else f"behind by {top_final - final:,.1f}"))
 
 @experiment("emns-control", "EMNS policy search on gymnasium control tasks beside ARS V2-t, EvoTorch "
             "PGPE/SNES and NEAT (same env-step budget and policy class)", default_seeds=3, options=OPTIONS,
@@ -458,7 +474,8 @@ def _run(ctx: ExperimentContext) -> dict:
     methods = [m for m in opts.get("methods", METHODS) if _installed(m)]
     plan = [(t, m) for t in tasks for m in methods if m not in TOPOLOGY_METHODS or t in NEAT_TASKS]
     ctx.expect(len(plan) * len(ctx.seeds))
-    results: dict = {"emns": EMNS, "emns_net": EMNS_NET, "eval_episodes": EVAL_EPISODES, "runs": {},
+    results: dict = {"emns": EMNS, "emns_net": EMNS_NET, "emns_anneal": EMNS_ANNEAL,
+                     "eval_episodes": EVAL_EPISODES, "runs": {},
                      "budgets": {}}
     workdir = ctx.checkpoint_dir("neat-configs")
     for task, method in plan:
