@@ -13,6 +13,7 @@ normalisation, the same evaluation: the centre policy's mean return over 10 fres
     python benchmarks/compare_emns_control_steps.py --centre momentum --rates 12,24 --no-ars
     python benchmarks/compare_emns_control_steps.py --centre momentum --rates 12,6 --no-ars \
         --tasks MountainCarContinuous-v0 --budget 5000000 --seeds 0,1,2,3,4,5,6,7
+    python benchmarks/compare_emns_control_steps.py --centre momentum --rates 12 --final-step 0.1 --no-ars
 
 One JSON line per (task, configuration, seed) is appended to ``--out`` (default
 benchmarks/results/emns_control_steps.jsonl); a line already there is not run again, so the command
@@ -37,7 +38,8 @@ BUDGETS = {"CartPole-v1": 100_000, "MountainCarContinuous-v0": 300_000, "LunarLa
 DEFAULT_RATE = ec.EMNS.get("options", {}).get("learning_rate", 0.015 / 0.08)
 
 
-def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre: str = "adam") -> dict:
+def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre: str = "adam",
+        final_step: float = 1.0) -> dict:
     t0 = time.process_time()
     if rate is None:
         points = ec.run_ars(task, budget, seed)
@@ -45,12 +47,15 @@ def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre
         saved = dict(ec.EMNS)
         # the centre always named: PolicySearch's control default (momentum) would apply otherwise
         ec.EMNS["options"] = {**saved.get("options", {}), "learning_rate": rate, "centre": centre}
+        if final_step != 1.0:
+            ec.EMNS["final_step"] = final_step
         try:
             points = ec.run_emns(task, budget, seed)
         finally:
             ec.EMNS.clear()
             ec.EMNS.update(saved)
-    return {"task": task, "config": name, "learning_rate": rate, "centre": centre, "seed": seed,
+    return {"task": task, "config": name, "learning_rate": rate, "centre": centre,
+            **({"final_step": final_step} if final_step != 1.0 else {}), "seed": seed,
             "budget": budget,
             "final": float(points[-1][3]), "curve": [[int(p[0]), round(float(p[3]), 2)] for p in points],
             "cpu_seconds": round(time.process_time() - t0, 1)}
@@ -80,6 +85,8 @@ def main() -> None:
     ap.add_argument("--centre", default="adam", choices=("adam", "momentum"),
                     help="the centre's optimiser of the EMNS configurations")
     ap.add_argument("--no-ars", action="store_true")
+    ap.add_argument("--final-step", type=float, default=1.0,
+                    help="PolicySearch's final_step of the EMNS configurations (1: a constant step)")
     ap.add_argument("--budget", type=int, default=None,
                     help="env steps of every run (default: the task's reduced budget above)")
     ap.add_argument("--out", default="benchmarks/results/emns_control_steps.jsonl")
@@ -92,7 +99,8 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     configs = [] if a.no_ars else [("ars", None)]
-    tag = "" if a.centre == "adam" else f" {a.centre}"
+    tag = ("" if a.centre == "adam" else f" {a.centre}") + ("" if a.final_step == 1.0 else
+                                                            f" anneal {a.final_step:g}")
     configs += [(f"emns{tag} lr {float(r):g}", float(r)) for r in a.rates.split(",")]
     done = {(r["task"], r["config"], r["seed"], r["budget"]) for r in rows}
     for seed in (int(s) for s in a.seeds.split(",")):
@@ -101,7 +109,7 @@ def main() -> None:
                 budget = a.budget or BUDGETS[task]
                 if (task, name, seed, budget) in done:
                     continue
-                row = run(task, name, rate, budget, seed, a.centre)
+                row = run(task, name, rate, budget, seed, a.centre, a.final_step if rate is not None else 1.0)
                 with out.open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 rows.append(row)
