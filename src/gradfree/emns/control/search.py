@@ -81,7 +81,8 @@ class PolicySearch(BaseEstimator):
     final_step : the centre's step at ``max_env_steps`` as a fraction of its first: the step falls
         linearly with the env steps spent (ours; 1.0, the default: constant). With 0.1, at 5 M steps,
         MountainCarContinuous stayed solved on 8 seeds of 8 (constant: 7) and LunarLander ended at
-        268 instead of 228 (3 seeds; docs/decisions.md, "Annealed step"). Gradient strategies only.
+        268 instead of 228 (3 seeds); at 300k-500k steps it lost on every task (the step is cut too
+        early): a schedule for long budgets (docs/decisions.md, "Annealed step"). Gradient strategies only.
     strategy : an engine strategy that samples antithetic pairs: ``"scale"`` (default: centred ranks,
         the centre moved along the search gradient (here by momentum, :data:`CONTROL_OPTIONS`), every
         step scaled by 1 - r), ``"activity"`` (raw differences,
