@@ -244,6 +244,24 @@ def unpack(root: Path) -> Path:
     return ex
 
 
+def copy_figures(root: Path, suite: str) -> list[str]:
+    """cocopp's standard figures of the newest post-processing of ``suite`` into ``figures/``: the
+    ECDF of every function group per dimension (``<suite>_ecdf_DDD_<group>.svg``, cocopp's
+    ``pprldmany``) and ERT against dimension per function (``<suite>_ert_fNNN.svg``, ``ppfigs``)."""
+    runs = sorted((p for p in (root / "ppdata" / suite).iterdir() if p.is_dir()),
+                  key=lambda p: p.stat().st_mtime)
+    out = root / "figures"
+    out.mkdir(exist_ok=True)
+    names = []
+    for src in sorted(runs[-1].glob("pprldmany_*D_*.svg")) + sorted(runs[-1].glob("ppfigs_f*.svg")):
+        stem = src.stem
+        name = (f"{suite}_ecdf_{stem.removeprefix('pprldmany_')}.svg" if stem.startswith("pprldmany_")
+                else f"{suite}_ert_{stem.removeprefix('ppfigs_')}.svg")
+        shutil.copyfile(src, out / name)
+        names.append(name)
+    return names
+
+
 def summarise(args, root: Path) -> None:
     warnings.filterwarnings("ignore")
     ex = unpack(root)
@@ -270,6 +288,7 @@ def summarise(args, root: Path) -> None:
 
             cocopp.genericsettings.outputdir = f"ppdata/{suite}"
             cocopp.main(" ".join(f"exdata/{suite}/{n}" for n in present))
+            copy_figures(root, suite)
     summary["commands"] = ["python benchmarks/long_runs/coco_full.py (one process per core), "
                            "then --summarise"]
     (root / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
