@@ -23,8 +23,9 @@ from gradfree.experiments import emns_control as ec
 from gradfree.experiments.cli_runner import render
 from gradfree.experiments.registry import get_experiment, saved_units
 
-KEY = re.compile(r"^(?P<task>.+)-(?P<method>emns-net|emns-anneal|emns|ars|pgpe|snes|neat)"
-                 r"-b(?P<budget>\d+)-seed(?P<seed>\d+)$")
+#: a unit's key (emns_control._run): task-method-bBUDGET-seedSEED; longest method names first
+KEY = re.compile(r"^(?P<task>.+)-(?P<method>" + "|".join(sorted(ec.METHODS, key=len, reverse=True))
+                 + r")-b(?P<budget>\d+)-seed(?P<seed>\d+)$")
 
 
 def gather(folders: list[Path]) -> tuple[dict, list[int], list[str]]:

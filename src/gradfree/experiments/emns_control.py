@@ -459,6 +459,7 @@ def _task_goal(results: dict, task: str, me: str, runs: list[dict], peers: list[
     return text + (f"; final against the best peer ({top}, {top_final:,.1f}): "
                    + ("at or above" if final >= top_final else f"behind by {top_final - final:,.1f}"))
 
+
 @experiment("emns-control", "EMNS policy search on gymnasium control tasks beside ARS V2-t, EvoTorch "
             "PGPE/SNES and NEAT (same env-step budget and policy class)", default_seeds=3, options=OPTIONS,
             report=report, figures=figures)
