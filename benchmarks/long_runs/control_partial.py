@@ -2,7 +2,7 @@
 
 The full run (`gradfree run emns-control --seeds 3`: 7 tasks, 5 M env steps per unit) takes more CPU
 than one session has, so it runs in parts, each a folder of its own (its `config.json` names the part's
-tasks and methods). This writes the experiment's own table and figure (`emns_control.report` /
+tasks and methods). This writes the experiment's own table and figure (`emns_control_report.report` /
 `figures`) over every finished unit of the given folders at the full budget, marked PARTIAL, so the
 state of the run can be read and committed while it goes on:
 
@@ -19,7 +19,7 @@ import argparse
 import re
 from pathlib import Path
 
-from gradfree.experiments import emns_control as ec
+from gradfree.experiments import emns_control_config as ec
 from gradfree.experiments.cli_runner import render
 from gradfree.experiments.registry import get_experiment, saved_units
 

@@ -46,7 +46,7 @@ def _run(points):
 
 
 def test_goals_are_computed_from_the_results():
-    from gradfree.experiments.emns_control import goals
+    from gradfree.experiments.emns_control_report import goals
 
     cp, mc = "CartPole-v1", "MountainCarContinuous-v0"
     runs = {  # points: [env steps, seconds, training episodes, return]

@@ -27,37 +27,20 @@ import numpy as np
 import torch
 
 from gradfree.experiments import common
-from gradfree.experiments.plots import figure, markdown_table
+from gradfree.experiments.emns_control_config import (
+    EMNS,
+    EMNS_ANNEAL,
+    EMNS_NET,
+    EVAL_EPISODES,
+    METHODS,
+    N_EVALS,
+    NEAT_TASKS,
+    QUICK_TASKS,
+    TASKS,
+    TOPOLOGY_METHODS,
+)
+from gradfree.experiments.emns_control_report import figures, report
 from gradfree.experiments.registry import ExperimentContext, Option, experiment
-
-#: task: (gymnasium id, PolicySearch options, env-step budget, reward threshold (gymnasium's; Hopper: ours))
-TASKS: dict[str, tuple[str, dict, int, float]] = {
-    "CartPole-v1": ("CartPole-v1", {}, 5_000_000, 475.0),
-    "CartPole-pos": ("CartPole-v1", {"observation_indices": (0, 2), "history": 2}, 5_000_000, 475.0),
-    "MountainCarContinuous-v0": ("MountainCarContinuous-v0", {}, 5_000_000, 90.0),
-    "LunarLander-v3": ("LunarLander-v3", {}, 5_000_000, 200.0),
-    "Swimmer-v5": ("Swimmer-v5", {}, 5_000_000, 360.0),
-    "Hopper-v5": ("Hopper-v5", {"fitness": "shifted", "reward_shift": 1.0}, 5_000_000, 3000.0),
-    "HalfCheetah-v5": ("HalfCheetah-v5", {}, 5_000_000, 4800.0),
-}
-QUICK_TASKS = ("CartPole-v1", "CartPole-pos")
-METHODS = ("emns", "emns-anneal", "emns-net", "ars", "pgpe", "snes", "neat")
-#: the EMNS rows (the others are the peers)
-OURS = ("emns", "emns-anneal", "emns-net")
-#: tasks of the paper's comparison row (sec. 9): NEAT and the EMNS network with growth and pruning
-NEAT_TASKS = ("CartPole-v1", "LunarLander-v3")
-TOPOLOGY_METHODS = ("emns-net", "neat")
-#: EMNS's configuration for control (PolicySearch's defaults: "scale" strategy, 16 candidates, mu_0 0.05)
-EMNS = dict(policy="linear", popsize=16, sigma0=0.05, strategy="scale")
-#: "emns-net": the paper's network (4 hidden neurons to start, up to 16) grown, connected and pruned by
-#: its rules (sec. 6) with StructureParams' defaults otherwise: checks every 256 evaluations, growth
-#: after 2,048 without improvement
-EMNS_NET = dict(policy="emns", hidden=(4,), structure_kw=dict(growth=True, connect=True, prune=True,
-                                                               max_hidden=16))
-#: "emns-anneal" (ours): EMNS with the centre's step falling linearly to a tenth over the budget
-#: (PolicySearch(final_step=0.1); docs/decisions.md, "Annealed step")
-EMNS_ANNEAL = dict(final_step=0.1)
-EVAL_EPISODES, N_EVALS = 10, 10
 
 
 def _search(task: str, budget: int, seed: int, net: bool = False, anneal: bool = False):
@@ -316,148 +299,6 @@ OPTIONS = (Option("tasks", str, "tasks to run", choices=tuple(TASKS), many=True)
            Option("budget", int, "env steps per run (default: 5,000,000; --quick 4,000)", low=1000))
 
 
-def _runs(results: dict, task: str, method: str) -> list[dict]:
-    b = results["budgets"].get(task)
-    return [v for k, v in results["runs"].items() if k.startswith(f"{task}-{method}-b{b}-seed")]
-
-
-def _ran(results: dict) -> tuple[list[str], list[str]]:
-    """The tasks and methods the results hold, in the tables' order."""
-    tasks = [t for t in TASKS if t in results["budgets"]]
-    return tasks, [m for m in METHODS if any(_runs(results, t, m) for t in tasks)]
-
-
-def figures(results: dict, config: dict) -> list:
-    """Return of the centre policy against env steps and against training time, per task."""
-    tasks, methods = _ran(results)
-    fig, axes = figure(2, len(tasks), size=(4.6, 3.2))
-    for row, task in enumerate(tasks):
-        for method in methods:
-            runs = _runs(results, task, method)
-            if not runs:
-                continue
-            n = min(len(r["points"]) for r in runs)
-            P = np.asarray([r["points"][:n] for r in runs], dtype=float)  # (seeds, n, 4)
-            color = f"C{METHODS.index(method)}"  # one colour per method in every panel
-            for col, x in ((0, P[..., 0].mean(0)), (1, P[..., 1].mean(0))):
-                axes[row, col].plot(x, P[..., 3].mean(0), label=method, color=color)
-                axes[row, col].fill_between(x, P[..., 3].min(0), P[..., 3].max(0), alpha=0.15, color=color)
-        axes[row, 0].set(xlabel="env steps", ylabel="return (centre, fresh episodes)", title=task,
-                         xscale="log")
-        axes[row, 1].set(xlabel="training wall time (s)", title=task)
-        axes[row, 0].axhline(TASKS[task][3], color="grey", lw=0.8, ls="--")
-        axes[row, 0].legend(fontsize=7)
-    fig.tight_layout()
-    return [("curves", fig)]
-
-
-def report(results: dict, config: dict) -> str:
-    """The table of final returns and episodes to threshold, from the results alone."""
-    tasks, methods = _ran(results)
-    intro = (f"# EMNS on control tasks\n\nSeeds {config['seeds']}; every method has the task's env-step "
-             "budget and a linear policy on normalised observations (NEAT: its own topologies; "
-             "`emns-net`: the EMNS paper's network grown, connected and pruned by its rules; `emns-anneal`: "
-             "EMNS with its step falling linearly to a tenth over the budget; the last "
-             "column gives their final present synapses / hidden neurons, NEAT's of its best genome); "
-             "returns are "
-             f"the mean of {results['eval_episodes']} fresh episodes of the final policy, mean ± sd over "
-             "seeds (min-max band in the figure). Wall times are training only, one core of a shared "
-             "machine. Episodes to threshold: training episodes spent when an evaluation first reached the "
-             "threshold (evaluations at 1,000 env steps, doubling, and every tenth of the budget, so this "
-             "is an upper bound at that resolution).\n")
-    rows = []
-    for task in tasks:
-        for method in methods:
-            runs = _runs(results, task, method)
-            if not runs:
-                continue
-            final = np.asarray([r["final"] for r in runs])
-            thr = TASKS[task][3]
-            hit = [next((p[2] for p in r["points"] if p[3] >= thr), None) for r in runs]
-            hits = [h for h in hit if h is not None]
-            sizes = [r["size"] for r in runs if "size" in r]
-            size = (f"{np.mean([z['synapses'] for z in sizes]):.0f} / "
-                    f"{np.mean([sum(z['hidden']) for z in sizes]):.1f}" if sizes else "")
-            rows.append([task, method, f"{np.mean([r['env_steps'] for r in runs]):,.0f}",
-                         f"{final.mean():.1f} ± {final.std():.1f}",
-                         f"{sum(f >= thr for f in final)}/{len(runs)}",
-                         f"{np.mean(hits):,.0f} ({len(hits)}/{len(runs)})" if hits else "never",
-                         f"{np.mean([r['seconds'] for r in runs]):.1f}", size])
-    table = markdown_table(["task", "method", "env steps", "final return", "≥ threshold",
-                            "episodes to threshold", "train s", "synapses / hidden"], rows)
-    return intro + "\n" + table + "\n" + goals(results)
-
-
-def _mean_curve(runs: list[dict]) -> np.ndarray:
-    """(n, 2): mean env steps and mean return over seeds at each evaluation both runs share."""
-    n = min(len(r["points"]) for r in runs)
-    P = np.asarray([r["points"][:n] for r in runs], dtype=float)  # (seeds, n, 4)
-    return np.stack([P[..., 0].mean(0), P[..., 3].mean(0)], axis=1)
-
-
-def goals(results: dict) -> str:
-    """The goals of the run for each linear EMNS row (``emns``, ``emns-anneal``), each met or short by
-    how much, computed from the results alone: the final return against the task's threshold; at equal
-    env steps (the evaluations every run shares) against the best peer; episodes to CartPole's
-    threshold against NEAT; MountainCarContinuous solved on every seed where ARS or PGPE are not."""
-    tasks, methods = _ran(results)
-    peers = [m for m in methods if m not in OURS]
-    ours = [m for m in ("emns", "emns-anneal") if m in methods]
-    if not ours:
-        return ""
-    lines = ["## Goals", "", "EMNS's final return is the mean over seeds of each final policy's mean over "
-             f"{results['eval_episodes']} fresh episodes (gymnasium's thresholds are defined on 100).", ""]
-    for task in tasks:
-        for me in ours:
-            runs = _runs(results, task, me)
-            if runs:
-                lines.append(_task_goal(results, task, me, runs, peers))
-    for me in ours:
-        neat, emns = _runs(results, "CartPole-v1", "neat"), _runs(results, "CartPole-v1", me)
-        if neat and emns:
-            thr = TASKS["CartPole-v1"][3]
-            ep = {m: [next((p[2] for p in r["points"] if p[3] >= thr), None) for r in rs]
-                  for m, rs in ((me, emns), ("neat", neat))}
-            if all(v is not None for vs in ep.values() for v in vs):
-                a, b = np.mean(ep[me]), np.mean(ep["neat"])
-                lines.append(f"- **Fewer episodes than NEAT to CartPole-v1's threshold** `{me}`: {a:,.0f} "
-                             f"against {b:,.0f}: {'met' if a < b else 'not met'}")
-    mc = "MountainCarContinuous-v0"
-    for me in ours:
-        if not _runs(results, mc, me):
-            continue
-        thr = TASKS[mc][3]
-        solved = {m: sum(r["final"] >= thr for r in _runs(results, mc, m)) for m in [me] + peers
-                  if _runs(results, mc, m)}
-        n = {m: len(_runs(results, mc, m)) for m in solved}
-        unsolved_peer = [m for m in ("ars", "pgpe") if m in solved and solved[m] < n[m]]
-        lines.append(f"- **{mc} solved where ARS or PGPE are not** `{me}`: {solved[me]} of {n[me]} "
-                     "seeds; " + ", ".join(f"{m} {solved[m]} of {n[m]}" for m in solved if m != me)
-                     + (": met" if solved[me] == n[me] and unsolved_peer else ": not met"))
-    return "\n".join(lines) + "\n"
-
-
-def _task_goal(results: dict, task: str, me: str, runs: list[dict], peers: list[str]) -> str:
-    thr = TASKS[task][3]
-    final = float(np.mean([r["final"] for r in runs]))
-    verdict = "met" if final >= thr else f"short by {thr - final:,.1f}"
-    seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
-    text = f"- **{task}** `{me}` ({seeds}): final {final:,.1f} against the threshold {thr:,.0f}: {verdict}"
-    rivals = {m: _runs(results, task, m) for m in peers if _runs(results, task, m)}
-    if not rivals:
-        return text
-    mine = _mean_curve(runs)
-    theirs = {m: _mean_curve(r) for m, r in rivals.items()}
-    n = min([len(mine)] + [len(c) for c in theirs.values()])
-    best = np.max([c[:n, 1] for c in theirs.values()], axis=0)
-    ahead = mine[:n, 1] >= best
-    top = max(rivals, key=lambda m: np.mean([r["final"] for r in rivals[m]]))
-    top_final = float(np.mean([r["final"] for r in rivals[top]]))
-    text += (f"; at or above the best peer at {int(ahead.sum())} of {n} shared evaluations "
-             f"(the last at {mine[np.flatnonzero(ahead)[-1], 0]:,.0f} steps)" if ahead.any() else
-             f"; below the best peer at all {n} shared evaluations")
-    return text + (f"; final against the best peer ({top}, {top_final:,.1f}): "
-                   + ("at or above" if final >= top_final else f"behind by {top_final - final:,.1f}"))
 
 
 @experiment("emns-control", "EMNS policy search on gymnasium control tasks beside ARS V2-t, EvoTorch "
