@@ -9,9 +9,13 @@ in the update rule, and this baseline imports no system.
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
+
+#: the keys of ``history_``, one value per iteration each
+HISTORY_KEYS = ("env_steps", "episodes", "return_mean", "return_max", "seconds")
 
 
 class ARS:
@@ -33,7 +37,7 @@ class ARS:
         self.M = torch.zeros(n_params, dtype=torch.float64)  # Algorithm 1: M_0 = 0
         self.stats, self.rollouts = stats, rollouts
         self.env_steps_ = 0
-        self.history_ = {k: [] for k in ("env_steps", "episodes", "return_mean", "return_max", "seconds")}
+        self.history_ = {k: [] for k in HISTORY_KEYS}
 
     def fit(self, n_iterations: int | None = None) -> ARS:
         """Iterate until the budget is spent (or ``n_iterations`` more); returns self."""
@@ -64,3 +68,46 @@ class ARS:
         ret = self.rollouts.run(self.M.expand(episodes, -1), [seed + i for i in range(episodes)],
                                 *self.stats.frozen())[0]
         return float(ret.mean())
+
+    def state_dict(self) -> dict:
+        """Everything but the rollouts and the statistics that :meth:`fit` changes, as JSON-able values
+        (floats written in full, the generator's state as hex): :meth:`load_state_dict` continues the
+        run exactly."""
+        return {"M": self.M.tolist(), "rng": self.rng.get_state().numpy().tobytes().hex(),
+                "env_steps_": self.env_steps_, "history_": {k: list(v) for k, v in self.history_.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s values (untrusted: each is checked, and nothing changes unless
+        all pass; a bad one raises ``ValueError`` naming it)."""
+        if not isinstance(state, dict) or set(state) != {"M", "rng", "env_steps_", "history_"}:
+            raise ValueError("ARS state: must hold exactly M, rng, env_steps_ and history_")
+        M = state["M"]
+        if not (isinstance(M, list) and len(M) == self.M.numel() and all(_real(v) for v in M)):
+            raise ValueError(f"ARS state: M must be {self.M.numel()} finite numbers")
+        rng, size = state["rng"], self.rng.get_state().numel()
+        try:
+            raw = bytes.fromhex(rng) if isinstance(rng, str) and len(rng) == 2 * size else None
+        except ValueError:
+            raw = None
+        if raw is None:
+            raise ValueError(f"ARS state: rng must be {size} bytes in hex")
+        steps, hist = state["env_steps_"], state["history_"]
+        if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0):
+            raise ValueError("ARS state: env_steps_ must be an integer >= 0")
+        if not (isinstance(hist, dict) and set(hist) == set(HISTORY_KEYS)
+                and all(isinstance(v, list) and all(_real(x) for x in v) for v in hist.values())
+                and len({len(v) for v in hist.values()}) == 1):
+            raise ValueError(f"ARS state: history_ must hold lists of finite numbers of one length under "
+                             f"{list(HISTORY_KEYS)}")
+        gen = torch.Generator()
+        try:
+            gen.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+        except RuntimeError as exc:
+            raise ValueError(f"ARS state: rng is not a generator state ({exc})") from None
+        self.M = torch.tensor(M, dtype=torch.float64)
+        self.rng, self.env_steps_ = gen, steps
+        self.history_ = {k: list(hist[k]) for k in HISTORY_KEYS}
+
+
+def _real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

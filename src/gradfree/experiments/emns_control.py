@@ -14,14 +14,16 @@ neurons and grown (up to 16), connected and pruned by its rules (:mod:`gradfree.
 The centre policy (NEAT: the best genome) is
 evaluated on ``EVAL_EPISODES`` fresh episodes at 1,000 env steps, doubling, and at every tenth of the
 budget (not counted in the budget).
-A unit is one (task, method, seed); it is checkpointed, so an interrupted or partial run resumes.
+A unit is one (task, method, seed); it is checkpointed, so an interrupted or partial run resumes, and
+EMNS's and ARS's curves save their progress inside a unit too
+(:mod:`gradfree.experiments.emns_control_curves`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,12 +35,12 @@ from gradfree.experiments.emns_control_config import (
     EMNS_NET,
     EVAL_EPISODES,
     METHODS,
-    N_EVALS,
     NEAT_TASKS,
     QUICK_TASKS,
     TASKS,
     TOPOLOGY_METHODS,
 )
+from gradfree.experiments.emns_control_curves import ARSLearner, Curve, EMNSLearner, resumable_curve
 from gradfree.experiments.emns_control_report import figures, report
 from gradfree.experiments.registry import ExperimentContext, Option, experiment
 
@@ -56,43 +58,19 @@ def _search(task: str, budget: int, seed: int, net: bool = False, anneal: bool =
     return PolicySearch(env_id, max_env_steps=budget, random_state=seed, progress=False, **cfg, **opts)
 
 
-class _Curve:
-    """Evaluations of the current policy (steps, training seconds, training episodes, return) when the
-    budget spent first reaches each point of the schedule: 1,000 env steps doubling up to the budget
-    (early learning) and every tenth of the budget."""
-
-    def __init__(self, budget: int, evaluate: Callable[[], float]) -> None:
-        early = [1000 * 2 ** k for k in range(32) if 1000 * 2 ** k < budget]
-        self.schedule = sorted(set(early) | {budget * (i + 1) / N_EVALS for i in range(N_EVALS)})
-        self.evaluate = evaluate
-        self.points: list[list[float]] = []
-        self.train_seconds = 0.0
-
-    def tick(self, steps: int, episodes: int, seconds: float, force: bool = False) -> None:
-        self.train_seconds += seconds
-        if (self.schedule and steps >= self.schedule[0]) or force:
-            self.points.append([steps, self.train_seconds, episodes, self.evaluate()])
-            self.schedule = [p for p in self.schedule if p > steps]
-
-
 def run_emns(task: str, budget: int, seed: int, net: bool = False, size: dict | None = None,
-             anneal: bool = False) -> list:
-    """EMNS's curve; ``size`` receives the final policy's present synapses and hidden widths."""
-    ps = _search(task, budget, seed, net, anneal)
-    curve = _Curve(budget, lambda: ps.evaluate(EVAL_EPISODES, seed=10_000 + seed))
-    episodes = 0
-    ps.fit(n_generations=0)
-    ps.set_params(warm_start=True)
-    while ps.env_steps_ < budget:
-        ps.fit(n_generations=1)
-        episodes += ps.history_["episodes"][-1]
-        curve.tick(ps.env_steps_, episodes, ps.history_["seconds"][-1], force=ps.env_steps_ >= budget)
+             anneal: bool = False, folder: Path | None = None, root: Path | None = None) -> list:
+    """EMNS's curve; ``size`` receives the final policy's present synapses and hidden widths; with
+    ``folder`` (inside run folder ``root``) its progress is saved there and resumed from it."""
+    learner = EMNSLearner(_search(task, budget, seed, net, anneal), EVAL_EPISODES, 10_000 + seed)
+    points = resumable_curve(learner, budget, folder, root)
     if size is not None:
-        size.update(synapses=ps.n_synapses_, hidden=ps.layer_sizes_[1:-1])
-    return curve.points
+        size.update(synapses=learner.ps.n_synapses_, hidden=learner.ps.layer_sizes_[1:-1])
+    return points
 
 
-def run_ars(task: str, budget: int, seed: int) -> list:
+def run_ars(task: str, budget: int, seed: int, folder: Path | None = None, root: Path | None = None) -> list:
+    """ARS V2-t's curve on EMNS's rollouts and normaliser (``folder``: as :func:`run_emns`)."""
     from gradfree.baselines.ars import ARS
     from gradfree.emns.control.normalizer import RunningStats
     from gradfree.emns.control.rollout import Rollouts
@@ -100,13 +78,7 @@ def run_ars(task: str, budget: int, seed: int) -> list:
     spec = _search(task, budget, seed)._task()
     ars = ARS(Rollouts(spec), RunningStats.empty(spec.n_obs), spec.policy.n_params, max_env_steps=budget,
               random_state=seed)
-    curve = _Curve(budget, lambda: ars.evaluate(EVAL_EPISODES, seed=10_000 + seed))
-    episodes = 0
-    while ars.env_steps_ < budget:
-        ars.fit(n_iterations=1)
-        episodes += ars.history_["episodes"][-1]
-        curve.tick(ars.env_steps_, episodes, ars.history_["seconds"][-1], force=ars.env_steps_ >= budget)
-    return curve.points
+    return resumable_curve(ARSLearner(ars, EVAL_EPISODES, 10_000 + seed), budget, folder, root)
 
 
 def run_evotorch(name: str, task: str, budget: int, seed: int) -> list:
@@ -150,7 +122,7 @@ def run_evotorch(name: str, task: str, budget: int, seed: int) -> list:
         return float(ro.run(c.to(torch.float64).expand(n, -1), [10_000 + seed + i for i in range(n)],
                             *stats.frozen())[0].mean())
 
-    curve = _Curve(budget, evaluate)
+    curve = Curve(budget, evaluate)
     while count["steps"] < budget:
         t0 = time.perf_counter()
         algo.step()
@@ -253,7 +225,7 @@ def run_neat(task: str, budget: int, seed: int, workdir, size: dict | None = Non
         net = neat.nn.FeedForwardNetwork.create(count["best"], config)
         return float(np.mean([episode(net, 10_000 + seed + i)[0] for i in range(EVAL_EPISODES)]))
 
-    curve = _Curve(budget, evaluate)
+    curve = Curve(budget, evaluate)
 
     def fitness(genomes, cfg) -> None:
         t0 = time.perf_counter()
@@ -274,11 +246,21 @@ def run_neat(task: str, budget: int, seed: int, workdir, size: dict | None = Non
     return curve.points
 
 
-def run_unit(task: str, method: str, budget: int, seed: int, workdir) -> dict:
+#: the methods whose curves save their progress inside a unit (the others start a unit again)
+RESUMABLE = ("emns", "emns-anneal", "emns-net", "ars")
+
+
+def run_unit(task: str, method: str, budget: int, seed: int, workdir, folder: Path | None = None,
+             root: Path | None = None) -> dict:
+    """One unit's result; ``folder`` (inside run folder ``root``): where a ``RESUMABLE`` method's curve
+    saves its progress."""
     size: dict = {}
-    fn = {"emns": run_emns, "emns-anneal": lambda t, b, s: run_emns(t, b, s, anneal=True),
-          "emns-net": lambda t, b, s: run_emns(t, b, s, net=True, size=size),
-          "ars": run_ars, "neat": lambda t, b, s: run_neat(t, b, s, workdir, size)}.get(
+    kw = dict(folder=folder, root=root)
+    fn = {"emns": lambda t, b, s: run_emns(t, b, s, **kw),
+          "emns-anneal": lambda t, b, s: run_emns(t, b, s, anneal=True, **kw),
+          "emns-net": lambda t, b, s: run_emns(t, b, s, net=True, size=size, **kw),
+          "ars": lambda t, b, s: run_ars(t, b, s, **kw),
+          "neat": lambda t, b, s: run_neat(t, b, s, workdir, size)}.get(
         method, lambda t, b, s: run_evotorch(method, t, b, s))
     points = fn(task, budget, seed)
     out = {"points": points, "final": points[-1][3], "env_steps": points[-1][0], "seconds": points[-1][1]}
@@ -325,6 +307,6 @@ def _run(ctx: ExperimentContext) -> dict:
         results["budgets"][task] = budget
         for seed in ctx.seeds:
             key = f"{task}-{method}-b{budget}-seed{seed}"
-            results["runs"][key] = ctx.unit(key, lambda t=task, m=method, b=budget, s=seed:
-                                            run_unit(t, m, b, s, workdir))
+            results["runs"][key] = ctx.unit(key, lambda t=task, m=method, b=budget, s=seed, k=key: run_unit(
+                t, m, b, s, workdir, ctx.checkpoint_dir(k) if m in RESUMABLE else None, ctx.out))
     return results

@@ -99,7 +99,7 @@ def _write_progress(folder: Path, rows: list[dict], clock: dict, epoch_train_s: 
     """Name the new model in ``progress.json`` (atomically), then drop the previous epoch's model."""
     name = f"model-e{len(rows):04d}"
     write_checkpoint(folder / PROGRESS, {"rows": rows, "model": name,
-                                         "model_sha256": _sha256(folder / f"{name}.json"),
+                                         "model_sha256": file_sha256(folder / f"{name}.json"),
                                          "rng": _global_rng(), "clock": dict(clock),
                                          "epoch_train_s": epoch_train_s}, root=root)
     _drop_other_models(folder, keep=name)
@@ -116,7 +116,7 @@ def _resume(folder: Path, make_model: Callable[[], Any], epochs: int) -> tuple[A
         return fresh, [], clock, []
     name = saved["model"]
     try:
-        if _sha256(folder / f"{name}.json") != saved["model_sha256"]:
+        if file_sha256(folder / f"{name}.json") != saved["model_sha256"]:
             raise ValueError(f"{name}.json is not the model {PROGRESS} was written with")
         model = type(fresh).load(folder / name)
         _set_global_rng(saved["rng"])
@@ -140,7 +140,8 @@ def _valid_progress(d: Any) -> bool:
             and all(isinstance(t, (int, float)) for t in d["epoch_train_s"]))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a regular file's bytes (read without following a link)."""
     return hashlib.sha256(read_bytes(path)).hexdigest()
 
 
