@@ -56,12 +56,18 @@ def _interrupted(make, folder, after, monkeypatch):
     monkeypatch.undo()
 
 
-@pytest.mark.parametrize("make", [_emns, _ars], ids=["emns", "ars"])
-def test_an_interrupted_curve_resumes_to_the_same_evaluations(make, tmp_path, monkeypatch):
+def _whole_and_stopped(make, tmp_path, after, monkeypatch):
+    """An uninterrupted curve, and the folder of a run stopped after ``after`` saves."""
     whole = cc.resumable_curve(make(), BUDGET, None)
     folder = tmp_path / "unit"
     folder.mkdir()
-    _interrupted(make, folder, 3, monkeypatch)
+    _interrupted(make, folder, after, monkeypatch)
+    return whole, folder
+
+
+@pytest.mark.parametrize("make", [_emns, _ars], ids=["emns", "ars"])
+def test_an_interrupted_curve_resumes_to_the_same_evaluations(make, tmp_path, monkeypatch):
+    whole, folder = _whole_and_stopped(make, tmp_path, 3, monkeypatch)
     saved = json.loads((folder / cc.PROGRESS).read_text())["payload"]
     assert 0 < saved["env_steps"] < BUDGET
     resumed = cc.resumable_curve(make(), BUDGET, folder, folder, save_every=0.0)
@@ -73,10 +79,7 @@ def test_an_interrupted_curve_resumes_to_the_same_evaluations(make, tmp_path, mo
 
 @pytest.mark.parametrize("make", [_emns, _ars], ids=["emns", "ars"])
 def test_damaged_progress_starts_the_curve_again(make, tmp_path, monkeypatch):
-    whole = cc.resumable_curve(make(), BUDGET, None)
-    folder = tmp_path / "unit"
-    folder.mkdir()
-    _interrupted(make, folder, 2, monkeypatch)
+    whole, folder = _whole_and_stopped(make, tmp_path, 2, monkeypatch)
     path = folder / cc.PROGRESS
     path.write_text(path.read_text().replace('"env_steps": ', '"env_steps": 1', 1))  # checksum now wrong
     with pytest.warns(DamagedCheckpointWarning, match="progress.json"):
