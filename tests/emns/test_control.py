@@ -202,3 +202,35 @@ def test_files_saved_before_final_step_resume_with_a_constant_step(tmp_path):
     path.write_text(json.dumps(meta))
     back = PolicySearch.load(tmp_path / "old")
     assert back.final_step == 1.0 and back.opt_state_.step_scale == 1.0
+
+
+@pytest.mark.parametrize("env_id, kw", [
+    ("CartPole-v1", {}),
+    ("CartPole-v1", dict(observation_indices=(0, 2), history=2)),
+    ("Pendulum-v1", dict(policy="mlp", hidden=(4,))),
+    ("Pendulum-v1", dict(policy="emns", hidden=(4,), normalize=False)),
+    ("MountainCarContinuous-v0", {}),
+])
+def test_controller_takes_the_actions_evaluate_takes(env_id, kw):
+    import gymnasium as gym
+
+    ps = PolicySearch(env_id, max_env_steps=3000, popsize=4, random_state=1, progress=False, **kw).fit()
+    act, env = ps.controller(), gym.make(env_id)
+    by_hand = []
+    for seed in (7, 8):
+        obs, _ = env.reset(seed=seed)
+        act.reset()
+        total, done = 0.0, False
+        while not done:
+            a = act(obs)
+            assert isinstance(a, int) if env_id.startswith("CartPole") else a.shape == env.action_space.shape
+            obs, r, term, trunc, _ = env.step(a)
+            total, done = total + r, term or trunc
+        by_hand.append(total)
+    assert by_hand == ps.evaluate(episodes=2, seed=7, return_all=True).tolist()
+
+
+def test_controller_refuses_an_observation_of_another_size():
+    act = PolicySearch("CartPole-v1", **SMALL).fit(n_generations=1).controller()
+    with pytest.raises(ValueError, match="3 components, the policy expects 4"):
+        act(np.zeros(3))

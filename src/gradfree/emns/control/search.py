@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from gradfree.core.base import seed_from
 from gradfree.core.io import ModelFileError, load_estimator, register_estimator, save_estimator
 from gradfree.core.schema import GENERATOR, HISTORY, SEED, Spec, integer, saved_state
+from gradfree.emns.control.controller import Controller
 from gradfree.emns.control.normalizer import RunningStats
 from gradfree.emns.control.policies import POLICIES, PolicySpec
 from gradfree.emns.control.rollout import Rollouts, TaskSpec, make_env, require_gymnasium
@@ -350,8 +351,7 @@ class PolicySearch(BaseEstimator):
         P, E = X.shape[0], int(self.episodes)
         base = int(torch.randint(0, 2**31 - E * P, (1,), generator=self.rng_))
         seeds = [[base + (i % (P // 2)) * E + e for e in range(E)] for i in range(P)]
-        mean, std = self.obs_stats_.frozen() if self.normalize else (np.zeros(task.n_obs),
-                                                                     np.ones(task.n_obs))
+        mean, std = self._frozen_stats(task)
         masks = self._masks()
         if pool is None:
             reps = torch.arange(P).repeat_interleave(E)
@@ -387,6 +387,12 @@ class PolicySearch(BaseEstimator):
             if changed and pool is not None:
                 pool.close()  # the next generation starts its workers from the new structure
         return f
+
+    def _frozen_stats(self, task: TaskSpec) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) the policies see: the running normaliser frozen, or the identity."""
+        if self.normalize:
+            return self.obs_stats_.frozen()
+        return np.zeros(task.n_obs), np.ones(task.n_obs)
 
     def _masks(self) -> torch.Tensor | None:
         return self.structure_.masks if self._structured else None
@@ -434,8 +440,7 @@ class PolicySearch(BaseEstimator):
             raise ValueError(f"episodes must be an integer >= 1, got {episodes!r}")
         task = self._task()
         x = torch.as_tensor(self.centre_)
-        mean, std = self.obs_stats_.frozen() if self.normalize else (np.zeros(task.n_obs),
-                                                                     np.ones(task.n_obs))
+        mean, std = self._frozen_stats(task)
         rollouts = Rollouts(task)
         try:
             ret = rollouts.run(x.expand(episodes, -1), [int(seed) + i for i in range(episodes)], mean, std,
@@ -443,6 +448,30 @@ class PolicySearch(BaseEstimator):
         finally:
             rollouts.close()
         return ret if return_all else float(ret.mean())
+
+    def controller(self) -> Controller:
+        """The centre policy for your own loop: ``act = ps.controller()``, then per episode
+        ``act.reset()`` and ``action = act(observation)`` on raw observations (the normaliser frozen
+        as :meth:`evaluate` freezes it). The same actions as :meth:`evaluate` on the same seeds.
+
+        Examples
+        --------
+        >>> import gymnasium as gym
+        >>> from gradfree.emns import PolicySearch
+        >>> ps = PolicySearch("CartPole-v1", max_env_steps=30_000, random_state=0, progress=False).fit()
+        >>> act, env = ps.controller(), gym.make("CartPole-v1")
+        >>> obs, _ = env.reset(seed=100)
+        >>> act.reset()
+        >>> total, done = 0.0, False
+        >>> while not done:
+        ...     obs, reward, terminated, truncated, _ = env.step(act(obs))
+        ...     total, done = total + reward, terminated or truncated
+        >>> total == ps.evaluate(episodes=1, seed=100)
+        True
+        """
+        task = self._task()
+        mean, std = self._frozen_stats(task)
+        return Controller(task, self.centre_, mean, std, self._masks())
 
     # ------------------------------------------------------------------ save and load
     def save(self, path: str | Path) -> Path:
