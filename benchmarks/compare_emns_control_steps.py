@@ -14,6 +14,8 @@ normalisation, the same evaluation: the centre policy's mean return over 10 fres
     python benchmarks/compare_emns_control_steps.py --centre momentum --rates 12,6 --no-ars \
         --tasks MountainCarContinuous-v0 --budget 5000000 --seeds 0,1,2,3,4,5,6,7
     python benchmarks/compare_emns_control_steps.py --centre momentum --rates 12 --final-step 0.1 --no-ars
+    python benchmarks/compare_emns_control_steps.py --centre momentum --rates 12 --no-ars --tasks Hopper-v5 \
+        --seeds 0 --budget 1000000 --options '{"resistance_rate": 0.2}'
 
 One JSON line per (task, configuration, seed) is appended to ``--out`` (default
 benchmarks/results/emns_control_steps.jsonl); a line already there is not run again, so the command
@@ -39,14 +41,15 @@ DEFAULT_RATE = ec.EMNS.get("options", {}).get("learning_rate", 0.015 / 0.08)
 
 
 def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre: str = "adam",
-        final_step: float = 1.0) -> dict:
+        final_step: float = 1.0, extra: dict | None = None) -> dict:
     t0 = time.process_time()
     if rate is None:
         points = ec.run_ars(task, budget, seed)
     else:
         saved = dict(ec.EMNS)
         # the centre always named: PolicySearch's control default (momentum) would apply otherwise
-        ec.EMNS["options"] = {**saved.get("options", {}), "learning_rate": rate, "centre": centre}
+        ec.EMNS["options"] = {**saved.get("options", {}), "learning_rate": rate, "centre": centre,
+                              **(extra or {})}
         if final_step != 1.0:
             ec.EMNS["final_step"] = final_step
         try:
@@ -55,7 +58,8 @@ def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre
             ec.EMNS.clear()
             ec.EMNS.update(saved)
     return {"task": task, "config": name, "learning_rate": rate, "centre": centre,
-            **({"final_step": final_step} if final_step != 1.0 else {}), "seed": seed,
+            **({"final_step": final_step} if final_step != 1.0 else {}),
+            **({"options": extra} if extra and rate is not None else {}), "seed": seed,
             "budget": budget,
             "final": float(points[-1][3]), "curve": [[int(p[0]), round(float(p[3]), 2)] for p in points],
             "cpu_seconds": round(time.process_time() - t0, 1)}
@@ -87,6 +91,8 @@ def main() -> None:
     ap.add_argument("--no-ars", action="store_true")
     ap.add_argument("--final-step", type=float, default=1.0,
                     help="PolicySearch's final_step of the EMNS configurations (1: a constant step)")
+    ap.add_argument("--options", default="", help="more engine options of the EMNS configurations, as "
+                    "JSON (e.g. '{\"resistance_rate\": 0.2}': the co-evolving resistances on)")
     ap.add_argument("--budget", type=int, default=None,
                     help="env steps of every run (default: the task's reduced budget above)")
     ap.add_argument("--out", default="benchmarks/results/emns_control_steps.jsonl")
@@ -99,8 +105,10 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     configs = [] if a.no_ars else [("ars", None)]
+    extra = json.loads(a.options) if a.options else {}
     tag = ("" if a.centre == "adam" else f" {a.centre}") + ("" if a.final_step == 1.0 else
                                                             f" anneal {a.final_step:g}")
+    tag += "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in sorted(extra.items()))
     configs += [(f"emns{tag} lr {float(r):g}", float(r)) for r in a.rates.split(",")]
     done = {(r["task"], r["config"], r["seed"], r["budget"]) for r in rows}
     for seed in (int(s) for s in a.seeds.split(",")):
@@ -109,7 +117,8 @@ def main() -> None:
                 budget = a.budget or BUDGETS[task]
                 if (task, name, seed, budget) in done:
                     continue
-                row = run(task, name, rate, budget, seed, a.centre, a.final_step if rate is not None else 1.0)
+                row = run(task, name, rate, budget, seed, a.centre, a.final_step if rate is not None else 1.0,
+                          extra)
                 with out.open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 rows.append(row)
