@@ -65,3 +65,12 @@ def test_goals_are_computed_from_the_results():
     assert lines["Fewer episodes than NEAT to CartPole-v1's threshold"].endswith("10 against 90: met")
     assert "short" not in lines[mc] and "behind by 4.0" in lines[mc]
     assert lines[f"{mc} solved where ARS or PGPE are not"].endswith(": met")  # ARS never solved it
+
+
+def test_a_return_just_below_the_threshold_is_not_rounded_to_it():
+    from gradfree.experiments.emns_control_report import goals
+
+    hc = "HalfCheetah-v5"
+    runs = {f"{hc}-emns-b1000-seed0": _run([[1000, 2, 9, 4799.96]])}
+    text = goals({"runs": runs, "budgets": {hc: 1000}, "eval_episodes": 10})
+    assert "final 4,799.960 against the threshold 4,800: short by 0.04" in text and "met" not in text

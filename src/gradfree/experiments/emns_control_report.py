@@ -139,9 +139,12 @@ def goals(results: dict) -> str:
 def _task_goal(results: dict, task: str, me: str, runs: list[dict], peers: list[str]) -> str:
     thr = TASKS[task][3]
     final = float(np.mean([r["final"] for r in runs]))
-    verdict = "met" if final >= thr else f"short by {thr - final:,.1f}"
+    gap = thr - final
+    close = 0 < gap < 0.05  # a return that one decimal would round up to the threshold
+    verdict = "met" if gap <= 0 else f"short by {gap:.2g}" if close else f"short by {gap:,.1f}"
     seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
-    text = f"- **{task}** `{me}` ({seeds}): final {final:,.1f} against the threshold {thr:,.0f}: {verdict}"
+    text = (f"- **{task}** `{me}` ({seeds}): final {final:,.{3 if close else 1}f} against the threshold "
+            f"{thr:,.0f}: {verdict}")
     rivals = {m: _runs(results, task, m) for m in peers if _runs(results, task, m)}
     if not rivals:
         return text
