@@ -41,7 +41,7 @@ DEFAULT_RATE = ec.EMNS.get("options", {}).get("learning_rate", 0.015 / 0.08)
 
 
 def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre: str = "adam",
-        final_step: float = 1.0, extra: dict | None = None) -> dict:
+        final_step: float = 1.0, extra: dict | None = None, search: dict | None = None) -> dict:
     t0 = time.process_time()
     if rate is None:
         points = ec.run_ars(task, budget, seed)
@@ -52,6 +52,7 @@ def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre
                               **(extra or {})}
         if final_step != 1.0:
             ec.EMNS["final_step"] = final_step
+        ec.EMNS.update(search or {})
         try:
             points = ec.run_emns(task, budget, seed)
         finally:
@@ -59,7 +60,8 @@ def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre
             ec.EMNS.update(saved)
     return {"task": task, "config": name, "learning_rate": rate, "centre": centre,
             **({"final_step": final_step} if final_step != 1.0 else {}),
-            **({"options": extra} if extra and rate is not None else {}), "seed": seed,
+            **({"options": extra} if extra and rate is not None else {}),
+            **({"search": search} if search and rate is not None else {}), "seed": seed,
             "budget": budget,
             "final": float(points[-1][3]), "curve": [[int(p[0]), round(float(p[3]), 2)] for p in points],
             "cpu_seconds": round(time.process_time() - t0, 1)}
@@ -93,6 +95,8 @@ def main() -> None:
                     help="PolicySearch's final_step of the EMNS configurations (1: a constant step)")
     ap.add_argument("--options", default="", help="more engine options of the EMNS configurations, as "
                     "JSON (e.g. '{\"resistance_rate\": 0.2}': the co-evolving resistances on)")
+    ap.add_argument("--search", default="", help="PolicySearch parameters of the EMNS configurations, as "
+                    "JSON (e.g. '{\"popsize\": 32}')")
     ap.add_argument("--budget", type=int, default=None,
                     help="env steps of every run (default: the task's reduced budget above)")
     ap.add_argument("--out", default="benchmarks/results/emns_control_steps.jsonl")
@@ -108,7 +112,9 @@ def main() -> None:
     extra = json.loads(a.options) if a.options else {}
     tag = ("" if a.centre == "adam" else f" {a.centre}") + ("" if a.final_step == 1.0 else
                                                             f" anneal {a.final_step:g}")
-    tag += "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in sorted(extra.items()))
+    search = json.loads(a.search) if a.search else {}
+    tag += "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}"
+                   for k, v in sorted({**extra, **search}.items()))
     configs += [(f"emns{tag} lr {float(r):g}", float(r)) for r in a.rates.split(",")]
     done = {(r["task"], r["config"], r["seed"], r["budget"]) for r in rows}
     for seed in (int(s) for s in a.seeds.split(",")):
@@ -118,7 +124,7 @@ def main() -> None:
                 if (task, name, seed, budget) in done:
                     continue
                 row = run(task, name, rate, budget, seed, a.centre, a.final_step if rate is not None else 1.0,
-                          extra)
+                          extra, search)
                 with out.open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 rows.append(row)
