@@ -170,24 +170,42 @@ def _drop_searches(folder: Path, keep: int | None) -> None:
 
 
 # --------------------------------------------------------------------------- the two learners
-class EMNSLearner(Learner):
-    """A :class:`~gradfree.emns.PolicySearch` (``search``, unfitted), one generation a step."""
+class _FitLearner(Learner):
+    """A learner whose ``model`` has ``env_steps_``, ``history_`` (episodes and seconds per generation)
+    and ``evaluate(episodes, seed=...)``; subclasses say how to fit one generation (:meth:`_fit_one`)."""
 
-    def __init__(self, search: Any, eval_episodes: int, eval_seed: int) -> None:
-        self.ps, self.eval_episodes, self.eval_seed = search, eval_episodes, eval_seed
-        self.ps.fit(n_generations=0)
-        self.ps.set_params(warm_start=True)
+    def __init__(self, model: Any, eval_episodes: int, eval_seed: int) -> None:
+        self.model, self.eval_episodes, self.eval_seed = model, eval_episodes, eval_seed
+
+    def _fit_one(self) -> None:
+        raise NotImplementedError
 
     @property
     def env_steps(self) -> int:
-        return self.ps.env_steps_
+        return self.model.env_steps_
 
     def step(self) -> tuple[int, float]:
-        self.ps.fit(n_generations=1)
-        return self.ps.history_["episodes"][-1], self.ps.history_["seconds"][-1]
+        self._fit_one()
+        return self.model.history_["episodes"][-1], self.model.history_["seconds"][-1]
 
     def evaluate(self) -> float:
-        return self.ps.evaluate(self.eval_episodes, seed=self.eval_seed)
+        return self.model.evaluate(self.eval_episodes, seed=self.eval_seed)
+
+
+class EMNSLearner(_FitLearner):
+    """A :class:`~gradfree.emns.PolicySearch` (``search``, unfitted), one generation a step."""
+
+    def __init__(self, search: Any, eval_episodes: int, eval_seed: int) -> None:
+        super().__init__(search, eval_episodes, eval_seed)
+        search.fit(n_generations=0)
+        search.set_params(warm_start=True)
+
+    @property
+    def ps(self) -> Any:
+        return self.model
+
+    def _fit_one(self) -> None:
+        self.model.fit(n_generations=1)
 
     def save(self, folder: Path, index: int, root: Path | None) -> dict:
         name = f"search-{index:06d}"
@@ -206,26 +224,19 @@ class EMNSLearner(Learner):
         if loaded.env_steps_ != saved["env_steps"]:
             raise ValueError(f"{name}.json has spent {loaded.env_steps_} env steps, {PROGRESS} says "
                              f"{saved['env_steps']}")
-        self.ps = loaded
+        self.model = loaded
 
 
-class ARSLearner(Learner):
-    """The ARS V2-t baseline (``ars``) with its observation statistics (``stats``), one iteration a step;
-    its whole state is saved in the progress file (a few kilobytes of JSON)."""
-
-    def __init__(self, ars: Any, eval_episodes: int, eval_seed: int) -> None:
-        self.ars, self.eval_episodes, self.eval_seed = ars, eval_episodes, eval_seed
+class ARSLearner(_FitLearner):
+    """The ARS V2-t baseline (``ars``) with its observation statistics (``ars.stats``), one iteration a
+    step; its whole state is saved in the progress file (a few kilobytes of JSON)."""
 
     @property
-    def env_steps(self) -> int:
-        return self.ars.env_steps_
+    def ars(self) -> Any:
+        return self.model
 
-    def step(self) -> tuple[int, float]:
-        self.ars.fit(n_iterations=1)
-        return self.ars.history_["episodes"][-1], self.ars.history_["seconds"][-1]
-
-    def evaluate(self) -> float:
-        return self.ars.evaluate(self.eval_episodes, seed=self.eval_seed)
+    def _fit_one(self) -> None:
+        self.model.fit(n_iterations=1)
 
     def save(self, folder: Path, index: int, root: Path | None) -> dict:
         s = self.ars.stats
