@@ -131,15 +131,78 @@ def test_centre_momentum_needs_the_rank_gradient_update_and_old_files_mean_adam(
     a = EMNSOptimizer(np.ones(4), 0.1, strategy="scale", popsize=4, random_state=0)
     path = a.save(tmp_path / "old")
     meta = json.loads(path.read_text())
-    for name in ("centre", "neutral"):  # a file saved before the options: their defaults apply
+    for name in ("centre", "neutral", "top_pairs"):  # a file saved before the options: defaults apply
         del meta["state"]["strategy_"]["fields"][name]
     path.write_text(json.dumps(meta))
     back = EMNSOptimizer.load(tmp_path / "old")
-    assert back.strategy_.centre == "adam" and back.strategy_.neutral is False
+    s = back.strategy_
+    assert s.centre == "adam" and s.neutral is False and s.top_pairs == 0
     meta["state"]["strategy_"]["fields"].pop("popsize")  # a required field may not be absent
     path.write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match="strategy_"):
         EMNSOptimizer.load(tmp_path / "old")
+
+
+def test_top_pairs_moves_the_centre_by_the_selected_pairs_ranks_alone():
+    """One generation against an independent NumPy computation of ARS V2-t's top-direction selection
+    with EMNS's rank update: the noise read back from the rows, the b pairs whose better member is best,
+    centred ranks among their 2b values, the momentum step scaled by 1 - r."""
+    P, b, sigma0, lr = 12, 2, 0.1, 8.0
+    x0 = np.linspace(-1.0, 1.0, 5)
+    opt = EMNSOptimizer(x0, sigma0, strategy="scale", popsize=P, random_state=3,
+                        options={"centre": "momentum", "learning_rate": lr, "top_pairs": b})
+    X = opt.ask()
+    f = sphere(X)
+    opt.tell(X, f)
+    K, scale = P // 2, 1.0 - 0.2  # the "scale" strategy's resistances: 0.2, fixed
+    z = (X[:K] - x0) / (sigma0 * scale)  # the + rows' noise
+    fit = -f
+    keep = np.argsort(-np.maximum(fit[:K], fit[K:]), kind="stable")[:b]
+    sel = np.concatenate([fit[:K][keep], fit[K:][keep]])
+    u = np.empty(2 * b)
+    u[np.argsort(sel, kind="stable")] = np.arange(2 * b)
+    u = u / (2 * b - 1) - 0.5
+    de = (u[:b] - u[b:]) @ z[keep] / (2 * b)
+    expected = x0 + lr * sigma0 * scale * (1 - 0.9) * de  # momentum's first step from m = 0
+    np.testing.assert_allclose(opt.result.xfavorite, expected, rtol=1e-6, atol=1e-9)
+    assert opt.result.evaluations == P  # every candidate counts, selected or not
+
+
+def test_top_pairs_descends_resumes_exactly_and_is_checked(tmp_path):
+    top = {"centre": "momentum", "learning_rate": 8.0, "top_pairs": 4}
+    opt = EMNSOptimizer(np.full(6, 1.0), 0.1, strategy="scale", popsize=16, random_state=0, maxfevals=3200,
+                        options=top)
+    opt.optimize(sphere, vectorized=True)
+    assert opt.result.fbest < 0.5 * 6 and opt.result.evaluations == 3200
+    a = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=top)
+    b = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=top)
+    run(a, 3)
+    run(b, 3)
+    b.save(tmp_path / "t")
+    b = EMNSOptimizer.load(tmp_path / "t")
+    assert b.strategy_.top_pairs == 4
+    run(a, 2)
+    run(b, 2)
+    np.testing.assert_array_equal(a.ask(), b.ask())
+    full = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1,
+                         options={**top, "top_pairs": 0})
+    every = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=top)
+    run(full, 1)
+    run(every, 1)  # all 4 pairs selected: the plain rank update
+    np.testing.assert_array_equal(full.result.xfavorite, every.result.xfavorite)
+    for name, options in (("scale", {"top_pairs": 5}), ("activity", {"top_pairs": 2}),
+                          ("tuned", {"top_pairs": 2})):
+        with pytest.raises(ValueError, match="top_pairs"):
+            EMNSOptimizer(np.ones(3), 0.1, strategy=name, popsize=8, options=options)
+
+
+def test_top_pairs_ranks_pairs_by_their_better_member_nan_last():
+    import torch
+
+    from gradfree.emns.engine import top_pairs
+    fit = torch.tensor([1.0, 5.0, float("nan"), 0.0,   # + members of pairs 0..3
+                        4.0, -1.0, 9.0, 4.0])          # - members
+    assert top_pairs(fit, 4).tolist() == [1, 0, 3, 2]  # 5; 4 (first of the tie); 4; NaN last
 
 
 def test_onemax_bits():

@@ -25,6 +25,11 @@ estimators call (:mod:`gradfree.emns.mutation`, :mod:`gradfree.emns.evolution`,
                 differences, Adam's step scaled by ``1 - r``
 ==============  ==========================================================================================
 
+A ``"gradient"`` strategy's rank update can keep only its best pairs: ``options={"top_pairs": b}``
+(ours, from ARS V2-t's top directions; Mania et al. 2018, arXiv:1803.07055) moves the centre along the
+``b`` antithetic pairs whose better member is best, ranked among themselves; every candidate still
+counts as an evaluation.
+
 Discrete variables (``vartype``): ``"integer"`` reads the mutation on a continuous latent centre and
 rounds each candidate to the nearest integer; ``"binary"`` reads ``mu (1 - r_i)`` as the probability
 that bit ``i`` flips (at least one bit flips per candidate, as in the (1+lambda) EA's "shift"
@@ -89,6 +94,8 @@ class Strategy:
     #                        across plateaus, as the (1+lambda) EA's ">="); success then means "better"
     centre: str = "adam"  # "gradient", "rank" update: the centre's optimiser, "adam" or "momentum" (heavy
     #                       ball on the search direction in noise units; ours, for control)
+    top_pairs: int = 0  # "gradient", "rank" update: only the best pairs (by the better of the two) enter
+    #                     the update, ranked among themselves (ARS V2-t's top directions); 0: every pair
 
     _saved_fields: ClassVar[dict] = {
         "name": Spec("str"),
@@ -104,6 +111,7 @@ class Strategy:
         "r_init": real(0, 1),
         "neutral": Spec("bool", optional=True),  # absent in files saved before the option
         "centre": Spec("str", choices=("adam", "momentum"), optional=True),  # likewise
+        "top_pairs": integer(0, 2**19, optional=True),  # likewise
     }
 
     def _check_loaded(self) -> None:
@@ -135,6 +143,10 @@ class Strategy:
                 self.selection != "gradient" or self.update != "rank")):
             raise ValueError(f'centre must be "adam", or "momentum" with the "gradient" selection\'s rank '
                              f'update, got {self.centre!r}')
+        if self.top_pairs and (self.selection != "gradient" or self.update != "rank"
+                               or self.top_pairs > self.popsize // 2):
+            raise ValueError(f'top_pairs > 0 needs the "gradient" selection\'s rank update and at most '
+                             f"popsize // 2 = {self.popsize // 2} pairs, got {self.top_pairs}")
         if self.neutral and self.selection != "plus":
             raise ValueError(f"neutral=True needs selection 'plus', got {self.selection!r}")
         if not (0 <= self.revert_prob <= 1 and self.success_damping > 0 and self.learning_rate >= 0):
@@ -348,7 +360,13 @@ def tell(st: EngineState, s: Strategy, rows: tuple[torch.Tensor, ...], f: torch.
     if s.selection == "gradient":
         fit = -f.to(st.theta.dtype)  # the learner's rules maximise
         K = P // 2
-        if s.update == "rank":
+        if s.update == "rank" and 0 < s.top_pairs < K:
+            keep = top_pairs(fit, s.top_pairs)
+            b = keep.shape[0]
+            scale.apply_update(st, _scale_params(s, 2 * b, st.sigma0, st.step_scale),
+                               torch.cat([fit[:K][keep], fit[K:][keep]]), z[keep])
+            st.n_evaluations += P - 2 * b  # apply_update counted the selected candidates only
+        elif s.update == "rank":
             scale.apply_update(st, _scale_params(s, P, st.sigma0, st.step_scale), fit, z)
         else:
             d = torch.nan_to_num(fit[:K] - fit[K:], nan=0.0, posinf=0.0, neginf=0.0)
@@ -386,6 +404,16 @@ def tell(st: EngineState, s: Strategy, rows: tuple[torch.Tensor, ...], f: torch.
         st.n_generations += 1
         st.n_evaluations += P
     st.best_history = (st.best_history + [f_best])[-HISTORY:]
+
+
+def top_pairs(fit: torch.Tensor, b: int) -> torch.Tensor:
+    """Indices (b,) of the ``b`` antithetic pairs of ``fit`` (2K,) (maximised; + candidates first) whose
+    better member is best, best first, ties by position, NaN last: ARS V2-t's top directions (Mania et
+    al. 2018, "Simple random search provides a competitive approach to reinforcement learning",
+    arXiv:1803.07055, Algorithm 2, lines 6-7)."""
+    K = fit.shape[0] // 2
+    score = torch.nan_to_num(torch.maximum(fit[:K], fit[K:]), nan=-math.inf)
+    return torch.sort(score, descending=True, stable=True).indices[:b]
 
 
 def _delta(f_old: float, f_new: float) -> float:
