@@ -105,18 +105,21 @@ def test_files_saved_before_tolstagnation_resume_without_it(tmp_path):
     assert EMNSOptimizer.load(tmp_path / "opt").tolstagnation is None
 
 
-def test_momentum_centre_descends_and_resumes_exactly(tmp_path):
-    mom = {"centre": "momentum", "learning_rate": 8.0}
-    opt = EMNSOptimizer(np.full(6, 1.0), 0.1, strategy="scale", popsize=16, random_state=0, maxfevals=3000,
-                        options=mom)
+@pytest.mark.parametrize("options", [{"centre": "momentum", "learning_rate": 8.0},
+                                     {"centre": "momentum", "learning_rate": 8.0, "top_pairs": 4}])
+def test_scale_options_descend_and_resume_exactly(tmp_path, options):
+    opt = EMNSOptimizer(np.full(6, 1.0), 0.1, strategy="scale", popsize=16, random_state=0, maxfevals=3200,
+                        options=options)
     opt.optimize(sphere, vectorized=True)
     assert opt.strategy_.centre == "momentum" and opt.result.fbest < 0.5 * 6
-    a = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=mom)
-    b = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=mom)
+    assert opt.result.evaluations == 3200  # every candidate counts, selected by top_pairs or not
+    a = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=options)
+    b = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=options)
     run(a, 3)
     run(b, 3)
     b.save(tmp_path / "m")
     b = EMNSOptimizer.load(tmp_path / "m")
+    assert b.strategy_.top_pairs == options.get("top_pairs", 0)
     run(a, 2)
     run(b, 2)
     np.testing.assert_array_equal(a.ask(), b.ask())
@@ -168,25 +171,11 @@ def test_top_pairs_moves_the_centre_by_the_selected_pairs_ranks_alone():
     assert opt.result.evaluations == P  # every candidate counts, selected or not
 
 
-def test_top_pairs_descends_resumes_exactly_and_is_checked(tmp_path):
-    top = {"centre": "momentum", "learning_rate": 8.0, "top_pairs": 4}
-    opt = EMNSOptimizer(np.full(6, 1.0), 0.1, strategy="scale", popsize=16, random_state=0, maxfevals=3200,
-                        options=top)
-    opt.optimize(sphere, vectorized=True)
-    assert opt.result.fbest < 0.5 * 6 and opt.result.evaluations == 3200
-    a = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=top)
-    b = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=top)
-    run(a, 3)
-    run(b, 3)
-    b.save(tmp_path / "t")
-    b = EMNSOptimizer.load(tmp_path / "t")
-    assert b.strategy_.top_pairs == 4
-    run(a, 2)
-    run(b, 2)
-    np.testing.assert_array_equal(a.ask(), b.ask())
-    full = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1,
-                         options={**top, "top_pairs": 0})
-    every = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=top)
+def test_top_pairs_of_every_pair_is_the_plain_update_and_is_checked():
+    top = {"centre": "momentum", "learning_rate": 8.0}
+    full = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1, options=top)
+    every = EMNSOptimizer(np.ones(5), 0.1, strategy="scale", popsize=8, random_state=1,
+                          options={**top, "top_pairs": 4})
     run(full, 1)
     run(every, 1)  # all 4 pairs selected: the plain rank update
     np.testing.assert_array_equal(full.result.xfavorite, every.result.xfavorite)
