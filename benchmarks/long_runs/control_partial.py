@@ -45,6 +45,24 @@ def gather(folders: list[Path]) -> tuple[dict, list[int], list[str]]:
     return results, sorted(seeds), sorted(runs)
 
 
+def per_seed(runs: dict) -> str:
+    """A Markdown table of every task's and method's final return per seed (the report's rows are
+    means over seeds)."""
+    rows: dict[tuple[str, str], dict[int, float]] = {}
+    for unit_id, result in runs.items():
+        m = KEY.match(unit_id)
+        rows.setdefault((m["task"], m["method"]), {})[int(m["seed"])] = float(result["final"])
+    seeds = sorted({s for finals in rows.values() for s in finals})
+    lines = ["| task | method | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+             "|---|---|" + "---|" * len(seeds)]
+    order = sorted(rows, key=lambda tm: (list(ec.TASKS).index(tm[0]), ec.METHODS.index(tm[1])))
+    for task, method in order:
+        finals = rows[task, method]
+        lines.append(f"| {task} | {method} | "
+                     + " | ".join(f"{finals[s]:,.2f}" if s in finals else "" for s in seeds) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folders", nargs="+", type=Path)
@@ -65,7 +83,10 @@ def main() -> None:
             "a task's row averages the seeds finished so far.\n\n")
     text = report.read_text()
     head, sep, rest = text.partition("\n# EMNS on control tasks")
-    report.write_text(head + "\n" + note + sep.lstrip("\n") + rest if sep else note + text)
+    seeds_table = per_seed(results["runs"])
+    report.write_text((head + "\n" + note + sep.lstrip("\n") + rest if sep else note + text)
+                      + "\n\n## Final return per seed\n\n" + seeds_table + "\n")
+    print(seeds_table)
     print(f"{report}: {len(ids)} units")
 
 
