@@ -46,7 +46,8 @@ def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre
     if rate is None:
         points = ec.run_ars(task, budget, seed)
     else:
-        saved = dict(ec.EMNS)
+        saved, saved_task = dict(ec.EMNS), dict(ec.EMNS_TASK)
+        ec.EMNS_TASK.clear()  # a row is a change from EMNS on every task, not from a per-task setting
         # the centre always named: PolicySearch's control default (momentum) would apply otherwise
         ec.EMNS["options"] = {**saved.get("options", {}), "learning_rate": rate, "centre": centre,
                               **(extra or {})}
@@ -58,6 +59,7 @@ def run(task: str, name: str, rate: float | None, budget: int, seed: int, centre
         finally:
             ec.EMNS.clear()
             ec.EMNS.update(saved)
+            ec.EMNS_TASK.update(saved_task)
     return {"task": task, "config": name, "learning_rate": rate, "centre": centre,
             **({"final_step": final_step} if final_step != 1.0 else {}),
             **({"options": extra} if extra and rate is not None else {}),

@@ -10,7 +10,9 @@ state of the run can be read and committed while it goes on:
         --out docs/results/emns-control/full-5m-partial
 
 Units are read as a resumed run reads them (checksummed, checked); a unit in several folders is the
-same unit (the key names task, method, budget and seed) and is taken once.
+same unit (the key names task, method, per-task setting, budget and seed) and is taken once. A unit of
+another per-task setting than the experiment's (the Hopper units run before ``EMNS_TASK``) is left
+out: it answers a different configuration.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from gradfree.experiments import emns_control_config as ec
 from gradfree.experiments.cli_runner import render
 from gradfree.experiments.registry import get_experiment, saved_units
 
-#: a unit's key (emns_control._run): task-method-bBUDGET-seedSEED; longest method names first
+#: a unit's key (emns_control_config.unit_key): task-method[_setting]-bBUDGET-seedSEED; longest method
+#: names first
 KEY = re.compile(r"^(?P<task>.+)-(?P<method>" + "|".join(sorted(ec.METHODS, key=len, reverse=True))
-                 + r")-b(?P<budget>\d+)-seed(?P<seed>\d+)$")
+                 + r")(?P<setting>(?:_[A-Za-z0-9]+=[0-9.]+)*)-b(?P<budget>\d+)-seed(?P<seed>\d+)$")
 
 
 def gather(folders: list[Path]) -> tuple[dict, list[int], list[str]]:
@@ -34,13 +37,14 @@ def gather(folders: list[Path]) -> tuple[dict, list[int], list[str]]:
     for folder in folders:
         for unit_id, record in saved_units(folder).items():
             m = KEY.match(unit_id)
-            if not m or m["task"] not in ec.TASKS or int(m["budget"]) != ec.TASKS[m["task"]][2]:
-                continue  # not a unit of the full run
+            if (not m or m["task"] not in ec.TASKS or int(m["budget"]) != ec.TASKS[m["task"]][2]
+                    or m["setting"] != ec.setting_tag(m["task"], m["method"])):
+                continue  # not a unit of the full run (at its budget and per-task settings)
             runs.setdefault(unit_id, record["result"])
             budgets[m["task"]] = int(m["budget"])
             seeds.add(int(m["seed"]))
-    results = {"emns": ec.EMNS, "emns_net": ec.EMNS_NET, "emns_anneal": ec.EMNS_ANNEAL,
-               "eval_episodes": ec.EVAL_EPISODES,
+    results = {"emns": ec.EMNS, "emns_task": ec.EMNS_TASK, "emns_net": ec.EMNS_NET,
+               "emns_anneal": ec.EMNS_ANNEAL, "eval_episodes": ec.EVAL_EPISODES,
                "runs": dict(sorted(runs.items())), "budgets": budgets}
     return results, sorted(seeds), sorted(runs)
 

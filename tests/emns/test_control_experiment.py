@@ -74,3 +74,52 @@ def test_a_return_just_below_the_threshold_is_not_rounded_to_it():
     runs = {f"{hc}-emns-b1000-seed0": _run([[1000, 2, 9, 4799.96]])}
     text = goals({"runs": runs, "budgets": {hc: 1000}, "eval_episodes": 10})
     assert "final 4,799.960 against the threshold 4,800: short by 0.04" in text and "met" not in text
+
+
+def test_a_per_task_setting_reaches_the_search_and_marks_the_unit_key():
+    from gradfree.experiments.emns_control import _search
+    from gradfree.experiments.emns_control_config import EMNS, EMNS_TASK, unit_key
+
+    for task, setting in EMNS_TASK.items():
+        ps = _search(task, 1000, 0)
+        assert {k: getattr(ps, k) for k in setting} == setting
+        assert _search(task, 1000, 0, net=True).popsize == EMNS["popsize"]  # the network: no setting
+        assert unit_key(task, "emns", 1000, 0) != unit_key(task, "emns", 1000, 0, emns_task={})
+        assert unit_key(task, "ars", 1000, 0) == f"{task}-ars-b1000-seed0"  # the peers: no setting
+    assert _search("Swimmer-v5", 1000, 0).popsize == EMNS["popsize"]
+
+
+def test_the_report_reads_the_units_of_the_setting_the_results_recorded():
+    from gradfree.experiments.emns_control_config import unit_key
+    from gradfree.experiments.emns_control_report import _runs
+
+    hop, setting = "Hopper-v5", {"Hopper-v5": {"popsize": 32, "sigma0": 0.025}}
+    old, new = _run([[1000, 1, 9, 1.0]]), _run([[1000, 1, 9, 2.0]])
+    runs = {unit_key(hop, "emns", 1000, 0, emns_task={}): old,
+            unit_key(hop, "emns", 1000, 0, emns_task=setting): new}
+    assert _runs({"runs": runs, "budgets": {hop: 1000}, "emns_task": setting}, hop, "emns") == [new]
+    assert _runs({"runs": runs, "budgets": {hop: 1000}}, hop, "emns") == [old]  # results from before
+
+
+def test_partial_report_takes_only_units_of_the_current_setting(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from gradfree.experiments.emns_control_config import EMNS_TASK, TASKS, unit_key
+    from gradfree.experiments.registry import ExperimentContext
+
+    path = Path(__file__).parents[2] / "benchmarks" / "long_runs" / "control_partial.py"
+    spec = importlib.util.spec_from_file_location("control_partial", path)
+    cp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cp)
+    task = next(iter(EMNS_TASK))
+    budget = TASKS[task][2]
+    ctx = ExperimentContext(tmp_path, show_progress=False)
+    for emns_task, final in (({}, 1.0), (None, 2.0)):  # a unit of before the setting, one of it
+        key = unit_key(task, "emns", budget, 0, emns_task=emns_task)
+        ctx.unit(key, lambda f=final: _run([[budget, 1, 9, f]]))
+    ctx.unit(unit_key(task, "ars", budget, 0), lambda: _run([[budget, 1, 9, 3.0]]))
+    ctx.close()
+    results, seeds, ids = cp.gather([tmp_path])
+    assert ids == sorted([unit_key(task, "emns", budget, 0), unit_key(task, "ars", budget, 0)])
+    assert "| 2.00 |" in cp.per_seed(results["runs"]) and "| 1.00 |" not in cp.per_seed(results["runs"])

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from gradfree.core.io import ModelFileError
 from gradfree.emns import STRATEGIES, EMNSOptimizer
@@ -186,9 +187,8 @@ def test_top_pairs_of_every_pair_is_the_plain_update_and_is_checked():
 
 
 def test_top_pairs_ranks_pairs_by_their_better_member_nan_last():
-    import torch
-
     from gradfree.emns.engine import top_pairs
+
     fit = torch.tensor([1.0, 5.0, float("nan"), 0.0,   # + members of pairs 0..3
                         4.0, -1.0, 9.0, 4.0])          # - members
     assert top_pairs(fit, 4).tolist() == [1, 0, 3, 2]  # 5; 4 (first of the tie); 4; NaN last

@@ -361,11 +361,10 @@ def tell(st: EngineState, s: Strategy, rows: tuple[torch.Tensor, ...], f: torch.
         fit = -f.to(st.theta.dtype)  # the learner's rules maximise
         K = P // 2
         if s.update == "rank" and 0 < s.top_pairs < K:
-            keep = top_pairs(fit, s.top_pairs)
-            b = keep.shape[0]
-            scale.apply_update(st, _scale_params(s, 2 * b, st.sigma0, st.step_scale),
+            keep = top_pairs(fit, s.top_pairs)  # (top_pairs,) pair indices
+            scale.apply_update(st, _scale_params(s, 2 * s.top_pairs, st.sigma0, st.step_scale),
                                torch.cat([fit[:K][keep], fit[K:][keep]]), z[keep])
-            st.n_evaluations += P - 2 * b  # apply_update counted the selected candidates only
+            st.n_evaluations += P - 2 * s.top_pairs  # apply_update counted the selected candidates only
         elif s.update == "rank":
             scale.apply_update(st, _scale_params(s, P, st.sigma0, st.step_scale), fit, z)
         else:

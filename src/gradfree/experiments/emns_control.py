@@ -33,12 +33,14 @@ from gradfree.experiments.emns_control_config import (
     EMNS,
     EMNS_ANNEAL,
     EMNS_NET,
+    EMNS_TASK,
     EVAL_EPISODES,
     METHODS,
     NEAT_TASKS,
     QUICK_TASKS,
     TASKS,
     TOPOLOGY_METHODS,
+    unit_key,
 )
 from gradfree.experiments.emns_control_curves import ARSLearner, Curve, EMNSLearner, resumable_curve
 from gradfree.experiments.emns_control_report import figures, report
@@ -46,12 +48,14 @@ from gradfree.experiments.registry import ExperimentContext, Option, experiment
 
 
 def _search(task: str, budget: int, seed: int, net: bool = False, anneal: bool = False):
-    """PolicySearch for ``task``: the linear policy (``EMNS``, with ``anneal`` ``EMNS_ANNEAL``) or the
-    paper's network (``EMNS_NET``)."""
+    """PolicySearch for ``task``: the linear policy (``EMNS`` with the task's ``EMNS_TASK``, with
+    ``anneal`` ``EMNS_ANNEAL``) or the paper's network (``EMNS_NET``)."""
     from gradfree.emns import PolicySearch, StructureParams
 
     env_id, opts, _, _ = TASKS[task]
     cfg = dict(EMNS, **(EMNS_ANNEAL if anneal else {}))
+    if not net:
+        cfg.update(EMNS_TASK.get(task, {}))
     if net:
         cfg.update(policy=EMNS_NET["policy"], hidden=EMNS_NET["hidden"],
                    structure=StructureParams(**EMNS_NET["structure_kw"]))
@@ -298,7 +302,7 @@ def _run(ctx: ExperimentContext) -> dict:
     methods = [m for m in opts.get("methods", METHODS) if _installed(m)]
     plan = [(t, m) for t in tasks for m in methods if m not in TOPOLOGY_METHODS or t in NEAT_TASKS]
     ctx.expect(len(plan) * len(ctx.seeds))
-    results: dict = {"emns": EMNS, "emns_net": EMNS_NET, "emns_anneal": EMNS_ANNEAL,
+    results: dict = {"emns": EMNS, "emns_task": EMNS_TASK, "emns_net": EMNS_NET, "emns_anneal": EMNS_ANNEAL,
                      "eval_episodes": EVAL_EPISODES, "runs": {},
                      "budgets": {}}
     workdir = ctx.checkpoint_dir("neat-configs")
@@ -306,7 +310,7 @@ def _run(ctx: ExperimentContext) -> dict:
         budget = opts.get("budget", 4_000 if ctx.quick else TASKS[task][2])
         results["budgets"][task] = budget
         for seed in ctx.seeds:
-            key = f"{task}-{method}-b{budget}-seed{seed}"
+            key = unit_key(task, method, budget, seed)
             results["runs"][key] = ctx.unit(key, lambda t=task, m=method, b=budget, s=seed, k=key: run_unit(
                 t, m, b, s, workdir, ctx.checkpoint_dir(k) if m in RESUMABLE else None, ctx.out))
     return results

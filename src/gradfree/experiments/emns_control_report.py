@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradfree.experiments.emns_control_config import METHODS, OURS, TASKS
+from gradfree.experiments.emns_control_config import METHODS, OURS, TASKS, unit_prefix
 from gradfree.experiments.plots import figure, markdown_table
 
 
 def _runs(results: dict, task: str, method: str) -> list[dict]:
-    b = results["budgets"].get(task)
-    return [v for k, v in results["runs"].items() if k.startswith(f"{task}-{method}-b{b}-seed")]
+    # results from before per-task settings recorded none
+    prefix = unit_prefix(task, method, results["budgets"].get(task), results.get("emns_task", {}))
+    return [v for k, v in results["runs"].items() if k.startswith(prefix)]
 
 
 def _ran(results: dict) -> tuple[list[str], list[str]]:
@@ -58,6 +59,11 @@ def report(results: dict, config: dict) -> str:
              "machine. Episodes to threshold: training episodes spent when an evaluation first reached the "
              "threshold (evaluations at 1,000 env steps, doubling, and every tenth of the budget, so this "
              "is an upper bound at that resolution).\n")
+    for task, setting in sorted(results.get("emns_task", {}).items()):
+        if task in tasks:
+            intro += (f"\nOn {task} EMNS's linear rows (`emns`, `emns-anneal`) run a setting of their own: "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(setting.items()))
+                      + " (the peers keep one configuration on every task).\n")
     rows = []
     for task in tasks:
         for method in methods:
