@@ -25,7 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-h", "--help", action="store_true", help="this help; with NAME, also its --set options")
     run.add_argument("name", nargs="?", help="experiment name (see `gradfree list`)")
     run.add_argument("--quick", action="store_true", help="small, fast version (under a minute)")
-    run.add_argument("--seeds", type=int, default=None, help="number of seeds (0..N-1)")
+    chosen = run.add_mutually_exclusive_group()
+    chosen.add_argument("--seeds", type=int, default=None, help="number of seeds (0..N-1)")
+    chosen.add_argument("--seed-list", default=None, metavar="S,S,...",
+                        help="these seeds instead, e.g. 2: one later seed in a folder of its own")
     run.add_argument("--out", default=None, help="output folder (default runs/NAME[-quick])")
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -62,6 +65,14 @@ def _options(pairs: Sequence[str]) -> dict[str, str]:
             raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
         out[key] = value
     return out
+
+
+def _seed_list(text: str) -> list[int]:
+    """``--seed-list`` as integers; a ``ValueError`` (a usage error) for anything else."""
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--seed-list expects comma-separated integers, got {text!r}") from None
 
 
 def _fail(message: str) -> int:
@@ -142,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     start = time.perf_counter()
     try:
-        kwargs = dict(quick=args.quick, seeds=args.seeds, out=args.out, device=args.device,
+        seeds = _seed_list(args.seed_list) if getattr(args, "seed_list", None) is not None else args.seeds
+        kwargs = dict(quick=args.quick, seeds=seeds, out=args.out, device=args.device,
                       progress=not args.no_progress, options=_options(args.set), threads=args.threads)
         if args.ray is not None:
             from gradfree.distributed import run_experiment_on_ray

@@ -44,6 +44,31 @@ def test_run_quick_writes_results_report_and_figures(tmp_path):
     assert main(["run", "ncm-split", "--quick", "--seeds", "2", "--out", str(out), "--no-progress"]) == 2
 
 
+def test_seed_list_runs_those_seeds_and_names_them_in_the_report(tmp_path):
+    out = tmp_path / "later"
+    assert main(["run", "ncm-split", "--quick", "--seed-list", "1", "--out", str(out), "--no-progress"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["seeds"] == [1]
+    assert "--seed-list 1" in (out / "report.md").read_text()
+    # seed 1 alone is the same unit as seed 1 of a 2-seed run
+    both = tmp_path / "both"
+    assert main(["run", "ncm-split", "--quick", "--seeds", "2", "--out", str(both), "--no-progress"]) == 0
+    seed1 = json.loads((both / "results.json").read_text())["results"]["digits"][1]
+    assert results["results"]["digits"][0] == seed1
+
+
+@pytest.mark.parametrize("text", ["1,1", "x", "-1", ""])
+def test_bad_seed_list_is_a_usage_error(text, tmp_path, capsys):
+    assert main(["run", "ncm-split", "--quick", "--seed-list", text, "--out", str(tmp_path / "r"),
+                 "--no-progress"]) == 2
+    assert "--seed-list" in capsys.readouterr().err
+
+
+def test_seeds_and_seed_list_together_are_refused():
+    with pytest.raises(SystemExit):
+        main(["run", "ncm-split", "--seeds", "2", "--seed-list", "1"])
+
+
 @pytest.mark.parametrize("kill_after", [2, 6])  # inside a stream; right after a finished unit
 def test_killed_run_resumes_to_identical_results(tmp_path, kill_after):
     args = ["run", "ncm-split", "--quick", "--seeds", "2", "--no-progress"]

@@ -21,7 +21,7 @@ from gradfree.experiments.cli_runner import compute_units, default_out, run_expe
 from gradfree.experiments.registry import get_experiment, saved_units, store_units
 
 
-def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | None = None,
+def run_experiment_on_ray(name: str, *, quick: bool = False, seeds: int | list[int] | None = None,
                           out: str | Path | None = None, device: str = "cpu", options: dict | None = None,
                           address: str | None = None, progress: bool = True, max_retries: int = 3,
                           threads: int = 1) -> Path:

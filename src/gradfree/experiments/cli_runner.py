@@ -25,8 +25,19 @@ def default_out(name: str, quick: bool) -> Path:
     return Path("runs") / (name + ("-quick" if quick else ""))
 
 
-def seed_list(name: str, seeds: int | None) -> list[int]:
-    """Seeds 0..N-1, N defaulting to the experiment's own default."""
+def seed_list(name: str, seeds: int | list[int] | None) -> list[int]:
+    """Seeds 0..N-1 (N defaulting to the experiment's own default), or an explicit list, checked:
+    non-negative and distinct (a later seed alone, run in a folder of its own, joins the others' units).
+
+    >>> seed_list("ncm-split", 2), seed_list("ncm-split", [2])
+    ([0, 1], [2])
+    """
+    if isinstance(seeds, (list, tuple)):
+        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+            raise ValueError(f"--seed-list needs one or more seeds >= 0, got {list(seeds)}")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"--seed-list has a seed twice: {list(seeds)}")
+        return [int(s) for s in seeds]
     n_seeds = get_experiment(name).default_seeds if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError("--seeds must be >= 1")
@@ -35,8 +46,10 @@ def seed_list(name: str, seeds: int | None) -> list[int]:
 
 def _header(exp: Experiment, config: dict) -> str:
     sets = "".join(f" --set {k}={v}" for k, v in sorted(config["options"].items()))
-    command = (f"gradfree run {exp.name}{' --quick' if config['quick'] else ''} --seeds "
-               f"{len(config['seeds'])}{sets}")
+    seeds = list(config["seeds"])
+    chosen = (f"--seeds {len(seeds)}" if seeds == list(range(len(seeds)))
+              else "--seed-list " + ",".join(map(str, seeds)))
+    command = f"gradfree run {exp.name}{' --quick' if config['quick'] else ''} {chosen}{sets}"
     return (f"# {exp.name}\n\n{exp.summary}\n\nSeeds: {config['seeds']}; quick: {config['quick']}; "
             f"device: {config['device']}. Command: `{command}`.\n")
 
@@ -135,7 +148,7 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | list[int] | N
     if int(threads) < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
     resolve_device(device)  # "cuda" without CUDA is refused before anything runs
-    seeds = list(seeds) if isinstance(seeds, (list, tuple)) else seed_list(name, seeds)
+    seeds = seed_list(name, seeds)
     out = Path(out) if out is not None else default_out(name, quick)
     config = {"experiment": name, "quick": quick, "seeds": seeds, "device": device,
               "options": dict(options or {})}

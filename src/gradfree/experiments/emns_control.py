@@ -54,11 +54,11 @@ def _search(task: str, budget: int, seed: int, net: bool = False, anneal: bool =
 
     env_id, opts, _, _ = TASKS[task]
     cfg = dict(EMNS, **(EMNS_ANNEAL if anneal else {}))
-    if not net:
-        cfg.update(EMNS_TASK.get(task, {}))
     if net:
         cfg.update(policy=EMNS_NET["policy"], hidden=EMNS_NET["hidden"],
                    structure=StructureParams(**EMNS_NET["structure_kw"]))
+    else:
+        cfg.update(EMNS_TASK.get(task, {}))
     return PolicySearch(env_id, max_env_steps=budget, random_state=seed, progress=False, **cfg, **opts)
 
 
